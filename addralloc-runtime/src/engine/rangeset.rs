@@ -1,0 +1,635 @@
+//! [`RangeSet`]: a set of disjoint, coalesced, inclusive ranges of indices.
+//!
+//! Layout: a sorted list of blocks, each a sorted `Vec` of at most [`B`] ranges whose
+//! capacity is kept within [`SLACK`] entries of its length. A `firsts` array (the first
+//! start of every block) is binary-searched to find a block, so a look-up touches two
+//! small sorted arrays. Memory is about `2 * size_of::<I>()` per range plus a few
+//! percent; there is no per-range node or pointer.
+//!
+//! For block searches, every block caches the longest free gap that starts inside it
+//! (between two of its ranges, or between its last range and the next block's first),
+//! and every group of [`GROUP`] blocks caches the maximum of those. The caches are
+//! recomputed lazily: an edit only marks them stale.
+
+use alloc::vec::Vec;
+
+use super::idx::Idx;
+
+/// Most ranges in one block.
+const B: usize = 64;
+/// Spare capacity a block may keep before it is shrunk; also the growth step.
+const SLACK: usize = 4;
+/// Blocks per summary group.
+const GROUP: usize = 32;
+
+#[derive(Clone, Debug)]
+pub(crate) struct RangeSet<I: Idx> {
+    blocks: Vec<Vec<(I, I)>>,
+    /// `firsts[b] == blocks[b][0].0`.
+    firsts: Vec<I>,
+    /// Longest gap starting in block `b` (see module docs), [`STALE`](Idx::MAX) when
+    /// stale (a gap is always shorter than `I::MAX`).
+    gaps: Vec<I>,
+    /// Longest gap in each group of blocks, `I::MAX` when stale.
+    group_gaps: Vec<I>,
+    /// Number of ranges.
+    len: usize,
+}
+
+/// A position: block and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pos {
+    b: usize,
+    o: usize,
+}
+
+impl<I: Idx> Default for RangeSet<I> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `a - b - 1`: the number of free points strictly between `b` and `a` (`b < a`).
+#[inline]
+fn gap_between(prev_end: u128, next_start: u128) -> u128 {
+    next_start - prev_end - 1
+}
+
+impl<I: Idx> RangeSet<I> {
+    pub(crate) fn new() -> Self {
+        RangeSet {
+            blocks: Vec::new(),
+            firsts: Vec::new(),
+            gaps: Vec::new(),
+            group_gaps: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of ranges.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let entry = core::mem::size_of::<(I, I)>();
+        self.blocks.capacity() * core::mem::size_of::<Vec<(I, I)>>()
+            + self
+                .blocks
+                .iter()
+                .map(|b| b.capacity() * entry)
+                .sum::<usize>()
+            + self.firsts.capacity() * core::mem::size_of::<I>()
+            + self.gaps.capacity() * core::mem::size_of::<I>()
+            + self.group_gaps.capacity() * core::mem::size_of::<I>()
+    }
+
+    #[inline]
+    fn at(&self, p: Pos) -> (u128, u128) {
+        let (s, e) = self.blocks[p.b][p.o];
+        (s.to_u128(), e.to_u128())
+    }
+
+    #[inline]
+    fn next_pos(&self, p: Pos) -> Option<Pos> {
+        if p.o + 1 < self.blocks[p.b].len() {
+            Some(Pos { b: p.b, o: p.o + 1 })
+        } else if p.b + 1 < self.blocks.len() {
+            Some(Pos { b: p.b + 1, o: 0 })
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn first_pos(&self) -> Option<Pos> {
+        if self.blocks.is_empty() {
+            None
+        } else {
+            Some(Pos { b: 0, o: 0 })
+        }
+    }
+
+    /// Position of the last range whose start is `<= x`.
+    #[inline]
+    fn locate(&self, x: u128) -> Option<Pos> {
+        let xi = I::from_u128(x.min(I::MAX.to_u128()));
+        let b = self.firsts.partition_point(|f| *f <= xi);
+        if b == 0 {
+            return None;
+        }
+        let b = b - 1;
+        let blk = &self.blocks[b];
+        let o = blk.partition_point(|(s, _)| *s <= xi);
+        debug_assert!(o > 0);
+        Some(Pos { b, o: o - 1 })
+    }
+
+    /// The range containing `x`, if any.
+    #[inline]
+    pub(crate) fn containing(&self, x: u128) -> Option<(u128, u128)> {
+        let p = self.locate(x)?;
+        let (s, e) = self.at(p);
+        (e >= x).then_some((s, e))
+    }
+
+    /// The first range that ends at or after `x`.
+    #[inline]
+    pub(crate) fn first_ending_at_or_after(&self, x: u128) -> Option<(u128, u128)> {
+        match self.locate(x) {
+            Some(p) => {
+                let r = self.at(p);
+                if r.1 >= x {
+                    Some(r)
+                } else {
+                    self.next_pos(p).map(|q| self.at(q))
+                }
+            }
+            None => self.first_pos().map(|q| self.at(q)),
+        }
+    }
+
+    /// The last range that starts at or before `x`.
+    #[inline]
+    pub(crate) fn last_starting_at_or_before(&self, x: u128) -> Option<(u128, u128)> {
+        self.locate(x).map(|p| self.at(p))
+    }
+
+    /// Whether no range meets `s..=e`.
+    #[inline]
+    pub(crate) fn is_free(&self, s: u128, e: u128) -> bool {
+        match self.first_ending_at_or_after(s) {
+            Some((rs, _)) => rs > e,
+            None => true,
+        }
+    }
+
+    /// Iterates over the ranges in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.iter().map(|(s, e)| (s.to_u128(), e.to_u128())))
+    }
+
+    /// Iterates over the ranges that meet `a..=b`, unclipped.
+    pub(crate) fn iter_from(&self, a: u128) -> impl Iterator<Item = (u128, u128)> + '_ {
+        let start = match self.locate(a) {
+            Some(p) => {
+                if self.at(p).1 >= a {
+                    Some(p)
+                } else {
+                    self.next_pos(p)
+                }
+            }
+            None => self.first_pos(),
+        };
+        let (b0, o0) = match start {
+            Some(p) => (p.b, p.o),
+            None => (self.blocks.len(), 0),
+        };
+        self.blocks[b0.min(self.blocks.len())..]
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, blk)| {
+                let skip = if i == 0 { o0 } else { 0 };
+                blk[skip..].iter().map(|(s, e)| (s.to_u128(), e.to_u128()))
+            })
+    }
+
+    // ----- cache maintenance -------------------------------------------------
+
+    #[inline]
+    fn touch(&mut self, b: usize) {
+        self.gaps[b] = I::MAX;
+        self.group_gaps[b / GROUP] = I::MAX;
+        if b > 0 {
+            // Block b-1's trailing gap ends at our first start.
+            self.gaps[b - 1] = I::MAX;
+            self.group_gaps[(b - 1) / GROUP] = I::MAX;
+        }
+    }
+
+    /// After blocks were inserted or removed at `b`: every cache from there on is stale.
+    fn restructure(&mut self, b: usize) {
+        let n = self.blocks.len();
+        self.gaps.resize(n, I::MAX);
+        for g in &mut self.gaps[b.saturating_sub(1).min(n)..] {
+            *g = I::MAX;
+        }
+        let groups = n.div_ceil(GROUP);
+        self.group_gaps.resize(groups, I::MAX);
+        for g in &mut self.group_gaps[(b.saturating_sub(1) / GROUP).min(groups)..] {
+            *g = I::MAX;
+        }
+        if self.blocks.capacity() > 2 * n + 8 {
+            self.blocks.shrink_to(n + n / 8);
+            self.firsts.shrink_to(n + n / 8);
+            self.gaps.shrink_to(n + n / 8);
+            self.group_gaps.shrink_to(groups + 1);
+        }
+    }
+
+    fn block_gap(&mut self, b: usize) -> u128 {
+        if self.gaps[b] != I::MAX {
+            return self.gaps[b].to_u128();
+        }
+        let blk = &self.blocks[b];
+        let mut best = 0u128;
+        for w in blk.windows(2) {
+            best = best.max(gap_between(w[0].1.to_u128(), w[1].0.to_u128()));
+        }
+        if let Some(next_first) = self.firsts.get(b + 1) {
+            let last = blk[blk.len() - 1].1.to_u128();
+            best = best.max(gap_between(last, next_first.to_u128()));
+        }
+        // Gaps are below I::MAX, so they fit.
+        self.gaps[b] = I::from_u128(best);
+        best
+    }
+
+    fn group_gap(&mut self, g: usize) -> u128 {
+        if self.group_gaps[g] != I::MAX {
+            return self.group_gaps[g].to_u128();
+        }
+        let end = ((g + 1) * GROUP).min(self.blocks.len());
+        let mut best = 0;
+        for b in g * GROUP..end {
+            best = best.max(self.block_gap(b));
+        }
+        self.group_gaps[g] = I::from_u128(best);
+        best
+    }
+
+    // ----- edits -------------------------------------------------------------
+
+    /// Adds `s..=e`, which must be disjoint from every range.
+    pub(crate) fn insert(&mut self, s: u128, e: u128) {
+        debug_assert!(s <= e && self.is_free(s, e));
+        let p = self.locate(s);
+        let next = match p {
+            Some(p) => self.next_pos(p),
+            None => self.first_pos(),
+        };
+        let merge_prev = p.filter(|&p| self.at(p).1 + 1 == s);
+        let merge_next = next.filter(|&q| e + 1 == self.at(q).0);
+        match (merge_prev, merge_next) {
+            (Some(p), Some(q)) => {
+                let end = self.blocks[q.b][q.o].1;
+                self.blocks[p.b][p.o].1 = end;
+                self.touch(p.b);
+                self.remove_at(q);
+            }
+            (Some(p), None) => {
+                self.blocks[p.b][p.o].1 = I::from_u128(e);
+                self.touch(p.b);
+            }
+            (None, Some(q)) => {
+                self.blocks[q.b][q.o].0 = I::from_u128(s);
+                if q.o == 0 {
+                    self.firsts[q.b] = I::from_u128(s);
+                }
+                self.touch(q.b);
+            }
+            (None, None) => {
+                let at = match p {
+                    Some(p) => Pos { b: p.b, o: p.o + 1 },
+                    None => Pos { b: 0, o: 0 },
+                };
+                self.insert_at(at, (I::from_u128(s), I::from_u128(e)));
+            }
+        }
+    }
+
+    /// Removes `s..=e`, which must lie inside one range.
+    pub(crate) fn remove(&mut self, s: u128, e: u128) {
+        let Some(p) = self.locate(s) else {
+            debug_assert!(false, "remove: range not present");
+            return;
+        };
+        let (rs, re) = self.at(p);
+        debug_assert!(rs <= s && e <= re);
+        match (rs == s, re == e) {
+            (true, true) => self.remove_at(p),
+            (true, false) => {
+                self.blocks[p.b][p.o].0 = I::from_u128(e + 1);
+                if p.o == 0 {
+                    self.firsts[p.b] = I::from_u128(e + 1);
+                }
+                self.touch(p.b);
+            }
+            (false, true) => {
+                self.blocks[p.b][p.o].1 = I::from_u128(s - 1);
+                self.touch(p.b);
+            }
+            (false, false) => {
+                self.blocks[p.b][p.o].1 = I::from_u128(s - 1);
+                self.touch(p.b);
+                self.insert_at(
+                    Pos { b: p.b, o: p.o + 1 },
+                    (I::from_u128(e + 1), I::from_u128(re)),
+                );
+            }
+        }
+    }
+
+    /// Inserts an entry at `at` (an offset may equal the block's length).
+    fn insert_at(&mut self, at: Pos, entry: (I, I)) {
+        self.len += 1;
+        if self.blocks.is_empty() {
+            let mut v = Vec::with_capacity(SLACK);
+            v.push(entry);
+            self.blocks.push(v);
+            self.firsts.push(entry.0);
+            self.restructure(0);
+            return;
+        }
+        let Pos { b, o } = at;
+        let blen = self.blocks[b].len();
+        if blen == B {
+            if b + 1 == self.blocks.len() && o == blen {
+                // Appending past the end: start a new block, keep this one full.
+                let mut v = Vec::with_capacity(SLACK);
+                v.push(entry);
+                self.blocks.push(v);
+                self.firsts.push(entry.0);
+                self.restructure(b + 1);
+                return;
+            }
+            // Split in halves, then insert into the right half.
+            let right: Vec<(I, I)> = {
+                let blk = &mut self.blocks[b];
+                let mut r = Vec::with_capacity(B / 2 + SLACK);
+                r.extend_from_slice(&blk[B / 2..]);
+                blk.truncate(B / 2);
+                blk.shrink_to(B / 2 + SLACK);
+                r
+            };
+            self.firsts.insert(b + 1, right[0].0);
+            self.blocks.insert(b + 1, right);
+            self.restructure(b + 1);
+            if o <= B / 2 {
+                self.insert_in_block(b, o, entry);
+            } else {
+                self.insert_in_block(b + 1, o - B / 2, entry);
+            }
+            return;
+        }
+        self.insert_in_block(b, o, entry);
+    }
+
+    #[inline]
+    fn insert_in_block(&mut self, b: usize, o: usize, entry: (I, I)) {
+        let blk = &mut self.blocks[b];
+        if blk.len() == blk.capacity() {
+            blk.reserve_exact(SLACK);
+        }
+        blk.insert(o, entry);
+        if o == 0 {
+            self.firsts[b] = entry.0;
+        }
+        self.touch(b);
+    }
+
+    fn remove_at(&mut self, p: Pos) {
+        self.len -= 1;
+        let blk = &mut self.blocks[p.b];
+        blk.remove(p.o);
+        if blk.is_empty() {
+            self.blocks.remove(p.b);
+            self.firsts.remove(p.b);
+            self.restructure(p.b);
+            return;
+        }
+        if blk.capacity() - blk.len() > 2 * SLACK {
+            blk.shrink_to(blk.len() + SLACK);
+        }
+        if p.o == 0 {
+            self.firsts[p.b] = blk[0].0;
+        }
+        self.touch(p.b);
+        // Merge a small block into its right neighbour's... keep blocks reasonably full.
+        let len = self.blocks[p.b].len();
+        if len < B / 4 {
+            if p.b + 1 < self.blocks.len() && len + self.blocks[p.b + 1].len() <= B * 3 / 4 {
+                self.merge_with_next(p.b);
+            } else if p.b > 0 && len + self.blocks[p.b - 1].len() <= B * 3 / 4 {
+                self.merge_with_next(p.b - 1);
+            }
+        }
+    }
+
+    fn merge_with_next(&mut self, b: usize) {
+        let right = self.blocks.remove(b + 1);
+        self.firsts.remove(b + 1);
+        let blk = &mut self.blocks[b];
+        blk.reserve_exact(right.len());
+        blk.extend_from_slice(&right);
+        self.restructure(b);
+    }
+
+    // ----- block search ------------------------------------------------------
+
+    /// The first maximal free gap `(gs, ge)` (clipped below to `x`) with `ge >= x` and at
+    /// least `len` points at or after `x`, within `..= limit`. Uses the gap caches to skip
+    /// blocks whose every gap is shorter than `len`.
+    pub(crate) fn next_gap(&mut self, x: u128, len: u128, limit: u128) -> Option<(u128, u128)> {
+        let fits = |gs: u128, ge: u128| ge >= gs && ge - gs >= len - 1;
+        let clip = |gs: u128, ge: u128| (gs.max(x), ge.min(limit));
+        // Gap containing or following x, before we reach summarised territory.
+        let p = match self.locate(x) {
+            Some(p) => p,
+            None => {
+                // x is before every range.
+                let ge = match self.first_pos() {
+                    Some(q) => self.at(q).0 - 1,
+                    None => limit,
+                };
+                let (gs, ge) = clip(x, ge);
+                if fits(gs, ge) {
+                    return Some((gs, ge));
+                }
+                self.first_pos()?
+            }
+        };
+        // Walk the rest of block p.b entry by entry, from p.
+        let mut cur = p;
+        loop {
+            let (_, e) = self.at(cur);
+            if e >= limit {
+                return None;
+            }
+            let next = self.next_pos(cur);
+            let ge = match next {
+                Some(q) => self.at(q).0 - 1,
+                None => I::MAX.to_u128(),
+            };
+            let (gs, ge2) = clip(e + 1, ge);
+            if gs > limit {
+                return None;
+            }
+            if fits(gs, ge2) {
+                return Some((gs, ge2));
+            }
+            match next {
+                None => return None,
+                Some(q) if q.b != cur.b => {
+                    cur = q;
+                    break;
+                }
+                Some(q) => cur = q,
+            }
+        }
+        // cur is the first entry of a later block: skip blocks and groups by their caches.
+        let mut b = cur.b;
+        let nblocks = self.blocks.len();
+        while b < nblocks {
+            if self.firsts[b].to_u128() > limit {
+                return None;
+            }
+            // A group is skipped whole only if the tail gap (after the very last range) is
+            // not in it: that gap is in no cache.
+            if b % GROUP == 0 && b + GROUP < nblocks && self.group_gap(b / GROUP) < len {
+                b += GROUP;
+                continue;
+            }
+            if self.block_gap(b) < len && b + 1 < nblocks {
+                b += 1;
+                continue;
+            }
+            // Scan block b.
+            let blen = self.blocks[b].len();
+            for o in 0..blen {
+                let q = Pos { b, o };
+                let (_, e) = self.at(q);
+                if e >= limit {
+                    return None;
+                }
+                let ge = match self.next_pos(q) {
+                    Some(n) => self.at(n).0 - 1,
+                    None => I::MAX.to_u128(),
+                };
+                let (gs, ge2) = clip(e + 1, ge);
+                if gs > limit {
+                    return None;
+                }
+                if fits(gs, ge2) {
+                    return Some((gs, ge2));
+                }
+            }
+            b += 1;
+        }
+        None
+    }
+
+    /// Checks the internal invariants (tests only).
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let mut prev: Option<u128> = None;
+        let mut n = 0;
+        for (b, blk) in self.blocks.iter().enumerate() {
+            assert!(!blk.is_empty() && blk.len() <= B);
+            assert_eq!(self.firsts[b], blk[0].0);
+            for &(s, e) in blk {
+                let (s, e) = (s.to_u128(), e.to_u128());
+                assert!(s <= e);
+                if let Some(p) = prev {
+                    assert!(p + 1 < s, "ranges must be disjoint and coalesced");
+                }
+                prev = Some(e);
+                n += 1;
+            }
+        }
+        assert_eq!(n, self.len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+    use alloc::vec;
+
+    fn points(set: &RangeSet<u64>) -> BTreeSet<u128> {
+        set.iter().flat_map(|(s, e)| s..=e).collect()
+    }
+
+    #[test]
+    fn coalesces_single_addresses_including_zero_and_one() {
+        let mut s = RangeSet::<u64>::new();
+        s.insert(1, 1);
+        s.insert(0, 0);
+        s.insert(2, 2);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, 2)]);
+        s.remove(1, 1);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, 0), (2, 2)]);
+        s.insert(1, 1);
+        assert_eq!(s.len(), 1);
+        s.check();
+    }
+
+    #[test]
+    fn max_of_128_bit_space() {
+        let mut s = RangeSet::<u128>::new();
+        s.insert(u128::MAX, u128::MAX);
+        s.insert(u128::MAX - 1, u128::MAX - 1);
+        assert_eq!(s.containing(u128::MAX), Some((u128::MAX - 1, u128::MAX)));
+        s.insert(0, u128::MAX - 2);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, u128::MAX)]);
+        s.remove(0, u128::MAX);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn many_blocks_split_and_merge() {
+        let mut s = RangeSet::<u64>::new();
+        let mut model = BTreeSet::new();
+        // Every third point, in a scrambled order, forces splits in the middle.
+        let mut xs: Vec<u128> = (0..3000u128).map(|i| i * 3).collect();
+        let mut k = 7usize;
+        for i in (1..xs.len()).rev() {
+            k = (k * 1103515245 + 12345) % 2147483648;
+            xs.swap(i, k % (i + 1));
+        }
+        for &x in &xs {
+            s.insert(x, x);
+            model.insert(x);
+        }
+        s.check();
+        assert_eq!(points(&s), model);
+        for &x in xs.iter().take(2500) {
+            s.remove(x, x);
+            model.remove(&x);
+        }
+        s.check();
+        assert_eq!(points(&s), model);
+        assert!(
+            s.heap_bytes() < 24 * 600,
+            "{} bytes for {} ranges in {} blocks",
+            s.heap_bytes(),
+            s.len(),
+            s.blocks.len()
+        );
+    }
+
+    #[test]
+    fn next_gap_skips_short_holes() {
+        let mut s = RangeSet::<u64>::new();
+        // Reserved: every 4k+1 for k < 10_000: holes of 3 between them.
+        for k in 0..10_000u128 {
+            s.insert(4 * k + 1, 4 * k + 1);
+        }
+        assert_eq!(s.next_gap(0, 1, u64::MAX as u128), Some((0, 0)));
+        assert_eq!(s.next_gap(0, 3, u64::MAX as u128), Some((2, 4)));
+        assert_eq!(s.next_gap(3, 3, u64::MAX as u128), Some((6, 8)));
+        assert_eq!(
+            s.next_gap(0, 4, u64::MAX as u128),
+            Some((40_000 - 2, u64::MAX as u128))
+        );
+        assert_eq!(s.next_gap(0, 4, 1000), None);
+        // After an edit the caches are rebuilt.
+        s.remove(4001, 4001);
+        assert_eq!(s.next_gap(0, 4, u64::MAX as u128), Some((3998, 4004)));
+    }
+}

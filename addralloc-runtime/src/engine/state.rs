@@ -1,0 +1,591 @@
+//! [`Engine`]: pools, reservations, owners and policy over packed indices.
+//!
+//! Every operation validates completely before it changes anything, so a failing call
+//! leaves the engine exactly as it was.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::grid::{Grid, Layout};
+use super::rangeset::RangeSet;
+use crate::count::Count;
+use crate::policy::Policy;
+
+/// Reserved ranges, stored as `u64` when the space has at most 64 bits.
+#[derive(Clone, Debug)]
+pub(crate) enum Set {
+    Narrow(RangeSet<u64>),
+    Wide(RangeSet<u128>),
+}
+
+macro_rules! with_set {
+    ($set:expr, $s:ident => $body:expr) => {
+        match $set {
+            Set::Narrow($s) => $body,
+            Set::Wide($s) => $body,
+        }
+    };
+}
+
+/// A pool: a box of addresses that automatic choice may use, with tags.
+#[derive(Clone, Debug)]
+pub(crate) struct Pool {
+    pub(crate) grid: Grid,
+    /// Bit `i` set: carries tag `tags[i]`.
+    pub(crate) tags: u64,
+}
+
+/// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fail {
+    AlreadyReserved { index: u128, owner: Option<String> },
+    OutsidePools { index: u128 },
+    Exhausted,
+    NotReserved { index: u128 },
+    PoolOverlap { existing: usize },
+    UnknownTag(String),
+    TooManyTags,
+}
+
+/// The untyped allocator state.
+#[derive(Clone, Debug)]
+pub(crate) struct Engine {
+    pub(crate) layout: Layout,
+    set: Set,
+    /// Sorted by first index; pairwise disjoint.
+    pools: Vec<Pool>,
+    tags: Vec<Box<str>>,
+    /// Labelled runs: start -> (end, owner). Empty when nobody labels.
+    owners: BTreeMap<u128, (u128, Box<str>)>,
+    policy: Policy,
+    /// Next-fit position: the search for the next automatic choice starts here.
+    cursor: u128,
+    reserved: Count,
+}
+
+/// A required-tags mask.
+pub(crate) type TagMask = u64;
+
+impl Engine {
+    pub(crate) fn new(layout: Layout, policy: Policy) -> Engine {
+        let set = if layout.total_bits <= 64 {
+            Set::Narrow(RangeSet::new())
+        } else {
+            Set::Wide(RangeSet::new())
+        };
+        Engine {
+            layout,
+            set,
+            pools: Vec::new(),
+            tags: Vec::new(),
+            owners: BTreeMap::new(),
+            policy,
+            cursor: 0,
+            reserved: Count::ZERO,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    pub(crate) fn cursor(&self) -> u128 {
+        self.cursor
+    }
+
+    pub(crate) fn pools(&self) -> impl Iterator<Item = (&Grid, impl Iterator<Item = &str>)> {
+        self.pools.iter().map(move |p| {
+            let tags = self
+                .tags
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| p.tags & (1 << i) != 0)
+                .map(|(_, t)| &**t);
+            (&p.grid, tags)
+        })
+    }
+
+    /// Heap bytes held by the reservation set, pools and owner labels (approximate
+    /// for the owner map, whose node layout is private to `alloc`).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let set = with_set!(&self.set, s => s.heap_bytes());
+        let pools = self.pools.capacity() * core::mem::size_of::<Pool>();
+        let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
+            + self.tags.capacity() * core::mem::size_of::<Box<str>>();
+        let owners: usize = self.owners.values().map(|(_, o)| o.len() + 48).sum();
+        set + pools + tags + owners
+    }
+
+    /// The mask of the named tags.
+    pub(crate) fn tag_mask(&self, tags: &[&str]) -> Result<TagMask, Fail> {
+        let mut mask = 0;
+        for t in tags {
+            match self.tags.iter().position(|x| &**x == *t) {
+                Some(i) => mask |= 1 << i,
+                None => return Err(Fail::UnknownTag((*t).to_string())),
+            }
+        }
+        Ok(mask)
+    }
+
+    /// Adds a pool (a step-1 box) carrying `tags`.
+    pub(crate) fn add_pool(&mut self, grid: Grid, tags: &[&str]) -> Result<(), Fail> {
+        if let Some(existing) = self.pools.iter().position(|p| p.grid.meets(&grid)) {
+            return Err(Fail::PoolOverlap { existing });
+        }
+        let new: Vec<&str> = tags
+            .iter()
+            .copied()
+            .filter(|t| !self.tags.iter().any(|x| &**x == *t))
+            .fold(Vec::new(), |mut v, t| {
+                if !v.contains(&t) {
+                    v.push(t);
+                }
+                v
+            });
+        if self.tags.len() + new.len() > 64 {
+            return Err(Fail::TooManyTags);
+        }
+        self.tags.extend(new.into_iter().map(Box::from));
+        let mask = self.tag_mask(tags)?;
+        let first = grid.first(&self.layout);
+        let at = self
+            .pools
+            .partition_point(|p| p.grid.first(&self.layout) < first);
+        self.pools.insert(at, Pool { grid, tags: mask });
+        Ok(())
+    }
+
+    fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
+        self.pools
+            .iter()
+            .position(|p| p.tags & mask == mask && p.grid.contains(&self.layout, idx))
+    }
+
+    // ----- queries -----------------------------------------------------------
+
+    pub(crate) fn is_reserved(&self, idx: u128) -> bool {
+        with_set!(&self.set, s => s.containing(idx).is_some())
+    }
+
+    pub(crate) fn owner_of(&self, idx: u128) -> Option<&str> {
+        if self.owners.is_empty() {
+            return None;
+        }
+        let (_, (end, name)) = self.owners.range(..=idx).next_back()?;
+        (*end >= idx).then_some(&**name)
+    }
+
+    pub(crate) fn reserved_count(&self) -> Count {
+        self.reserved
+    }
+
+    /// Number of addresses in all pools.
+    pub(crate) fn capacity(&self) -> Count {
+        self.pools
+            .iter()
+            .fold(Count::ZERO, |c, p| c.add(p.grid.size()))
+    }
+
+    /// Free addresses in all pools (every reservation lies in a pool).
+    pub(crate) fn free_count(&self) -> Count {
+        self.capacity().sub(self.reserved)
+    }
+
+    /// Free addresses in all pools that carry `mask`, within `pattern`.
+    pub(crate) fn free_count_in(&self, pattern: Option<&Grid>, mask: TagMask) -> Count {
+        let mut total = Count::ZERO;
+        for p in self.pools.iter().filter(|p| p.tags & mask == mask) {
+            let Some(b) = Self::clip(&p.grid, pattern, &self.layout) else {
+                continue;
+            };
+            let (first, last) = (b.first(&self.layout), b.last(&self.layout));
+            let mut used = Count::ZERO;
+            with_set!(&self.set, s => {
+                for (rs, re) in s.iter_from(first) {
+                    if rs > last {
+                        break;
+                    }
+                    used = used.add(b.count_in(&self.layout, rs, re));
+                }
+            });
+            total = total.add(b.size().sub(used));
+        }
+        total
+    }
+
+    pub(crate) fn reserved_ranges(&self) -> Box<dyn Iterator<Item = (u128, u128)> + '_> {
+        with_set!(&self.set, s => Box::new(s.iter()))
+    }
+
+    pub(crate) fn owned_ranges(&self) -> impl Iterator<Item = (u128, u128, &str)> + '_ {
+        self.owners.iter().map(|(s, (e, o))| (*s, *e, &**o))
+    }
+
+    /// Free runs inside the pools, in index order.
+    pub(crate) fn free_ranges(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
+        self.pools.iter().flat_map(move |p| {
+            p.grid.runs(&self.layout).flat_map(move |(rs, re)| {
+                let mut x = Some(rs);
+                core::iter::from_fn(move || loop {
+                    let cur = x?;
+                    if cur > re {
+                        return None;
+                    }
+                    let next = with_set!(&self.set, s => s.first_ending_at_or_after(cur));
+                    match next {
+                        Some((s, e)) if s <= cur => {
+                            x = e.checked_add(1);
+                        }
+                        Some((s, e)) if s <= re => {
+                            x = e.checked_add(1);
+                            return Some((cur, s - 1));
+                        }
+                        _ => {
+                            x = None;
+                            return Some((cur, re));
+                        }
+                    }
+                })
+            })
+        })
+    }
+
+    // ----- reservations ------------------------------------------------------
+
+    fn clip<'g>(pool: &'g Grid, pattern: Option<&Grid>, layout: &Layout) -> Option<Cow<'g, Grid>> {
+        match pattern {
+            None => Some(Cow::Borrowed(pool)),
+            Some(p) => pool.intersect(p, layout).map(Cow::Owned),
+        }
+    }
+
+    fn label(&mut self, s: u128, e: u128, owner: Option<&str>) {
+        if let Some(o) = owner {
+            self.owners.insert(s, (e, Box::from(o)));
+        }
+    }
+
+    fn unlabel(&mut self, s: u128, e: u128) {
+        if self.owners.is_empty() {
+            return;
+        }
+        let hits: Vec<u128> = self
+            .owners
+            .range(..=e)
+            .rev()
+            .take_while(|(_, (ke, _))| *ke >= s)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in hits {
+            if let Some((ke, name)) = self.owners.remove(&k) {
+                if k < s {
+                    self.owners.insert(k, (s - 1, name.clone()));
+                }
+                if ke > e {
+                    self.owners.insert(e + 1, (ke, name));
+                }
+            }
+        }
+    }
+
+    fn conflict(&self, idx: u128) -> Fail {
+        Fail::AlreadyReserved {
+            index: idx,
+            owner: self.owner_of(idx).map(String::from),
+        }
+    }
+
+    /// Reserves one exact index.
+    pub(crate) fn reserve_exact(
+        &mut self,
+        idx: u128,
+        mask: TagMask,
+        owner: Option<&str>,
+    ) -> Result<(), Fail> {
+        if self.pool_of(idx, mask).is_none() {
+            return Err(Fail::OutsidePools { index: idx });
+        }
+        if self.is_reserved(idx) {
+            return Err(self.conflict(idx));
+        }
+        with_set!(&mut self.set, s => s.insert(idx, idx));
+        self.label(idx, idx, owner);
+        self.reserved = self.reserved.add(Count::from(1u128));
+        Ok(())
+    }
+
+    fn first_free_fwd(&self, g: &Grid, from: u128) -> Option<u128> {
+        let mut x = g.ceil(&self.layout, from)?;
+        loop {
+            match with_set!(&self.set, s => s.containing(x)) {
+                None => return Some(x),
+                Some((_, e)) => x = g.ceil(&self.layout, e.checked_add(1)?)?,
+            }
+        }
+    }
+
+    fn first_free_back(&self, g: &Grid, from: u128) -> Option<u128> {
+        let mut x = g.floor(&self.layout, from)?;
+        loop {
+            match with_set!(&self.set, s => s.containing(x)) {
+                None => return Some(x),
+                Some((s, _)) => x = g.floor(&self.layout, s.checked_sub(1)?)?,
+            }
+        }
+    }
+
+    /// Finds (without reserving) the address automatic choice would take in `pattern`.
+    fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
+        let pools = self.pools.iter().filter(|p| p.tags & mask == mask);
+        let boxes = pools.filter_map(|p| Self::clip(&p.grid, pattern, &self.layout));
+        match self.policy {
+            Policy::LowestFirst => {
+                let mut best: Option<u128> = None;
+                for b in boxes {
+                    if best.is_some_and(|x| x < b.first(&self.layout)) {
+                        break; // pools are sorted by first index
+                    }
+                    if let Some(x) = self.first_free_fwd(&b, 0) {
+                        best = Some(best.map_or(x, |y| y.min(x)));
+                    }
+                }
+                best
+            }
+            Policy::HighestFirst => boxes
+                .filter_map(|b| self.first_free_back(&b, u128::MAX))
+                .max(),
+            Policy::NextFit => {
+                let boxes: Vec<_> = boxes.collect();
+                let from = self.cursor;
+                boxes
+                    .iter()
+                    .filter_map(|b| self.first_free_fwd(b, from))
+                    .min()
+                    .or_else(|| boxes.iter().filter_map(|b| self.first_free_fwd(b, 0)).min())
+            }
+        }
+    }
+
+    fn advance(&mut self, last: u128) {
+        self.cursor = if last >= self.layout.max_index() {
+            0
+        } else {
+            last + 1
+        };
+    }
+
+    /// Reserves the first free index in `pattern` (None: anywhere) by policy.
+    pub(crate) fn reserve_first(
+        &mut self,
+        pattern: Option<&Grid>,
+        mask: TagMask,
+        owner: Option<&str>,
+    ) -> Result<u128, Fail> {
+        let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
+        with_set!(&mut self.set, s => s.insert(idx, idx));
+        self.label(idx, idx, owner);
+        self.reserved = self.reserved.add(Count::from(1u128));
+        self.advance(idx);
+        Ok(idx)
+    }
+
+    /// Offsets `(start, end)` of the runs of a block, relative to its start.
+    fn block_offsets(&self, lat: &Grid, extents: &[u128]) -> Vec<(u128, u128)> {
+        let p = lat.first(&self.layout);
+        let blk = Grid::block_at(&self.layout, p, extents);
+        blk.runs(&self.layout)
+            .map(|(s, e)| (s - p, e - p))
+            .collect()
+    }
+
+    fn block_fwd(&mut self, lat: &Grid, offs: &[(u128, u128)], from: u128) -> Option<u128> {
+        let layout = &self.layout;
+        let p = lat.ceil(layout, from)?;
+        if let [(0, o1)] = *offs {
+            // One contiguous run: jump from gap to long-enough gap.
+            let len = o1 + 1;
+            let limit = lat.last(layout) + o1;
+            let mut x = p;
+            loop {
+                let (gs, ge) = with_set!(&mut self.set, s => s.next_gap(x, len, limit))?;
+                let q = lat.ceil(&self.layout, gs)?;
+                if q <= ge && ge - q >= o1 {
+                    return Some(q);
+                }
+                x = if q > ge { q } else { ge.checked_add(1)? };
+            }
+        }
+        let mut p = p;
+        'candidates: loop {
+            for &(o0, o1) in offs {
+                let (s, e) = (p + o0, p + o1);
+                if let Some((rs, re)) = with_set!(&self.set, st => st.first_ending_at_or_after(s)) {
+                    if rs <= e {
+                        p = self.layout_ceil(lat, (re - o0).checked_add(1)?)?;
+                        continue 'candidates;
+                    }
+                }
+            }
+            return Some(p);
+        }
+    }
+
+    fn layout_ceil(&self, lat: &Grid, x: u128) -> Option<u128> {
+        lat.ceil(&self.layout, x)
+    }
+
+    fn block_back(&self, lat: &Grid, offs: &[(u128, u128)], from: u128) -> Option<u128> {
+        let mut p = lat.floor(&self.layout, from)?;
+        'candidates: loop {
+            for &(o0, o1) in offs {
+                let (s, e) = (p + o0, p + o1);
+                if let Some((rs, re)) = with_set!(&self.set, st => st.last_starting_at_or_before(e))
+                {
+                    if re >= s {
+                        p = lat.floor(&self.layout, rs.checked_sub(o1 + 1)?)?;
+                        continue 'candidates;
+                    }
+                }
+            }
+            return Some(p);
+        }
+    }
+
+    /// Reserves the first free aligned block with `extents` inside `pattern`.
+    /// Returns its first and last index.
+    pub(crate) fn reserve_block(
+        &mut self,
+        pattern: Option<&Grid>,
+        extents: &[u128],
+        mask: TagMask,
+        owner: Option<&str>,
+    ) -> Result<(u128, u128), Fail> {
+        let lattices: Vec<Grid> = self
+            .pools
+            .iter()
+            .filter(|p| p.tags & mask == mask)
+            .filter_map(|p| Self::clip(&p.grid, pattern, &self.layout))
+            .filter_map(|b| b.lattice(&self.layout, extents))
+            .collect();
+        let offs = match lattices.first() {
+            Some(l) => self.block_offsets(l, extents),
+            None => return Err(Fail::Exhausted),
+        };
+        let found = match self.policy {
+            Policy::LowestFirst => {
+                let mut best: Option<u128> = None;
+                for l in &lattices {
+                    if best.is_some_and(|x| x < l.first(&self.layout)) {
+                        break;
+                    }
+                    if let Some(x) = self.block_fwd(l, &offs, 0) {
+                        best = Some(best.map_or(x, |y| y.min(x)));
+                    }
+                }
+                best
+            }
+            Policy::HighestFirst => lattices
+                .iter()
+                .filter_map(|l| self.block_back(l, &offs, u128::MAX))
+                .max(),
+            Policy::NextFit => {
+                let from = self.cursor;
+                let mut best = None;
+                for l in &lattices {
+                    if let Some(x) = self.block_fwd(l, &offs, from) {
+                        best = Some(best.map_or(x, |y: u128| y.min(x)));
+                    }
+                }
+                if best.is_none() {
+                    for l in &lattices {
+                        if let Some(x) = self.block_fwd(l, &offs, 0) {
+                            best = Some(best.map_or(x, |y: u128| y.min(x)));
+                        }
+                    }
+                }
+                best
+            }
+        };
+        let p = found.ok_or(Fail::Exhausted)?;
+        let mut size = Count::ZERO;
+        for &(o0, o1) in &offs {
+            with_set!(&mut self.set, s => s.insert(p + o0, p + o1));
+            self.label(p + o0, p + o1, owner);
+            size = size.add(Count::span(p + o0, p + o1));
+        }
+        self.reserved = self.reserved.add(size);
+        let last = p + offs.last().map_or(0, |o| o.1);
+        self.advance(last);
+        Ok((p, last))
+    }
+
+    /// Releases one index.
+    pub(crate) fn release(&mut self, idx: u128) -> Result<(), Fail> {
+        if !self.is_reserved(idx) {
+            return Err(Fail::NotReserved { index: idx });
+        }
+        with_set!(&mut self.set, s => s.remove(idx, idx));
+        self.unlabel(idx, idx);
+        self.reserved = self.reserved.sub(Count::from(1u128));
+        Ok(())
+    }
+
+    /// Releases every index of a step-1 box; all of them must be reserved.
+    pub(crate) fn release_box(&mut self, b: &Grid) -> Result<(), Fail> {
+        // Check first, then change: a failure leaves everything as it was.
+        for (s, e) in b.runs(&self.layout) {
+            match with_set!(&self.set, st => st.containing(s)) {
+                Some((_, re)) if re >= e => {}
+                Some((_, re)) => return Err(Fail::NotReserved { index: re + 1 }),
+                None => return Err(Fail::NotReserved { index: s }),
+            }
+        }
+        let mut size = Count::ZERO;
+        let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
+        for (s, e) in runs {
+            with_set!(&mut self.set, st => st.remove(s, e));
+            self.unlabel(s, e);
+            size = size.add(Count::span(s, e));
+        }
+        self.reserved = self.reserved.sub(size);
+        Ok(())
+    }
+
+    /// Reserves every index of a step-1 box that lies inside one pool carrying `mask`.
+    pub(crate) fn reserve_box(
+        &mut self,
+        b: &Grid,
+        mask: TagMask,
+        owner: Option<&str>,
+    ) -> Result<(), Fail> {
+        if !self
+            .pools
+            .iter()
+            .any(|p| p.tags & mask == mask && p.grid.contains_box(b))
+        {
+            return Err(Fail::OutsidePools {
+                index: b.first(&self.layout),
+            });
+        }
+        for (s, e) in b.runs(&self.layout) {
+            if let Some((rs, _)) = with_set!(&self.set, st => st.first_ending_at_or_after(s)) {
+                if rs <= e {
+                    return Err(self.conflict(rs.max(s)));
+                }
+            }
+        }
+        let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
+        let mut size = Count::ZERO;
+        for (s, e) in runs {
+            with_set!(&mut self.set, st => st.insert(s, e));
+            self.label(s, e, owner);
+            size = size.add(Count::span(s, e));
+        }
+        self.reserved = self.reserved.add(size);
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! [`Error`]: everything that can go wrong, with words a person can act on.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// An allocator, address or pattern error.
+///
+/// Addresses are printed in their type's own format. Every failing operation leaves the
+/// allocator exactly as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address is already reserved.
+    AlreadyReserved {
+        /// The address, formatted.
+        address: String,
+        /// Who holds it, when the reservation carried an owner label.
+        owner: Option<String>,
+    },
+    /// The address lies in no pool (or in no pool carrying the required tags).
+    OutsidePools {
+        /// The address, formatted.
+        address: String,
+        /// The tags the request required.
+        tags: Vec<String>,
+    },
+    /// A field value is outside the field's declared range.
+    OutOfRange {
+        /// The field's name.
+        field: String,
+        /// The value given.
+        value: u128,
+        /// The smallest allowed value.
+        min: u128,
+        /// The largest allowed value.
+        max: u128,
+    },
+    /// No free address, or no free block, matches the request.
+    Exhausted {
+        /// What was asked for: "address in `bus=0, slot=1..=31`", "block of
+        /// `function=8` in `*`", with the required tags.
+        request: String,
+    },
+    /// The address (or an address of the block) is not reserved.
+    NotReserved {
+        /// The address, formatted.
+        address: String,
+    },
+    /// A pattern is unusable: syntax, an unknown field, an empty range.
+    BadPattern {
+        /// The pattern text, or the field it concerns.
+        pattern: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A block shape is unusable.
+    BadBlock {
+        /// The field whose extent is wrong.
+        field: String,
+        /// The extent given.
+        extent: u128,
+        /// What is allowed.
+        reason: String,
+    },
+    /// A new pool overlaps a pool added before.
+    PoolOverlap {
+        /// The new pool, in pattern syntax.
+        pool: String,
+        /// The pool it overlaps, in pattern syntax.
+        existing: String,
+    },
+    /// A request requires a tag that no pool carries.
+    UnknownTag {
+        /// The tag.
+        tag: String,
+    },
+    /// More than 64 distinct pool tags.
+    TooManyTags,
+    /// An address text does not parse.
+    Parse {
+        /// The input text.
+        input: String,
+        /// The field concerned, if any.
+        field: Option<String>,
+        /// The 1-based column (in characters) where the problem is.
+        column: usize,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// The address type's fields cannot be packed (more than 16 fields, more than
+    /// 128 bits in all, or an empty range).
+    Layout {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyReserved {
+                address,
+                owner: Some(o),
+            } => {
+                write!(f, "address {address} is already reserved by `{o}`")
+            }
+            Error::AlreadyReserved {
+                address,
+                owner: None,
+            } => {
+                write!(f, "address {address} is already reserved")
+            }
+            Error::OutsidePools { address, tags } if tags.is_empty() => {
+                write!(f, "address {address} is outside every pool")
+            }
+            Error::OutsidePools { address, tags } => {
+                write!(f, "address {address} is outside every pool tagged ")?;
+                write_list(f, tags)
+            }
+            Error::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            } => write!(
+                f,
+                "field `{field}` value {value} is out of range {min}..={max}"
+            ),
+            Error::Exhausted { request } => write!(f, "no free {request}"),
+            Error::NotReserved { address } => write!(f, "address {address} is not reserved"),
+            Error::BadPattern { pattern, reason } => {
+                write!(f, "invalid pattern `{pattern}`: {reason}")
+            }
+            Error::BadBlock {
+                field,
+                extent,
+                reason,
+            } => write!(
+                f,
+                "invalid block extent {extent} for field `{field}`: {reason}"
+            ),
+            Error::PoolOverlap { pool, existing } => {
+                write!(f, "pool `{pool}` overlaps pool `{existing}`")
+            }
+            Error::UnknownTag { tag } => write!(f, "no pool carries tag `{tag}`"),
+            Error::TooManyTags => f.write_str("too many pool tags: at most 64 are supported"),
+            Error::Parse {
+                input,
+                field,
+                column,
+                reason,
+            } => {
+                write!(f, "invalid address `{input}` at column {column}")?;
+                if let Some(field) = field {
+                    write!(f, " (field `{field}`)")?;
+                }
+                write!(f, ": {reason}")
+            }
+            Error::Layout { reason } => write!(f, "unusable address layout: {reason}"),
+        }
+    }
+}
+
+fn write_list(f: &mut fmt::Formatter<'_>, items: &[String]) -> fmt::Result {
+    for (i, t) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "`{t}`")?;
+    }
+    Ok(())
+}
+
+impl core::error::Error for Error {}

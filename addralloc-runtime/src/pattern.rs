@@ -1,0 +1,660 @@
+//! [`Pattern`] (a box of field ranges), [`Block`] (a block shape) and the textual
+//! pattern syntax `bus=0, slot=1..=31` shared by the command line, schema pools and
+//! `FromStr`.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Bound, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
+use core::str::FromStr;
+
+use crate::address::{Address, Field};
+use crate::engine::MAX_FIELDS;
+use crate::error::Error;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The unsigned integer types a field can have.
+pub trait Unsigned: Copy + Into<u128> + sealed::Sealed {}
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl Unsigned for $t {}
+    )*};
+}
+unsigned!(u8, u16, u32, u64, u128);
+
+/// A value or a range of values of one field: `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..`.
+///
+/// Open ends stand for the field's declared minimum or maximum.
+pub trait FieldRange<T> {
+    /// The bounds, widened to `u128`.
+    fn bounds(self) -> (Bound<u128>, Bound<u128>);
+}
+
+impl<T: Unsigned> FieldRange<T> for T {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (Bound::Included(self.into()), Bound::Included(self.into()))
+    }
+}
+impl<T: Unsigned> FieldRange<T> for RangeInclusive<T> {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        let (a, b) = self.into_inner();
+        (Bound::Included(a.into()), Bound::Included(b.into()))
+    }
+}
+impl<T: Unsigned> FieldRange<T> for Range<T> {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (
+            Bound::Included(self.start.into()),
+            Bound::Excluded(self.end.into()),
+        )
+    }
+}
+impl<T: Unsigned> FieldRange<T> for RangeFrom<T> {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (Bound::Included(self.start.into()), Bound::Unbounded)
+    }
+}
+impl<T: Unsigned> FieldRange<T> for RangeTo<T> {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (Bound::Unbounded, Bound::Excluded(self.end.into()))
+    }
+}
+impl<T: Unsigned> FieldRange<T> for RangeToInclusive<T> {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (Bound::Unbounded, Bound::Included(self.end.into()))
+    }
+}
+impl<T: Unsigned> FieldRange<T> for RangeFull {
+    fn bounds(self) -> (Bound<u128>, Bound<u128>) {
+        (Bound::Unbounded, Bound::Unbounded)
+    }
+}
+
+/// Field ranges shared by typed and dynamic patterns.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RawPattern {
+    /// Per field: `Some((lo, hi))` when constrained; `lo > hi` marks an empty range.
+    pub(crate) ranges: [Option<(u128, u128)>; MAX_FIELDS],
+}
+
+/// What the raw layers need to know of a field: name and range.
+pub(crate) trait FieldInfo {
+    fn name(&self) -> &str;
+    fn min(&self) -> u128;
+    fn max(&self) -> u128;
+}
+
+impl FieldInfo for Field {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn min(&self) -> u128 {
+        self.min
+    }
+    fn max(&self) -> u128 {
+        self.max
+    }
+}
+
+impl RawPattern {
+    pub(crate) const ANY: RawPattern = RawPattern {
+        ranges: [None; MAX_FIELDS],
+    };
+
+    /// Sets field `i` from bounds, resolving open ends against `min..=max`.
+    pub(crate) fn set(
+        &mut self,
+        i: usize,
+        (lo, hi): (Bound<u128>, Bound<u128>),
+        min: u128,
+        max: u128,
+    ) {
+        if i >= MAX_FIELDS {
+            return;
+        }
+        let lo = match lo {
+            Bound::Included(x) => Some(x),
+            Bound::Excluded(x) => x.checked_add(1),
+            Bound::Unbounded => Some(min),
+        };
+        let hi = match hi {
+            Bound::Included(x) => Some(x),
+            Bound::Excluded(x) => x.checked_sub(1),
+            Bound::Unbounded => Some(max),
+        };
+        self.ranges[i] = Some(match (lo, hi) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            // `x..0` or `(MAX+1)..`: empty.
+            _ => (1, 0),
+        });
+    }
+
+    /// Whether no field is constrained.
+    pub(crate) fn is_any(&self) -> bool {
+        self.ranges.iter().all(Option::is_none)
+    }
+
+    /// Checks every constrained field and returns the digit range of every field.
+    pub(crate) fn resolve<F: FieldInfo>(
+        &self,
+        fields: &[F],
+    ) -> Result<[(u128, u128); MAX_FIELDS], Error> {
+        let mut out = [(0, 0); MAX_FIELDS];
+        for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
+            let (lo, hi) = match self.ranges[i] {
+                None => (f.min(), f.max()),
+                Some((lo, hi)) => {
+                    if lo > hi {
+                        return Err(Error::BadPattern {
+                            pattern: self.display(fields),
+                            reason: format!("the range of field `{}` is empty", f.name()),
+                        });
+                    }
+                    for v in [lo, hi] {
+                        if v < f.min() || v > f.max() {
+                            return Err(Error::OutOfRange {
+                                field: f.name().to_string(),
+                                value: v,
+                                min: f.min(),
+                                max: f.max(),
+                            });
+                        }
+                    }
+                    (lo, hi)
+                }
+            };
+            out[i] = (lo - f.min(), hi - f.min());
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn display<F: FieldInfo>(&self, fields: &[F]) -> String {
+        let mut s = String::new();
+        for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
+            if let Some((lo, hi)) = self.ranges[i] {
+                if !s.is_empty() {
+                    s.push_str(", ");
+                }
+                if lo == hi {
+                    s.push_str(&format!("{}={lo}", f.name()));
+                } else if lo > hi {
+                    s.push_str(&format!("{}=(empty)", f.name()));
+                } else {
+                    s.push_str(&format!("{}={lo}..={hi}", f.name()));
+                }
+            }
+        }
+        if s.is_empty() {
+            s.push('*');
+        }
+        s
+    }
+
+    /// Parses `bus=0, slot=1..=31` (`*` or nothing: any address).
+    pub(crate) fn parse<F: FieldInfo>(text: &str, fields: &[F]) -> Result<RawPattern, Error> {
+        let bad = |reason: String| Error::BadPattern {
+            pattern: text.to_string(),
+            reason,
+        };
+        let mut p = RawPattern::ANY;
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed == "*" {
+            return Ok(p);
+        }
+        for item in trimmed.split(',') {
+            let item = item.trim();
+            let Some((name, value)) = item.split_once('=') else {
+                return Err(bad(format!(
+                    "expected `field=value` or `field=lo..=hi`, found `{item}`"
+                )));
+            };
+            let name = name.trim();
+            let Some(i) = fields.iter().position(|f| f.name() == name) else {
+                return Err(bad(unknown_field(name, fields)));
+            };
+            if p.ranges[i].is_some() {
+                return Err(bad(format!("field `{name}` is given twice")));
+            }
+            let f = &fields[i];
+            let bounds =
+                parse_range(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
+            p.set(i, bounds, f.min(), f.max());
+        }
+        // Range checks with the same words as typed patterns.
+        p.resolve(fields)?;
+        Ok(p)
+    }
+}
+
+/// "unknown field `x`; did you mean `y`?" or the list of fields.
+pub(crate) fn unknown_field<F: FieldInfo>(name: &str, fields: &[F]) -> String {
+    let best = fields
+        .iter()
+        .map(|f| (edit_distance(name, f.name()), f.name()))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, n)) if d <= 2.max(name.len() / 3) => {
+            format!("unknown field `{name}`; did you mean `{n}`?")
+        }
+        _ => {
+            let list: Vec<String> = fields.iter().map(|f| format!("`{}`", f.name())).collect();
+            format!("unknown field `{name}`; the fields are {}", list.join(", "))
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses one unsigned number: decimal, or hexadecimal after `0x`.
+pub(crate) fn parse_number(s: &str) -> Result<u128, String> {
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None => (s, 10),
+    };
+    if digits.is_empty() {
+        return Err(format!("expected a number, found `{s}`"));
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(format!(
+            "`{s}` is not a number (decimal, or hexadecimal after `0x`)"
+        ));
+    }
+    u128::from_str_radix(digits, radix).map_err(|_| format!("`{s}` is too large"))
+}
+
+/// Parses `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..7`, `*`.
+fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
+    if s == "*" || s == ".." {
+        return Ok((Bound::Unbounded, Bound::Unbounded));
+    }
+    let Some((a, b)) = s.split_once("..") else {
+        let v = parse_number(s)?;
+        return Ok((Bound::Included(v), Bound::Included(v)));
+    };
+    let lo = match a.trim() {
+        "" => Bound::Unbounded,
+        a => Bound::Included(parse_number(a)?),
+    };
+    let hi = match b.strip_prefix('=') {
+        Some(b) => Bound::Included(parse_number(b.trim())?),
+        None => match b.trim() {
+            "" => Bound::Unbounded,
+            b => Bound::Excluded(parse_number(b)?),
+        },
+    };
+    Ok((lo, hi))
+}
+
+/// A box of addresses: a value or a range for each field; unconstrained fields take
+/// their whole range.
+///
+/// Generated address types offer a typed builder (`PciAddress::pattern().bus(0)`) that
+/// converts into a `Pattern`. A pattern's ranges are checked against the fields when it
+/// is used, and a bad one is reported as [`Error::OutOfRange`] or [`Error::BadPattern`].
+///
+/// The textual syntax, accepted by [`FromStr`] and printed by [`Display`](fmt::Display):
+/// `bus=0, slot=1..=31`; `*` matches every address.
+pub struct Pattern<A> {
+    pub(crate) raw: RawPattern,
+    _a: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for Pattern<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A> Copy for Pattern<A> {}
+impl<A> PartialEq for Pattern<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl<A> Eq for Pattern<A> {}
+
+impl<A: Address> Default for Pattern<A> {
+    fn default() -> Self {
+        Self::any()
+    }
+}
+
+impl<A: Address> Pattern<A> {
+    pub(crate) fn from_raw(raw: RawPattern) -> Self {
+        Pattern {
+            raw,
+            _a: PhantomData,
+        }
+    }
+
+    /// Every address.
+    pub fn any() -> Self {
+        Pattern {
+            raw: RawPattern::ANY,
+            _a: PhantomData,
+        }
+    }
+
+    /// Exactly `addr`.
+    pub fn exact(addr: A) -> Self {
+        let mut p = Self::any();
+        for (i, f) in A::FIELDS.iter().enumerate() {
+            let v = addr.field(i);
+            p.raw
+                .set(i, (Bound::Included(v), Bound::Included(v)), f.min, f.max);
+        }
+        p
+    }
+
+    /// Constrains field `i` (in [`Address::FIELDS`] order) to a value or range. Generated
+    /// builders call this with the field's own type. An index past the last field is
+    /// ignored.
+    pub fn field<T: Unsigned>(mut self, i: usize, range: impl FieldRange<T>) -> Self {
+        if let Some(f) = A::FIELDS.get(i) {
+            self.raw.set(i, range.bounds(), f.min, f.max);
+        }
+        self
+    }
+
+    /// Constrains the field called `name`; an unknown name is an error.
+    pub fn field_named<T: Unsigned>(
+        mut self,
+        name: &str,
+        range: impl FieldRange<T>,
+    ) -> Result<Self, Error> {
+        match A::FIELDS.iter().position(|f| f.name == name) {
+            Some(i) => {
+                let f = &A::FIELDS[i];
+                self.raw.set(i, range.bounds(), f.min, f.max);
+                Ok(self)
+            }
+            None => Err(Error::BadPattern {
+                pattern: self.to_string(),
+                reason: unknown_field(name, A::FIELDS),
+            }),
+        }
+    }
+
+    /// The range of field `i`, or `None` when it is unconstrained.
+    pub fn range(&self, i: usize) -> Option<RangeInclusive<u128>> {
+        self.raw
+            .ranges
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(a, b)| a..=b)
+    }
+
+    /// Whether no field is constrained.
+    pub fn is_any(&self) -> bool {
+        self.raw.is_any()
+    }
+
+    /// Checks every range against its field.
+    pub fn check(&self) -> Result<(), Error> {
+        self.raw.resolve(A::FIELDS).map(|_| ())
+    }
+
+    /// Whether `addr` matches (a pattern that fails [`Pattern::check`] matches nothing).
+    pub fn matches(&self, addr: &A) -> bool {
+        self.check().is_ok()
+            && A::FIELDS.iter().enumerate().all(|(i, f)| {
+                let v = addr.field(i);
+                match self.raw.ranges[i] {
+                    Some((lo, hi)) => lo <= v && v <= hi,
+                    None => f.contains(v),
+                }
+            })
+    }
+}
+
+impl<A: Address> fmt::Display for Pattern<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw.display(A::FIELDS))
+    }
+}
+
+impl<A: Address> fmt::Debug for Pattern<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({})", self.raw.display(A::FIELDS))
+    }
+}
+
+impl<A: Address> FromStr for Pattern<A> {
+    type Err = Error;
+
+    /// Parses `bus=0, slot=1..=31`: fields by name, values in decimal or `0x` hex, ranges
+    /// `a..=b`, `a..b`, `a..`, `..=b`, `*`; `*` alone matches everything.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Ok(Pattern {
+            raw: RawPattern::parse(s, A::FIELDS)?,
+            _a: PhantomData,
+        })
+    }
+}
+
+/// The extents of a block, one per field (default 1): `function=8` is a whole PCI slot,
+/// an extent of 8 on the last IPv4 octet is a /29.
+///
+/// Blocks are naturally aligned: on every field the block's first value is a multiple
+/// of its extent.
+pub struct Block<A> {
+    pub(crate) extents: [u128; MAX_FIELDS],
+    _a: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for Block<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A> Copy for Block<A> {}
+impl<A> PartialEq for Block<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.extents == other.extents
+    }
+}
+impl<A> Eq for Block<A> {}
+
+impl<A: Address> Default for Block<A> {
+    fn default() -> Self {
+        Self::single()
+    }
+}
+
+impl<A: Address> Block<A> {
+    /// A block of one address (every extent 1).
+    pub fn single() -> Self {
+        Block {
+            extents: [1; MAX_FIELDS],
+            _a: PhantomData,
+        }
+    }
+
+    /// Sets the extent of field `i`; an index past the last field is ignored.
+    pub fn extent(mut self, i: usize, extent: u128) -> Self {
+        if i < A::FIELDS.len() {
+            self.extents[i] = extent;
+        }
+        self
+    }
+
+    /// The extent of field `i`.
+    pub fn get(&self, i: usize) -> u128 {
+        self.extents.get(i).copied().unwrap_or(1)
+    }
+
+    /// Checks every extent: at least 1, at most the number of values of its field.
+    pub fn check(&self) -> Result<(), Error> {
+        for (i, f) in A::FIELDS.iter().enumerate() {
+            check_extent(f, self.extents[i])?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_extent<F: FieldInfo>(f: &F, ext: u128) -> Result<(), Error> {
+    let values = (f.max() - f.min()).checked_add(1);
+    let reason = if ext == 0 {
+        Some("an extent is at least 1".to_string())
+    } else if values.is_some_and(|n| ext > n) {
+        Some(format!(
+            "the field has only {} values ({}..={})",
+            f.max() - f.min() + 1,
+            f.min(),
+            f.max()
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::BadBlock {
+            field: f.name().to_string(),
+            extent: ext,
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn display_extents<F: FieldInfo>(extents: &[u128], fields: &[F]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .zip(extents)
+        .filter(|(_, e)| **e != 1)
+        .map(|(f, e)| format!("{}={e}", f.name()))
+        .collect();
+    if parts.is_empty() {
+        "1".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+impl<A: Address> fmt::Display for Block<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display_extents(&self.extents, A::FIELDS))
+    }
+}
+
+impl<A: Address> fmt::Debug for Block<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Block({self})")
+    }
+}
+
+impl<A: Address> FromStr for Block<A> {
+    type Err = Error;
+
+    /// Parses `function=8` or `slot=4, function=8`; `1` is a single address.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let mut b = Block::single();
+        let t = s.trim();
+        if t.is_empty() || t == "1" {
+            return Ok(b);
+        }
+        let bad = |reason: String| Error::BadPattern {
+            pattern: s.to_string(),
+            reason,
+        };
+        let mut seen = [false; MAX_FIELDS];
+        for item in t.split(',') {
+            let Some((name, value)) = item.split_once('=') else {
+                return Err(bad(format!(
+                    "expected `field=extent`, found `{}`",
+                    item.trim()
+                )));
+            };
+            let name = name.trim();
+            let Some(i) = A::FIELDS.iter().position(|f| f.name == name) else {
+                return Err(bad(unknown_field(name, A::FIELDS)));
+            };
+            if seen[i] {
+                return Err(bad(format!("field `{name}` is given twice")));
+            }
+            seen[i] = true;
+            b.extents[i] =
+                parse_number(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
+        }
+        b.check()?;
+        Ok(b)
+    }
+}
+
+/// A reserved block: the box from [`first`](Self::first) to [`last`](Self::last),
+/// field by field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockRange<A> {
+    first: A,
+    last: A,
+}
+
+impl<A: Address> BlockRange<A> {
+    /// The block spanning `first..=last` on every field. `None` unless each field of
+    /// `first` is at most the same field of `last`.
+    pub fn new(first: A, last: A) -> Option<Self> {
+        (0..A::FIELDS.len())
+            .all(|i| first.field(i) <= last.field(i))
+            .then_some(BlockRange { first, last })
+    }
+
+    /// The block's first (lowest) address.
+    pub fn first(&self) -> A {
+        self.first
+    }
+
+    /// The block's last (highest) address.
+    pub fn last(&self) -> A {
+        self.last
+    }
+
+    /// Whether `addr` lies in the block.
+    pub fn contains(&self, addr: &A) -> bool {
+        (0..A::FIELDS.len()).all(|i| {
+            let v = addr.field(i);
+            self.first.field(i) <= v && v <= self.last.field(i)
+        })
+    }
+
+    /// The block as a pattern.
+    pub fn pattern(&self) -> Pattern<A> {
+        let mut p = Pattern::any();
+        for (i, f) in A::FIELDS.iter().enumerate() {
+            p.raw.set(
+                i,
+                (
+                    Bound::Included(self.first.field(i)),
+                    Bound::Included(self.last.field(i)),
+                ),
+                f.min,
+                f.max,
+            );
+        }
+        p
+    }
+}
+
+impl<A: Address> fmt::Display for BlockRange<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..={}", self.first, self.last)
+    }
+}
