@@ -81,25 +81,52 @@ fn main() -> Result<(), addralloc::Error> {
     let mut pci = Allocator::<Pci>::new();
     pci.add_pool("domain=0, bus=0, slot=1..=31".parse::<Pattern<Pci>>()?)?;
     for (function, owner) in [(0, "isa-bridge"), (1, "ide"), (2, "usb"), (3, "acpi")] {
-        let addr = Pci { domain: 0, bus: 0, slot: 1, function };
+        let addr = Pci {
+            domain: 0,
+            bus: 0,
+            slot: 1,
+            function,
+        };
         pci.owned_by(owner).reserve(addr)?;
         println!("{owner:<12} {addr}  (fixed)");
     }
     let whole_slot = Block::single().extent(3, 8);
     for dev in ["net0", "disk0", "disk1", "balloon"] {
-        let slot = pci.owned_by(dev).reserve_block(Pattern::any(), whole_slot)?;
-        println!("{dev:<12} {}  (slot {}..={})", slot.first(), slot.first(), slot.last());
+        let slot = pci
+            .owned_by(dev)
+            .reserve_block(Pattern::any(), whole_slot)?;
+        println!(
+            "{dev:<12} {}  (slot {}..={})",
+            slot.first(),
+            slot.first(),
+            slot.last()
+        );
     }
-    if let Err(e) = pci.reserve(Pci { domain: 0, bus: 0, slot: 2, function: 0 }) {
+    if let Err(e) = pci.reserve(Pci {
+        domain: 0,
+        bus: 0,
+        slot: 2,
+        function: 0,
+    }) {
         println!("conflict     {e}");
     }
-    println!("pci: {} free in {} pool addresses", pci.free_count(), pci.capacity());
+    println!(
+        "pci: {} free in {} pool addresses",
+        pci.free_count(),
+        pci.capacity()
+    );
 
     // IPAM: a /24 with the router at .254, hosts from .2 to .240.
     let mut ipam = Allocator::<Ipv4>::new();
     ipam.add_pool("a=192, b=168, c=1, d=2..=240".parse::<Pattern<Ipv4>>()?)?;
-    ipam.add_pool_tagged("a=192, b=168, c=1, d=254".parse::<Pattern<Ipv4>>()?, &["router"])?;
-    let router = ipam.requiring(&["router"]).owned_by("router").reserve_any()?;
+    ipam.add_pool_tagged(
+        "a=192, b=168, c=1, d=254".parse::<Pattern<Ipv4>>()?,
+        &["router"],
+    )?;
+    let router = ipam
+        .requiring(&["router"])
+        .owned_by("router")
+        .reserve_any()?;
     println!("router       {router}");
     for host in ["web", "db", "cache"] {
         let ip = ipam.owned_by(host).reserve_any()?;

@@ -40,10 +40,20 @@ extern crate alloc;
 mod address;
 mod allocator;
 mod count;
+pub mod disk;
+#[cfg(feature = "schema")]
+pub mod dynamic;
 mod engine;
 mod error;
+pub mod format;
 mod pattern;
 mod policy;
+#[cfg(feature = "schema")]
+pub mod schema;
+#[cfg(feature = "std")]
+mod shared;
+mod snapshot;
+mod transaction;
 
 pub use crate::address::{Address, Field};
 pub use crate::allocator::{Allocator, Request};
