@@ -54,16 +54,16 @@ pub(crate) enum Fail {
 #[derive(Clone, Debug)]
 pub(crate) struct Engine {
     pub(crate) layout: Layout,
-    set: Set,
+    pub(crate) set: Set,
     /// Sorted by first index; pairwise disjoint.
-    pools: Vec<Pool>,
-    tags: Vec<Box<str>>,
+    pub(crate) pools: Vec<Pool>,
+    pub(crate) tags: Vec<Box<str>>,
     /// Labelled runs: start -> (end, owner). Empty when nobody labels.
-    owners: BTreeMap<u128, (u128, Box<str>)>,
-    policy: Policy,
+    pub(crate) owners: BTreeMap<u128, (u128, Box<str>)>,
+    pub(crate) policy: Policy,
     /// Next-fit position: the search for the next automatic choice starts here.
-    cursor: u128,
-    reserved: Count,
+    pub(crate) cursor: u128,
+    pub(crate) reserved: Count,
 }
 
 /// A required-tags mask.
