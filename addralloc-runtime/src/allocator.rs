@@ -13,6 +13,7 @@ use crate::engine::state::{Engine, Fail};
 use crate::error::Error;
 use crate::pattern::{check_extent, display_extents, Block, BlockRange, Pattern, RawPattern};
 use crate::policy::Policy;
+use crate::transaction::Undo;
 
 /// Hands out addresses of type `A`: pools, exact and automatic reservations, aligned
 /// blocks, owners, tags and policies.
@@ -55,7 +56,7 @@ use crate::policy::Policy;
 /// # Ok::<(), addralloc_runtime::Error>(())
 /// ```
 pub struct Allocator<A> {
-    engine: Engine,
+    pub(crate) engine: Engine,
     _a: PhantomData<fn() -> A>,
 }
 
@@ -105,9 +106,9 @@ fn layout_error(e: LayoutError, names: &[&str]) -> Error {
 
 /// One request's options: owner label and required pool tags.
 #[derive(Clone, Copy, Default)]
-struct Opts<'a> {
-    owner: Option<&'a str>,
-    tags: &'a [&'a str],
+pub(crate) struct Opts<'a> {
+    pub(crate) owner: Option<&'a str>,
+    pub(crate) tags: &'a [&'a str],
 }
 
 impl<A: Address> Allocator<A> {
@@ -157,14 +158,14 @@ impl<A: Address> Allocator<A> {
 
     // ----- conversions -------------------------------------------------------
 
-    fn index(&self, addr: &A) -> Result<u128, Error> {
+    pub(crate) fn index(&self, addr: &A) -> Result<u128, Error> {
         for (i, f) in A::FIELDS.iter().enumerate() {
             f.check(addr.field(i))?;
         }
         Ok(self.engine.layout.index_of(|i| addr.field(i)))
     }
 
-    fn addr(&self, idx: u128) -> A {
+    pub(crate) fn addr(&self, idx: u128) -> A {
         let mut v = [0u128; crate::engine::MAX_FIELDS];
         let n = A::FIELDS.len();
         for (i, slot) in v.iter_mut().enumerate().take(n) {
@@ -181,7 +182,7 @@ impl<A: Address> Allocator<A> {
         Ok(Some(Grid::new(&self.engine.layout, |i| r[i])))
     }
 
-    fn pattern_of(&self, g: &Grid) -> Pattern<A> {
+    pub(crate) fn pattern_of(&self, g: &Grid) -> Pattern<A> {
         let mut raw = RawPattern::ANY;
         for (i, f) in A::FIELDS.iter().enumerate() {
             let a = g.axes[i];
@@ -278,6 +279,7 @@ impl<A: Address> Allocator<A> {
                 owner: Some(owner),
                 tags: &[],
             },
+            log: None,
         }
     }
 
@@ -286,6 +288,7 @@ impl<A: Address> Allocator<A> {
         Request {
             alloc: self,
             opts: Opts { owner: None, tags },
+            log: None,
         }
     }
 
@@ -328,11 +331,24 @@ impl<A: Address> Allocator<A> {
         self.reserve_range_with(block, Opts::default())
     }
 
+    /// The index runs of one (valid) address.
+    pub(crate) fn runs_of_addr(&self, a: &A) -> Vec<(u128, u128)> {
+        self.index(a).map(|i| alloc::vec![(i, i)]).unwrap_or_default()
+    }
+
+    /// The index runs of a (valid) block.
+    pub(crate) fn runs_of_block(&self, b: &BlockRange<A>) -> Vec<(u128, u128)> {
+        match self.box_of(b) {
+            Ok(g) => g.runs(&self.engine.layout).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn tag_mask(&self, tags: &[&str]) -> Result<u64, Error> {
         self.engine.tag_mask(tags).map_err(|f| self.error(f, tags))
     }
 
-    fn reserve_with(&mut self, addr: A, o: Opts<'_>) -> Result<A, Error> {
+    pub(crate) fn reserve_with(&mut self, addr: A, o: Opts<'_>) -> Result<A, Error> {
         let idx = self.index(&addr)?;
         let mask = self.tag_mask(o.tags)?;
         self.engine
@@ -341,7 +357,7 @@ impl<A: Address> Allocator<A> {
         Ok(addr)
     }
 
-    fn reserve_first_with(&mut self, pattern: Pattern<A>, o: Opts<'_>) -> Result<A, Error> {
+    pub(crate) fn reserve_first_with(&mut self, pattern: Pattern<A>, o: Opts<'_>) -> Result<A, Error> {
         let g = self.grid(&pattern)?;
         let mask = self.tag_mask(o.tags)?;
         match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
@@ -353,7 +369,7 @@ impl<A: Address> Allocator<A> {
         }
     }
 
-    fn reserve_preferred_with(
+    pub(crate) fn reserve_preferred_with(
         &mut self,
         prefs: &[Pattern<A>],
         o: Opts<'_>,
@@ -376,7 +392,7 @@ impl<A: Address> Allocator<A> {
         })
     }
 
-    fn reserve_block_with(
+    pub(crate) fn reserve_block_with(
         &mut self,
         pattern: Pattern<A>,
         block: Block<A>,
@@ -389,8 +405,12 @@ impl<A: Address> Allocator<A> {
         let mask = self.tag_mask(o.tags)?;
         let ext = &block.extents[..A::FIELDS.len()];
         match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
-            Ok((first, last)) => Ok(BlockRange::new(self.addr(first), self.addr(last))
-                .expect("a block's first address is below its last on every field")),
+            Ok((first, last)) => BlockRange::new(self.addr(first), self.addr(last)).ok_or_else(
+                || Error::BadPattern {
+                    pattern: pattern.to_string(),
+                    reason: "internal error: block corners out of order".to_string(),
+                },
+            ),
             Err(Fail::Exhausted) => Err(Error::Exhausted {
                 request: Self::describe(
                     format!(
@@ -404,12 +424,15 @@ impl<A: Address> Allocator<A> {
         }
     }
 
-    fn box_of(&self, block: &BlockRange<A>) -> Result<Grid, Error> {
+    pub(crate) fn box_of(&self, block: &BlockRange<A>) -> Result<Grid, Error> {
         let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
-        Ok(Grid::spanned(&self.engine.layout, a, b).expect("BlockRange keeps first <= last"))
+        Grid::spanned(&self.engine.layout, a, b).ok_or_else(|| Error::BadPattern {
+            pattern: block.to_string(),
+            reason: "the first address must not exceed the last on any field".to_string(),
+        })
     }
 
-    fn reserve_range_with(
+    pub(crate) fn reserve_range_with(
         &mut self,
         block: BlockRange<A>,
         o: Opts<'_>,
@@ -507,8 +530,10 @@ impl<A: Address> Allocator<A> {
 /// A request with options: an owner label ([`Allocator::owned_by`]) and required pool
 /// tags ([`Allocator::requiring`]). Its methods are the allocator's reserving methods.
 pub struct Request<'a, A> {
-    alloc: &'a mut Allocator<A>,
-    opts: Opts<'a>,
+    pub(crate) alloc: &'a mut Allocator<A>,
+    pub(crate) opts: Opts<'a>,
+    /// Inside a transaction: where successful reservations are recorded for rollback.
+    pub(crate) log: Option<&'a mut Vec<Undo>>,
 }
 
 impl<'a, A: Address> Request<'a, A> {
@@ -524,24 +549,39 @@ impl<'a, A: Address> Request<'a, A> {
         self
     }
 
+    fn record(self, runs: Vec<(u128, u128)>) {
+        if let Some(log) = self.log {
+            log.push(Undo::Reserved(runs));
+        }
+    }
+
     /// As [`Allocator::reserve`].
     pub fn reserve(self, addr: A) -> Result<A, Error> {
-        self.alloc.reserve_with(addr, self.opts)
+        let a = self.alloc.reserve_with(addr, self.opts)?;
+        let runs = self.alloc.runs_of_addr(&a);
+        self.record(runs);
+        Ok(a)
     }
 
     /// As [`Allocator::reserve_first`].
     pub fn reserve_first(self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        self.alloc.reserve_first_with(pattern.into(), self.opts)
+        let a = self.alloc.reserve_first_with(pattern.into(), self.opts)?;
+        let runs = self.alloc.runs_of_addr(&a);
+        self.record(runs);
+        Ok(a)
     }
 
     /// As [`Allocator::reserve_any`].
     pub fn reserve_any(self) -> Result<A, Error> {
-        self.alloc.reserve_first_with(Pattern::any(), self.opts)
+        self.reserve_first(Pattern::any())
     }
 
     /// As [`Allocator::reserve_preferred`].
     pub fn reserve_preferred(self, preferences: &[Pattern<A>]) -> Result<(A, usize), Error> {
-        self.alloc.reserve_preferred_with(preferences, self.opts)
+        let (a, i) = self.alloc.reserve_preferred_with(preferences, self.opts)?;
+        let runs = self.alloc.runs_of_addr(&a);
+        self.record(runs);
+        Ok((a, i))
     }
 
     /// As [`Allocator::reserve_block`].
@@ -550,12 +590,19 @@ impl<'a, A: Address> Request<'a, A> {
         pattern: impl Into<Pattern<A>>,
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
-        self.alloc
-            .reserve_block_with(pattern.into(), block.into(), self.opts)
+        let b = self
+            .alloc
+            .reserve_block_with(pattern.into(), block.into(), self.opts)?;
+        let runs = self.alloc.runs_of_block(&b);
+        self.record(runs);
+        Ok(b)
     }
 
     /// As [`Allocator::reserve_range`].
     pub fn reserve_range(self, block: BlockRange<A>) -> Result<BlockRange<A>, Error> {
-        self.alloc.reserve_range_with(block, self.opts)
+        let b = self.alloc.reserve_range_with(block, self.opts)?;
+        let runs = self.alloc.runs_of_block(&b);
+        self.record(runs);
+        Ok(b)
     }
 }

@@ -88,6 +88,11 @@ pub enum Error {
         /// What is wrong and what is allowed.
         reason: String,
     },
+    /// A snapshot cannot be restored; nothing was changed.
+    Snapshot {
+        /// What is wrong, naming the entry.
+        reason: String,
+    },
     /// The address type's fields cannot be packed (more than 16 fields, more than
     /// 128 bits in all, or an empty range).
     Layout {
@@ -157,6 +162,7 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": {reason}")
             }
+            Error::Snapshot { reason } => write!(f, "invalid snapshot: {reason}"),
             Error::Layout { reason } => write!(f, "unusable address layout: {reason}"),
         }
     }

@@ -62,3 +62,7 @@ pub use crate::engine::MAX_FIELDS;
 pub use crate::error::Error;
 pub use crate::pattern::{edit_distance, Block, BlockRange, FieldRange, Pattern, Unsigned};
 pub use crate::policy::Policy;
+#[cfg(feature = "std")]
+pub use crate::shared::SharedAllocator;
+pub use crate::snapshot::{PoolSnapshot, ReservationSnapshot, Snapshot, SNAPSHOT_VERSION};
+pub use crate::transaction::Transaction;

@@ -9,7 +9,10 @@
 /// assert_eq!(Policy::default(), Policy::LowestFirst);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    any(feature = "serde", feature = "schema"),
+    derive(serde::Serialize, serde::Deserialize)
+)]
 pub enum Policy {
     /// The lowest free address (the order of the fields, first field most significant).
     #[default]
