@@ -1,1 +1,1133 @@
-//! (being written)
+//! Address types loaded at run time: the same TOML schemas `include_schema!` compiles,
+//! for command-line tools and daemons that learn their address types from
+//! configuration.
+//!
+//! [`DynSchema`] holds checked [`DynType`]s; a [`DynAddress`] is a list of field values
+//! tied to its type (it prints in the type's format); [`DynAllocator`] offers the
+//! operations of [`Allocator`](crate::Allocator), taking addresses, patterns and block
+//! shapes as text or as parsed values.
+//!
+//! ```
+//! use addralloc_runtime::dynamic::{DynAllocator, DynSchema};
+//! use addralloc_runtime::Policy;
+//!
+//! let schema = DynSchema::from_toml(r#"
+//! [[address]]
+//! name = "PciAddress"
+//! format = "{bus:02x}:{slot:02x}.{function:x}"
+//! [[address.field]]
+//! name = "bus"
+//! type = "u8"
+//! [[address.field]]
+//! name = "slot"
+//! type = "u8"
+//! range = "0..=31"
+//! [[address.field]]
+//! name = "function"
+//! type = "u8"
+//! range = "0..=7"
+//! [[address.pool]]
+//! pattern = "bus=0, slot=1..=31"
+//! tags = ["hotplug"]
+//! "#).map_err(|e| e[0].message.clone())?;
+//!
+//! let pci = schema.get("PciAddress").unwrap();
+//! let mut alloc = DynAllocator::with_default_pools(pci.clone(), Policy::LowestFirst)?;
+//! alloc.owned_by("isa-bridge").reserve("00:01.0")?;
+//! let err = alloc.reserve("00:01.0").unwrap_err();
+//! assert_eq!(err.to_string(), "address 00:01.0 is already reserved by `isa-bridge`");
+//!
+//! let slot = alloc.reserve_block("*", "function=8")?;
+//! assert_eq!(slot.to_string(), "00:02.0..=00:02.7");
+//! assert_eq!(alloc.reserve_any()?.to_string(), "00:01.1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Bound;
+use std::string::{String, ToString};
+use std::sync::Arc;
+use std::vec::Vec;
+
+use crate::count::Count;
+use crate::engine::grid::{Grid, Layout};
+use crate::engine::state::{Engine, Fail};
+use crate::error::Error;
+use crate::front;
+use crate::snapshot::{self, Snapshot};
+use crate::format::Format;
+use crate::pattern::{check_extent, display_extents, parse_number, unknown_field, RawPattern};
+use crate::policy::Policy;
+use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
+
+// ----- schema and types --------------------------------------------------------------
+
+/// A checked schema loaded at run time: its address types, ready to parse, print and
+/// allocate.
+#[derive(Clone, Debug)]
+pub struct DynSchema {
+    types: Vec<Arc<DynType>>,
+}
+
+impl DynSchema {
+    /// Parses and checks a TOML schema (see [`Schema::from_toml`]).
+    pub fn from_toml(text: &str) -> Result<DynSchema, Vec<Diagnostic>> {
+        Self::from_schema(Schema::from_toml(text)?)
+    }
+
+    /// Checks a schema model built by other means.
+    pub fn from_schema(schema: Schema) -> Result<DynSchema, Vec<Diagnostic>> {
+        let mut types: Vec<Arc<DynType>> = Vec::new();
+        let mut errors = Vec::new();
+        for t in schema.types {
+            if let Some(first) = types.iter().find(|u| u.name() == t.name) {
+                errors.push(
+                    Diagnostic::new(
+                        format!("duplicate address type `{}`", t.name),
+                        t.span.clone(),
+                    )
+                    .with_note(
+                        format!("address type `{}` is first declared here", t.name),
+                        first.def.span.clone(),
+                    ),
+                );
+                continue;
+            }
+            match DynType::from_def(t) {
+                Ok(t) => types.push(Arc::new(t)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(DynSchema { types })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The types, in file order.
+    pub fn types(&self) -> &[Arc<DynType>] {
+        &self.types
+    }
+
+    /// The type called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<DynType>> {
+        self.types.iter().find(|t| t.name() == name)
+    }
+}
+
+/// One address type loaded at run time.
+///
+/// Share it as `Arc<DynType>`: addresses, patterns and allocators keep a reference to
+/// their type.
+#[derive(Clone, Debug)]
+pub struct DynType {
+    def: TypeDef,
+    format: Format,
+    layout: Layout,
+}
+
+impl PartialEq for DynType {
+    fn eq(&self, other: &Self) -> bool {
+        self.def == other.def
+    }
+}
+impl Eq for DynType {}
+
+impl DynType {
+    /// Checks a type ([`TypeDef::check`]) and prepares it.
+    pub fn from_def(def: TypeDef) -> Result<DynType, Vec<Diagnostic>> {
+        let errors = def.check();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let layout = Layout::new(def.fields.iter().map(|f| (f.min, f.max))).map_err(|e| {
+            vec![Diagnostic::new(
+                front::layout_error(e, &def.fields).to_string(),
+                def.span.clone(),
+            )]
+        })?;
+        Ok(DynType {
+            format: def.format(),
+            def,
+            layout,
+        })
+    }
+
+    /// The type's name.
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// The type's definition.
+    pub fn def(&self) -> &TypeDef {
+        &self.def
+    }
+
+    /// The fields, most significant first.
+    pub fn fields(&self) -> &[FieldDef] {
+        &self.def.fields
+    }
+
+    /// The position of the field called `name`.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.def.fields.iter().position(|f| f.name == name)
+    }
+
+    /// The format addresses are printed and parsed with.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// Number of addresses of the type (every field's whole range).
+    pub fn capacity(&self) -> Count {
+        self.def
+            .fields
+            .iter()
+            .try_fold(Count::from(1u128), |c, f| {
+                c.to_u128().and_then(|c| Count::span(f.min, f.max).mul(c))
+            })
+            // Only a 128-bit space overflows, and it holds exactly 2^128.
+            .unwrap_or(Count::FULL_128)
+    }
+
+    fn tuples(&self) -> Vec<(&str, u128, u128)> {
+        self.def.field_tuples()
+    }
+
+    /// Parses an address in the type's format.
+    pub fn parse_address(self: &Arc<Self>, text: &str) -> Result<DynAddress, Error> {
+        let values = self.format.parse_values(text, &self.tuples())?;
+        Ok(DynAddress {
+            ty: Arc::clone(self),
+            values,
+        })
+    }
+
+    /// An address from one value per field, checking the count and every range.
+    pub fn address(self: &Arc<Self>, values: &[u128]) -> Result<DynAddress, Error> {
+        self.check_values(values)?;
+        Ok(DynAddress {
+            ty: Arc::clone(self),
+            values: values.to_vec(),
+        })
+    }
+
+    fn check_values(&self, values: &[u128]) -> Result<(), Error> {
+        if values.len() != self.def.fields.len() {
+            return Err(Error::Layout {
+                reason: format!(
+                    "{} values given for the {} fields of `{}`",
+                    values.len(),
+                    self.def.fields.len(),
+                    self.name()
+                ),
+            });
+        }
+        for (f, &v) in self.def.fields.iter().zip(values) {
+            if v < f.min || v > f.max {
+                return Err(Error::OutOfRange {
+                    field: f.name.clone(),
+                    value: v,
+                    min: f.min,
+                    max: f.max,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints an address of this type in its format (any address prints in its own
+    /// type's format through `Display`).
+    pub fn format_address(&self, addr: &DynAddress) -> String {
+        self.format_values(&addr.values)
+    }
+
+    /// Prints field values in the type's format (a missing value prints as `?`).
+    pub fn format_values(&self, values: &[u128]) -> String {
+        self.format.to_string(values)
+    }
+
+    /// Parses a pattern: `bus=0, slot=1..=31`, `*` for every address.
+    pub fn parse_pattern(self: &Arc<Self>, text: &str) -> Result<DynPattern, Error> {
+        Ok(DynPattern {
+            ty: Arc::clone(self),
+            raw: RawPattern::parse(text, &self.def.fields)?,
+        })
+    }
+
+    /// The pattern matching every address.
+    pub fn any(self: &Arc<Self>) -> DynPattern {
+        DynPattern {
+            ty: Arc::clone(self),
+            raw: RawPattern::ANY,
+        }
+    }
+
+    /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address.
+    pub fn parse_block(self: &Arc<Self>, text: &str) -> Result<DynBlock, Error> {
+        let mut extents = vec![1u128; self.def.fields.len()];
+        let t = text.trim();
+        let bad = |reason: String| Error::BadPattern {
+            pattern: text.to_string(),
+            reason,
+        };
+        if !(t.is_empty() || t == "1") {
+            let mut seen = vec![false; extents.len()];
+            for item in t.split(',') {
+                let Some((name, value)) = item.split_once('=') else {
+                    return Err(bad(format!(
+                        "expected `field=extent`, found `{}`",
+                        item.trim()
+                    )));
+                };
+                let name = name.trim();
+                let Some(i) = self.field_index(name) else {
+                    return Err(bad(unknown_field(name, &self.def.fields)));
+                };
+                if seen[i] {
+                    return Err(bad(format!("field `{name}` is given twice")));
+                }
+                seen[i] = true;
+                extents[i] =
+                    parse_number(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
+            }
+        }
+        for (f, &e) in self.def.fields.iter().zip(&extents) {
+            check_extent(f, e)?;
+        }
+        Ok(DynBlock {
+            ty: Arc::clone(self),
+            extents,
+        })
+    }
+
+    /// Whether `addr` is of this type (the same `Arc`, or an equal definition).
+    fn owns(&self, addr_ty: &Arc<DynType>) -> bool {
+        std::ptr::eq(self, Arc::as_ptr(addr_ty)) || *self == **addr_ty
+    }
+
+    fn addr(self: &Arc<Self>, idx: u128) -> DynAddress {
+        let values = (0..self.def.fields.len())
+            .map(|i| self.layout.value(idx, i))
+            .collect();
+        DynAddress {
+            ty: Arc::clone(self),
+            values,
+        }
+    }
+
+    fn addr_text(&self, idx: u128) -> String {
+        let values: Vec<u128> = (0..self.def.fields.len())
+            .map(|i| self.layout.value(idx, i))
+            .collect();
+        self.format_values(&values)
+    }
+
+    fn index(&self, values: &[u128]) -> Result<u128, Error> {
+        self.check_values(values)?;
+        Ok(self.layout.index_of(|i| values[i]))
+    }
+
+    fn wrong_type(&self, text: String, other: &str) -> Error {
+        Error::Parse {
+            input: text,
+            field: None,
+            column: 1,
+            reason: format!("the address is a `{other}`; expected a `{}`", self.name()),
+        }
+    }
+}
+
+// ----- values ------------------------------------------------------------------------
+
+/// An address of a [`DynType`]: one value per field. It prints in its type's format.
+#[derive(Clone)]
+pub struct DynAddress {
+    ty: Arc<DynType>,
+    values: Vec<u128>,
+}
+
+impl DynAddress {
+    /// The field values, most significant first.
+    pub fn values(&self) -> &[u128] {
+        &self.values
+    }
+
+    /// The value of the field called `name`.
+    pub fn get(&self, name: &str) -> Option<u128> {
+        self.ty.field_index(name).map(|i| self.values[i])
+    }
+
+    /// The address's type.
+    pub fn ty(&self) -> &Arc<DynType> {
+        &self.ty
+    }
+
+    /// The name of the address's type.
+    pub fn type_name(&self) -> &str {
+        self.ty.name()
+    }
+}
+
+impl fmt::Display for DynAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ty.format.write(&self.values, f)
+    }
+}
+
+impl fmt::Debug for DynAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({self})", self.ty.name())
+    }
+}
+
+impl PartialEq for DynAddress {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values && self.ty.name() == other.ty.name()
+    }
+}
+impl Eq for DynAddress {}
+
+impl Hash for DynAddress {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.ty.name().hash(state);
+        self.values.hash(state);
+    }
+}
+
+impl PartialOrd for DynAddress {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DynAddress {
+    /// Address order (the first field most significant); addresses of different types
+    /// order by type name first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.ty.name(), &self.values).cmp(&(other.ty.name(), &other.values))
+    }
+}
+
+/// A pattern of a [`DynType`]: a value or range per field (`bus=0, slot=1..=31`).
+#[derive(Clone)]
+pub struct DynPattern {
+    ty: Arc<DynType>,
+    raw: RawPattern,
+}
+
+impl DynPattern {
+    /// The range of field `i`, or `None` when it is unconstrained.
+    pub fn range(&self, i: usize) -> Option<std::ops::RangeInclusive<u128>> {
+        self.raw
+            .ranges
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(a, b)| a..=b)
+    }
+
+    /// Constrains field `i` to `lo..=hi` (checked when the pattern is used); an index
+    /// past the last field is ignored.
+    pub fn with_range(mut self, i: usize, lo: u128, hi: u128) -> Self {
+        if let Some(f) = self.ty.def.fields.get(i) {
+            self.raw
+                .set(i, (Bound::Included(lo), Bound::Included(hi)), f.min, f.max);
+        }
+        self
+    }
+
+    /// Whether no field is constrained.
+    pub fn is_any(&self) -> bool {
+        self.raw.is_any()
+    }
+
+    /// Whether `addr` matches.
+    pub fn matches(&self, addr: &DynAddress) -> bool {
+        self.ty.owns(&addr.ty)
+            && self.raw.resolve(&self.ty.def.fields).is_ok()
+            && self.ty.def.fields.iter().enumerate().all(|(i, f)| {
+                let v = addr.values[i];
+                match self.raw.ranges[i] {
+                    Some((lo, hi)) => lo <= v && v <= hi,
+                    None => f.min <= v && v <= f.max,
+                }
+            })
+    }
+}
+
+impl fmt::Display for DynPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw.display(&self.ty.def.fields))
+    }
+}
+
+impl fmt::Debug for DynPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DynPattern({self})")
+    }
+}
+
+impl PartialEq for DynPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw && self.ty.name() == other.ty.name()
+    }
+}
+impl Eq for DynPattern {}
+
+/// A block shape of a [`DynType`]: one extent per field (`function=8`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DynBlock {
+    ty: Arc<DynType>,
+    extents: Vec<u128>,
+}
+
+impl DynBlock {
+    /// The extents, one per field.
+    pub fn extents(&self) -> &[u128] {
+        &self.extents
+    }
+}
+
+impl fmt::Display for DynBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display_extents(&self.extents, &self.ty.def.fields))
+    }
+}
+
+impl fmt::Debug for DynBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DynBlock({self})")
+    }
+}
+
+/// A reserved block: every address from [`first`](Self::first) to
+/// [`last`](Self::last), field by field. Prints as `first..=last`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DynBlockRange {
+    first: DynAddress,
+    last: DynAddress,
+}
+
+impl DynBlockRange {
+    /// The block spanning `first..=last` on every field; `None` unless both are of the
+    /// same type and each field of `first` is at most the same field of `last`.
+    pub fn new(first: DynAddress, last: DynAddress) -> Option<Self> {
+        (first.ty.owns(&last.ty) && first.values.iter().zip(&last.values).all(|(a, b)| a <= b))
+            .then_some(DynBlockRange { first, last })
+    }
+
+    /// The block's first address.
+    pub fn first(&self) -> &DynAddress {
+        &self.first
+    }
+
+    /// The block's last address.
+    pub fn last(&self) -> &DynAddress {
+        &self.last
+    }
+
+    /// Whether `addr` lies in the block.
+    pub fn contains(&self, addr: &DynAddress) -> bool {
+        self.first.ty.owns(&addr.ty)
+            && addr
+                .values
+                .iter()
+                .zip(self.first.values.iter().zip(&self.last.values))
+                .all(|(v, (a, b))| a <= v && v <= b)
+    }
+}
+
+impl fmt::Display for DynBlockRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..={}", self.first, self.last)
+    }
+}
+
+impl fmt::Debug for DynBlockRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DynBlockRange({self})")
+    }
+}
+
+// ----- arguments ---------------------------------------------------------------------
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An address argument: text in the type's format, or a [`DynAddress`].
+pub trait AddressArg: sealed::Sealed {
+    /// The field values, checked against `ty`.
+    #[doc(hidden)]
+    fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error>;
+}
+
+/// A pattern argument: text (`bus=0, slot=1..=31`, `*`), or a [`DynPattern`].
+pub trait PatternArg: sealed::Sealed {
+    /// The parsed pattern.
+    #[doc(hidden)]
+    fn pattern(self, ty: &Arc<DynType>) -> Result<DynPattern, Error>;
+}
+
+/// A block shape argument: text (`function=8`, `1`), or a [`DynBlock`].
+pub trait BlockArg: sealed::Sealed {
+    /// The parsed block shape.
+    #[doc(hidden)]
+    fn block(self, ty: &Arc<DynType>) -> Result<DynBlock, Error>;
+}
+
+impl sealed::Sealed for &str {}
+impl sealed::Sealed for &String {}
+impl sealed::Sealed for &DynAddress {}
+impl sealed::Sealed for DynAddress {}
+impl sealed::Sealed for &DynPattern {}
+impl sealed::Sealed for DynPattern {}
+impl sealed::Sealed for &DynBlock {}
+impl sealed::Sealed for DynBlock {}
+
+impl AddressArg for &str {
+    fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
+        ty.format.parse_values(self, &ty.tuples())
+    }
+}
+impl AddressArg for &String {
+    fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
+        self.as_str().values(ty)
+    }
+}
+impl AddressArg for &DynAddress {
+    fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
+        if !ty.owns(&self.ty) {
+            return Err(ty.wrong_type(self.to_string(), self.ty.name()));
+        }
+        ty.check_values(&self.values)?;
+        Ok(self.values.clone())
+    }
+}
+impl AddressArg for DynAddress {
+    fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
+        AddressArg::values(&self, ty)
+    }
+}
+
+impl PatternArg for &str {
+    fn pattern(self, ty: &Arc<DynType>) -> Result<DynPattern, Error> {
+        ty.parse_pattern(self)
+    }
+}
+impl PatternArg for &String {
+    fn pattern(self, ty: &Arc<DynType>) -> Result<DynPattern, Error> {
+        ty.parse_pattern(self)
+    }
+}
+impl PatternArg for &DynPattern {
+    fn pattern(self, ty: &Arc<DynType>) -> Result<DynPattern, Error> {
+        self.clone().pattern(ty)
+    }
+}
+impl PatternArg for DynPattern {
+    fn pattern(self, ty: &Arc<DynType>) -> Result<DynPattern, Error> {
+        if !ty.owns(&self.ty) {
+            return Err(Error::BadPattern {
+                pattern: self.to_string(),
+                reason: format!(
+                    "the pattern is for `{}`; expected one for `{}`",
+                    self.ty.name(),
+                    ty.name()
+                ),
+            });
+        }
+        Ok(self)
+    }
+}
+
+impl BlockArg for &str {
+    fn block(self, ty: &Arc<DynType>) -> Result<DynBlock, Error> {
+        ty.parse_block(self)
+    }
+}
+impl BlockArg for &String {
+    fn block(self, ty: &Arc<DynType>) -> Result<DynBlock, Error> {
+        ty.parse_block(self)
+    }
+}
+impl BlockArg for &DynBlock {
+    fn block(self, ty: &Arc<DynType>) -> Result<DynBlock, Error> {
+        self.clone().block(ty)
+    }
+}
+impl BlockArg for DynBlock {
+    fn block(self, ty: &Arc<DynType>) -> Result<DynBlock, Error> {
+        if !ty.owns(&self.ty) {
+            return Err(Error::BadPattern {
+                pattern: self.to_string(),
+                reason: format!(
+                    "the block shape is for `{}`; expected one for `{}`",
+                    self.ty.name(),
+                    ty.name()
+                ),
+            });
+        }
+        for (f, &e) in ty.def.fields.iter().zip(&self.extents) {
+            check_extent(f, e)?;
+        }
+        Ok(self)
+    }
+}
+
+// ----- the allocator -----------------------------------------------------------------
+
+/// The allocator of a run-time loaded address type: the operations of
+/// [`Allocator`](crate::Allocator), with addresses, patterns and block shapes as text
+/// (or [`DynAddress`], [`DynPattern`], [`DynBlock`]).
+///
+/// Errors print addresses in the type's own format. Every failing call leaves the
+/// allocator exactly as it was; no input makes it panic.
+#[derive(Clone)]
+pub struct DynAllocator {
+    ty: Arc<DynType>,
+    engine: Engine,
+}
+
+impl fmt::Debug for DynAllocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynAllocator")
+            .field("type", &self.ty.name())
+            .field("policy", &self.engine.policy())
+            .field("pools", &self.engine.pools().count())
+            .field("reserved", &self.engine.reserved_count())
+            .field("free", &self.engine.free_count())
+            .finish()
+    }
+}
+
+/// One request's options: owner label and required pool tags.
+#[derive(Clone, Copy, Default)]
+struct Opts<'a> {
+    owner: Option<&'a str>,
+    tags: &'a [&'a str],
+}
+
+impl DynAllocator {
+    /// An allocator of `ty` with no pools.
+    pub fn new(ty: Arc<DynType>, policy: Policy) -> DynAllocator {
+        let engine = Engine::new(ty.layout.clone(), policy);
+        DynAllocator { ty, engine }
+    }
+
+    /// An allocator of `ty` with the pools of its schema (`[[address.pool]]`).
+    pub fn with_default_pools(ty: Arc<DynType>, policy: Policy) -> Result<DynAllocator, Error> {
+        let mut a = Self::new(ty, policy);
+        let pools = a.ty.def.pools.clone();
+        for p in &pools {
+            let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+            a.add_pool_tagged(p.pattern.as_str(), &tags)?;
+        }
+        Ok(a)
+    }
+
+    /// The address type.
+    pub fn ty(&self) -> &Arc<DynType> {
+        &self.ty
+    }
+
+    /// The allocation policy.
+    pub fn policy(&self) -> Policy {
+        self.engine.policy()
+    }
+
+    // ----- conversions -------------------------------------------------------
+
+    fn grid(&self, p: &DynPattern) -> Result<Option<Grid>, Error> {
+        if p.raw.is_any() {
+            return Ok(None);
+        }
+        let r = p.raw.resolve(&self.ty.def.fields)?;
+        Ok(Some(Grid::new(&self.engine.layout, |i| r[i])))
+    }
+
+    fn pattern_of(&self, g: &Grid) -> DynPattern {
+        DynPattern {
+            ty: Arc::clone(&self.ty),
+            raw: front::raw_of_grid(g, &self.ty.def.fields),
+        }
+    }
+
+    fn error(&self, fail: Fail, tags: &[&str]) -> Error {
+        front::fail_error(&self.engine, &self.ty.def.fields, fail, tags, |i| {
+            self.ty.addr_text(i)
+        })
+    }
+
+    fn tag_mask(&self, tags: &[&str]) -> Result<u64, Error> {
+        self.engine.tag_mask(tags).map_err(|f| self.error(f, tags))
+    }
+
+    fn index(&self, addr: impl AddressArg) -> Result<u128, Error> {
+        let values = addr.values(&self.ty)?;
+        self.ty.index(&values)
+    }
+
+    fn box_of(&self, block: &DynBlockRange) -> Result<Grid, Error> {
+        let a = self.index(&block.first)?;
+        let b = self.index(&block.last)?;
+        Grid::spanned(&self.engine.layout, a, b).ok_or_else(|| Error::BadPattern {
+            pattern: block.to_string(),
+            reason: "the first address must not exceed the last on any field".to_string(),
+        })
+    }
+
+    // ----- pools -------------------------------------------------------------
+
+    /// Adds a pool: addresses that automatic choice may use and that exact
+    /// reservations must lie in. Pools may not overlap.
+    pub fn add_pool(&mut self, pattern: impl PatternArg) -> Result<(), Error> {
+        self.add_pool_tagged(pattern, &[])
+    }
+
+    /// Adds a pool carrying `tags` (at most 64 distinct tags per allocator).
+    pub fn add_pool_tagged(
+        &mut self,
+        pattern: impl PatternArg,
+        tags: &[&str],
+    ) -> Result<(), Error> {
+        let pattern = pattern.pattern(&self.ty)?;
+        front::add_pool_raw(&mut self.engine, &self.ty.def.fields, &pattern.raw, tags)
+    }
+
+    /// The allocator's whole state as plain data (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot::take(&self.engine, &self.ty.def.fields, |i| self.ty.addr_text(i))
+    }
+
+    /// Rebuilds an allocator of `ty` from a snapshot, checking everything first, as
+    /// [`Allocator::restore`](crate::Allocator::restore) does.
+    pub fn restore(ty: Arc<DynType>, snapshot: &Snapshot) -> Result<DynAllocator, Error> {
+        let engine = snapshot::restore(snapshot, &ty.def.fields, ty.layout.clone(), |text| {
+            let a = ty.parse_address(text).map_err(|e| e.to_string())?;
+            ty.index(&a.values).map_err(|e| e.to_string())
+        })?;
+        Ok(DynAllocator { ty, engine })
+    }
+
+    /// The pools, as patterns with their tags, in address order.
+    pub fn pools(&self) -> impl Iterator<Item = (DynPattern, Vec<&str>)> + '_ {
+        self.engine
+            .pools()
+            .map(|(g, tags)| (self.pattern_of(g), tags.collect()))
+    }
+
+    // ----- requests ----------------------------------------------------------
+
+    /// Starts a request whose reservations carry the owner label `owner`.
+    pub fn owned_by<'a>(&'a mut self, owner: &'a str) -> DynRequest<'a> {
+        DynRequest {
+            alloc: self,
+            opts: Opts {
+                owner: Some(owner),
+                tags: &[],
+            },
+        }
+    }
+
+    /// Starts a request that may only use pools carrying every tag in `tags`.
+    pub fn requiring<'a>(&'a mut self, tags: &'a [&'a str]) -> DynRequest<'a> {
+        DynRequest {
+            alloc: self,
+            opts: Opts { owner: None, tags },
+        }
+    }
+
+    /// Reserves exactly `addr`: error if a field is out of range, the address is
+    /// outside every pool, or already reserved (naming the holder).
+    pub fn reserve(&mut self, addr: impl AddressArg) -> Result<DynAddress, Error> {
+        self.reserve_with(addr, Opts::default())
+    }
+
+    /// Reserves the first free address matching `pattern`, by policy.
+    pub fn reserve_first(&mut self, pattern: impl PatternArg) -> Result<DynAddress, Error> {
+        self.reserve_first_with(pattern, Opts::default())
+    }
+
+    /// Reserves any free address in the pools, by policy.
+    pub fn reserve_any(&mut self) -> Result<DynAddress, Error> {
+        self.reserve_first_with("*", Opts::default())
+    }
+
+    /// Reserves the first free address of the first pattern that has one; returns it
+    /// and the position of the pattern.
+    pub fn reserve_preferred<P: PatternArg>(
+        &mut self,
+        preferences: impl IntoIterator<Item = P>,
+    ) -> Result<(DynAddress, usize), Error> {
+        self.reserve_preferred_with(preferences, Opts::default())
+    }
+
+    /// Reserves a whole free block of shape `block` (naturally aligned), inside
+    /// `pattern` and inside one pool.
+    pub fn reserve_block(
+        &mut self,
+        pattern: impl PatternArg,
+        block: impl BlockArg,
+    ) -> Result<DynBlockRange, Error> {
+        self.reserve_block_with(pattern, block, Opts::default())
+    }
+
+    /// Reserves every address from `first` to `last`, field by field (need not be
+    /// aligned); all must be free and inside one pool.
+    pub fn reserve_range(
+        &mut self,
+        first: impl AddressArg,
+        last: impl AddressArg,
+    ) -> Result<DynBlockRange, Error> {
+        self.reserve_range_with(first, last, Opts::default())
+    }
+
+    fn reserve_with(&mut self, addr: impl AddressArg, o: Opts<'_>) -> Result<DynAddress, Error> {
+        let values = addr.values(&self.ty)?;
+        let idx = self.ty.index(&values)?;
+        let mask = self.tag_mask(o.tags)?;
+        self.engine
+            .reserve_exact(idx, mask, o.owner)
+            .map_err(|f| self.error(f, o.tags))?;
+        Ok(DynAddress {
+            ty: Arc::clone(&self.ty),
+            values,
+        })
+    }
+
+    fn reserve_first_with(
+        &mut self,
+        pattern: impl PatternArg,
+        o: Opts<'_>,
+    ) -> Result<DynAddress, Error> {
+        let pattern = pattern.pattern(&self.ty)?;
+        let g = self.grid(&pattern)?;
+        let mask = self.tag_mask(o.tags)?;
+        match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+            Ok(idx) => Ok(self.ty.addr(idx)),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe(format!("address in `{pattern}`"), o.tags),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    fn reserve_preferred_with<P: PatternArg>(
+        &mut self,
+        prefs: impl IntoIterator<Item = P>,
+        o: Opts<'_>,
+    ) -> Result<(DynAddress, usize), Error> {
+        let prefs = prefs
+            .into_iter()
+            .map(|p| p.pattern(&self.ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        let grids = prefs
+            .iter()
+            .map(|p| self.grid(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mask = self.tag_mask(o.tags)?;
+        for (i, g) in grids.iter().enumerate() {
+            match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+                Ok(idx) => return Ok((self.ty.addr(idx), i)),
+                Err(Fail::Exhausted) => continue,
+                Err(f) => return Err(self.error(f, o.tags)),
+            }
+        }
+        let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
+        Err(Error::Exhausted {
+            request: front::describe(format!("address in any of {}", list.join(", ")), o.tags),
+        })
+    }
+
+    fn reserve_block_with(
+        &mut self,
+        pattern: impl PatternArg,
+        block: impl BlockArg,
+        o: Opts<'_>,
+    ) -> Result<DynBlockRange, Error> {
+        let pattern = pattern.pattern(&self.ty)?;
+        let block = block.block(&self.ty)?;
+        let g = self.grid(&pattern)?;
+        let mask = self.tag_mask(o.tags)?;
+        let ext = &block.extents;
+        match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
+            Ok((first, last)) => Ok(DynBlockRange {
+                first: self.ty.addr(first),
+                last: self.ty.addr(last),
+            }),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe(
+                    format!(
+                        "block of `{}` in `{pattern}`",
+                        display_extents(ext, &self.ty.def.fields)
+                    ),
+                    o.tags,
+                ),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    fn reserve_range_with(
+        &mut self,
+        first: impl AddressArg,
+        last: impl AddressArg,
+        o: Opts<'_>,
+    ) -> Result<DynBlockRange, Error> {
+        let first = self.ty.address(&first.values(&self.ty)?)?;
+        let last = self.ty.address(&last.values(&self.ty)?)?;
+        let text = format!("{first}..={last}");
+        let block = DynBlockRange::new(first, last).ok_or_else(|| Error::BadPattern {
+            pattern: text,
+            reason: "the first address must not exceed the last on any field".to_string(),
+        })?;
+        let g = self.box_of(&block)?;
+        let mask = self.tag_mask(o.tags)?;
+        self.engine
+            .reserve_box(&g, mask, o.owner)
+            .map_err(|f| self.error(f, o.tags))?;
+        Ok(block)
+    }
+
+    // ----- releases ----------------------------------------------------------
+
+    /// Gives back one reserved address.
+    pub fn release(&mut self, addr: impl AddressArg) -> Result<(), Error> {
+        let idx = self.index(addr)?;
+        self.engine.release(idx).map_err(|f| self.error(f, &[]))
+    }
+
+    /// Gives back every address of a block; all of them must be reserved.
+    pub fn release_block(&mut self, block: &DynBlockRange) -> Result<(), Error> {
+        let g = self.box_of(block)?;
+        self.engine.release_box(&g).map_err(|f| self.error(f, &[]))
+    }
+
+    // ----- queries -----------------------------------------------------------
+
+    /// Whether `addr` is reserved (an address that does not parse, or is out of
+    /// range, is not).
+    pub fn is_reserved(&self, addr: impl AddressArg) -> bool {
+        self.index(addr).is_ok_and(|i| self.engine.is_reserved(i))
+    }
+
+    /// The owner label of `addr`'s reservation, if it has one.
+    pub fn owner_of(&self, addr: impl AddressArg) -> Option<&str> {
+        self.index(addr).ok().and_then(|i| self.engine.owner_of(i))
+    }
+
+    /// Reserved addresses as maximal runs `(first, last)` in address order.
+    pub fn reserved(&self) -> impl Iterator<Item = (DynAddress, DynAddress)> + '_ {
+        self.engine
+            .reserved_ranges()
+            .map(|(s, e)| (self.ty.addr(s), self.ty.addr(e)))
+    }
+
+    /// Labelled reservations as runs `(first, last, owner)` in address order.
+    pub fn owners(&self) -> impl Iterator<Item = (DynAddress, DynAddress, &str)> + '_ {
+        self.engine
+            .owned_ranges()
+            .map(|(s, e, o)| (self.ty.addr(s), self.ty.addr(e), o))
+    }
+
+    /// Free addresses in the pools as maximal runs `(first, last)`, pool by pool.
+    pub fn free_ranges(&self) -> impl Iterator<Item = (DynAddress, DynAddress)> + '_ {
+        self.engine
+            .free_ranges()
+            .map(|(s, e)| (self.ty.addr(s), self.ty.addr(e)))
+    }
+
+    /// Number of reserved addresses.
+    pub fn reserved_count(&self) -> Count {
+        self.engine.reserved_count()
+    }
+
+    /// Number of addresses in all pools.
+    pub fn capacity(&self) -> Count {
+        self.engine.capacity()
+    }
+
+    /// Number of free addresses in all pools.
+    pub fn free_count(&self) -> Count {
+        self.engine.free_count()
+    }
+
+    /// Number of free addresses matching `pattern` in the pools.
+    pub fn free_count_in(&self, pattern: impl PatternArg) -> Result<Count, Error> {
+        let p = pattern.pattern(&self.ty)?;
+        let g = self.grid(&p)?;
+        Ok(self.engine.free_count_in(g.as_ref(), 0))
+    }
+
+    /// Heap bytes held by the allocator's ranges, pools and labels (estimated).
+    pub fn heap_bytes(&self) -> usize {
+        self.engine.heap_bytes()
+    }
+}
+
+/// A request with options: an owner label ([`DynAllocator::owned_by`]) and required
+/// pool tags ([`DynAllocator::requiring`]). Its methods are the allocator's reserving
+/// methods.
+pub struct DynRequest<'a> {
+    alloc: &'a mut DynAllocator,
+    opts: Opts<'a>,
+}
+
+impl<'a> DynRequest<'a> {
+    /// Also label the reservation with `owner`.
+    pub fn owned_by(mut self, owner: &'a str) -> Self {
+        self.opts.owner = Some(owner);
+        self
+    }
+
+    /// Also require pools carrying every tag in `tags`.
+    pub fn requiring(mut self, tags: &'a [&'a str]) -> Self {
+        self.opts.tags = tags;
+        self
+    }
+
+    /// As [`DynAllocator::reserve`].
+    pub fn reserve(self, addr: impl AddressArg) -> Result<DynAddress, Error> {
+        self.alloc.reserve_with(addr, self.opts)
+    }
+
+    /// As [`DynAllocator::reserve_first`].
+    pub fn reserve_first(self, pattern: impl PatternArg) -> Result<DynAddress, Error> {
+        self.alloc.reserve_first_with(pattern, self.opts)
+    }
+
+    /// As [`DynAllocator::reserve_any`].
+    pub fn reserve_any(self) -> Result<DynAddress, Error> {
+        self.alloc.reserve_first_with("*", self.opts)
+    }
+
+    /// As [`DynAllocator::reserve_preferred`].
+    pub fn reserve_preferred<P: PatternArg>(
+        self,
+        preferences: impl IntoIterator<Item = P>,
+    ) -> Result<(DynAddress, usize), Error> {
+        self.alloc.reserve_preferred_with(preferences, self.opts)
+    }
+
+    /// As [`DynAllocator::reserve_block`].
+    pub fn reserve_block(
+        self,
+        pattern: impl PatternArg,
+        block: impl BlockArg,
+    ) -> Result<DynBlockRange, Error> {
+        self.alloc.reserve_block_with(pattern, block, self.opts)
+    }
+
+    /// As [`DynAllocator::reserve_range`].
+    pub fn reserve_range(
+        self,
+        first: impl AddressArg,
+        last: impl AddressArg,
+    ) -> Result<DynBlockRange, Error> {
+        self.alloc.reserve_range_with(first, last, self.opts)
+    }
+}

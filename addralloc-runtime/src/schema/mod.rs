@@ -1,1 +1,602 @@
-//! (being written)
+//! The schema model: address types as data, shared by TOML schema files,
+//! `#[derive(AddressSpace)]` and run-time loaded schemas ([`crate::dynamic`]).
+//!
+//! A front end (the TOML loader [`Schema::from_toml`], or the derive macro) builds
+//! [`TypeDef`]s, then [`TypeDef::check`] runs every check that does not depend on the
+//! front end, so a layout is rejected with the same words everywhere. Diagnostics carry
+//! byte spans into the source when the front end knows them.
+//!
+//! ```
+//! use addralloc_runtime::schema::Schema;
+//! let schema = Schema::from_toml(r#"
+//! [[address]]
+//! name = "PciAddress"
+//! format = "{bus:02x}:{slot:02x}.{function:x}"
+//!
+//! [[address.field]]
+//! name = "bus"
+//! type = "u8"
+//!
+//! [[address.field]]
+//! name = "slot"
+//! type = "u8"
+//! range = "0..=31"
+//!
+//! [[address.field]]
+//! name = "function"
+//! type = "u8"
+//! range = "0..8"
+//! "#).unwrap();
+//! let pci = &schema.types[0];
+//! assert_eq!(pci.fields[1].max, 31);
+//! assert_eq!(pci.format().to_string(&[0, 3, 1]), "00:03.1");
+//! ```
+//!
+//! The TOML layout is described in `docs/schema.md`.
+
+use std::fmt;
+use std::ops::Range;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use crate::engine::MAX_FIELDS;
+use crate::format::Format;
+use crate::pattern::{FieldInfo, RawPattern};
+
+mod load;
+
+/// The unsigned integer type of a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldType {
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `u128`
+    U128,
+}
+
+impl FieldType {
+    /// Every field type, narrowest first.
+    pub const ALL: [FieldType; 5] = [
+        FieldType::U8,
+        FieldType::U16,
+        FieldType::U32,
+        FieldType::U64,
+        FieldType::U128,
+    ];
+
+    /// The width in bits: 8, 16, 32, 64 or 128.
+    pub const fn bits(self) -> u32 {
+        match self {
+            FieldType::U8 => 8,
+            FieldType::U16 => 16,
+            FieldType::U32 => 32,
+            FieldType::U64 => 64,
+            FieldType::U128 => 128,
+        }
+    }
+
+    /// The Rust name: `"u8"` … `"u128"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FieldType::U8 => "u8",
+            FieldType::U16 => "u16",
+            FieldType::U32 => "u32",
+            FieldType::U64 => "u64",
+            FieldType::U128 => "u128",
+        }
+    }
+
+    /// The type called `name` (`"u8"` … `"u128"`).
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        FieldType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The largest value of the type.
+    pub const fn max_value(self) -> u128 {
+        match self {
+            FieldType::U128 => u128::MAX,
+            t => (1u128 << t.bits()) - 1,
+        }
+    }
+
+    /// The narrowest type holding `max`.
+    pub fn narrowest_for(max: u128) -> FieldType {
+        FieldType::ALL
+            .into_iter()
+            .find(|t| max <= t.max_value())
+            .unwrap_or(FieldType::U128)
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One field of an address type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldDef {
+    /// The field's name: a Rust identifier, used in formats and patterns.
+    pub name: String,
+    /// The field's integer type.
+    pub ty: FieldType,
+    /// The smallest allowed value.
+    pub min: u128,
+    /// The largest allowed value.
+    pub max: u128,
+    /// Documentation, becomes rustdoc.
+    pub doc: Option<String>,
+    /// Source span of the field's entry (its `[[address.field]]` header, or the
+    /// struct field).
+    pub span: Option<Range<usize>>,
+    /// Source span of the field's range, when it has one.
+    pub range_span: Option<Range<usize>>,
+}
+
+impl FieldDef {
+    /// A field of type `ty` over the type's full range, without doc or spans.
+    pub fn new(name: impl Into<String>, ty: FieldType) -> FieldDef {
+        FieldDef {
+            name: name.into(),
+            ty,
+            min: 0,
+            max: ty.max_value(),
+            doc: None,
+            span: None,
+            range_span: None,
+        }
+    }
+
+    /// This field restricted to `min..=max`.
+    pub fn with_range(mut self, min: u128, max: u128) -> FieldDef {
+        self.min = min;
+        self.max = max;
+        self
+    }
+
+    /// Number of bits the field takes in an address: those of `max - min` (0 when the
+    /// field has one value or an empty range).
+    pub fn bits(&self) -> u32 {
+        128 - self.max.saturating_sub(self.min).leading_zeros()
+    }
+}
+
+impl FieldInfo for FieldDef {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn min(&self) -> u128 {
+        self.min
+    }
+    fn max(&self) -> u128 {
+        self.max
+    }
+}
+
+/// A default pool of an address type: a pattern in the textual syntax
+/// (`bus=0, slot=1..=31`) and its tags.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PoolDef {
+    /// The pattern, e.g. `domain=0, bus=0, slot=1..=31`; `*` for every address.
+    pub pattern: String,
+    /// Tags a request can require.
+    pub tags: Vec<String>,
+    /// Source span of the pool's entry.
+    pub span: Option<Range<usize>>,
+}
+
+/// One address type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TypeDef {
+    /// The Rust type name, e.g. `PciAddress`.
+    pub name: String,
+    /// Documentation, becomes rustdoc.
+    pub doc: Option<String>,
+    /// The format string; `None` for the default (decimal fields joined by `:`).
+    pub format: Option<String>,
+    /// Source span of the format string literal, quotes included. When its length is
+    /// the format's length plus two (a quoted string without escapes), format errors
+    /// point into it precisely; otherwise at the whole literal.
+    pub format_span: Option<Range<usize>>,
+    /// The fields, most significant first.
+    pub fields: Vec<FieldDef>,
+    /// Default pools.
+    pub pools: Vec<PoolDef>,
+    /// Source span of the type's entry (its `[[address]]` header, or the struct name).
+    pub span: Option<Range<usize>>,
+}
+
+/// A related location attached to a [`Diagnostic`] ("first declared here").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Note {
+    /// What the location is: lowercase, no trailing period.
+    pub message: String,
+    /// Byte span into the source.
+    pub span: Option<Range<usize>>,
+}
+
+/// A schema error: lowercase, no trailing period, code in backticks, with the byte span
+/// in the source it is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Diagnostic {
+    /// What is wrong.
+    pub message: String,
+    /// The byte range in the source, when known.
+    pub span: Option<Range<usize>>,
+    /// Related locations (the first of two duplicates).
+    pub notes: Vec<Note>,
+}
+
+impl Diagnostic {
+    /// A diagnostic without notes.
+    pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds a related location.
+    pub fn with_note(mut self, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+        self.notes.push(Note {
+            message: message.into(),
+            span,
+        });
+        self
+    }
+
+    /// The 1-based line and column (in characters) of the span's start in `source`.
+    pub fn line_col(&self, source: &str) -> Option<(usize, usize)> {
+        line_col(source, self.span.as_ref()?.start)
+    }
+
+    /// `path:line:col: message` (or `path: message` without a span), for command-line
+    /// tools and the proc-macro's messages about schema files.
+    pub fn render(&self, path: &str, source: &str) -> String {
+        match self.line_col(source) {
+            Some((l, c)) => format!("{path}:{l}:{c}: {}", self.message),
+            None => format!("{path}: {}", self.message),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// The 1-based line and column (in characters) of byte offset `pos` in `source`.
+pub fn line_col(source: &str, pos: usize) -> Option<(usize, usize)> {
+    let before = source.get(..pos)?;
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((line, before[line_start..].chars().count() + 1))
+}
+
+/// Whether `s` is a valid Rust identifier that is not a keyword (raw identifiers are
+/// not accepted).
+pub fn is_rust_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first == '_' || first.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        && s != "_"
+        && !RUST_KEYWORDS.contains(&s)
+}
+
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+impl TypeDef {
+    /// A type with no fields, format, pools, doc or spans.
+    pub fn new(name: impl Into<String>) -> TypeDef {
+        TypeDef {
+            name: name.into(),
+            doc: None,
+            format: None,
+            format_span: None,
+            fields: Vec::new(),
+            pools: Vec::new(),
+            span: None,
+        }
+    }
+
+    /// The fields as `(name, min, max)`, as [`Format`] takes them.
+    pub fn field_tuples(&self) -> Vec<(&str, u128, u128)> {
+        self.fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.min, f.max))
+            .collect()
+    }
+
+    /// Total bits of the fields' ranges (at most 128 for a valid type).
+    pub fn total_bits(&self) -> u32 {
+        self.fields.iter().map(FieldDef::bits).sum()
+    }
+
+    /// Every check that does not depend on the front end, all collected, in source
+    /// order where spans are known:
+    ///
+    /// - the type name is a valid Rust identifier; so is every field name
+    /// - at least one field, at most [`MAX_FIELDS`]
+    /// - no duplicate field names (reported at the second, with a note at the first)
+    /// - every range is non-empty and fits the field's type
+    /// - the fields' ranges fit 128 bits together
+    /// - the format parses ([`Format::parse`]), spans shifted into the source
+    /// - every pool pattern parses and lies in the fields' ranges; pools do not overlap;
+    ///   at most 64 distinct tags
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType, TypeDef};
+    /// let mut t = TypeDef::new("Port");
+    /// t.fields.push(FieldDef::new("bus", FieldType::U8).with_range(0, 300));
+    /// t.format = Some("{bux}".into());
+    /// let msgs: Vec<String> = t.check().into_iter().map(|d| d.message).collect();
+    /// assert_eq!(msgs, [
+    ///     "range 0..=300 of field `bus` does not fit in `u8`; the largest `u8` is 255",
+    ///     "format names unknown field `bux`; did you mean `bus`?",
+    /// ]);
+    /// ```
+    pub fn check(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let name = &self.name;
+        if !is_rust_identifier(name) {
+            out.push(Diagnostic::new(
+                format!("type name `{name}` is not a valid Rust identifier"),
+                self.span.clone(),
+            ));
+        }
+        if self.fields.is_empty() {
+            out.push(Diagnostic::new(
+                format!("address type `{name}` has no fields; add at least one"),
+                self.span.clone(),
+            ));
+        }
+        if self.fields.len() > MAX_FIELDS {
+            out.push(Diagnostic::new(
+                format!(
+                    "address type `{name}` has {} fields; at most {MAX_FIELDS} are supported",
+                    self.fields.len()
+                ),
+                self.fields
+                    .get(MAX_FIELDS)
+                    .and_then(|f| f.span.clone())
+                    .or(self.span.clone()),
+            ));
+        }
+        let mut ranges_ok = true;
+        for (i, f) in self.fields.iter().enumerate() {
+            let fname = &f.name;
+            if !is_rust_identifier(fname) {
+                out.push(Diagnostic::new(
+                    format!("field name `{fname}` is not a valid Rust identifier"),
+                    f.span.clone(),
+                ));
+            }
+            if let Some(first) = self.fields[..i].iter().find(|g| g.name == *fname) {
+                out.push(
+                    Diagnostic::new(format!("duplicate field `{fname}`"), f.span.clone())
+                        .with_note(
+                            format!("field `{fname}` is first declared here"),
+                            first.span.clone(),
+                        ),
+                );
+            }
+            let rspan = f.range_span.clone().or(f.span.clone());
+            if f.min > f.max {
+                ranges_ok = false;
+                out.push(Diagnostic::new(
+                    format!("field `{fname}` has an empty range"),
+                    rspan,
+                ));
+            } else if f.max > f.ty.max_value() {
+                ranges_ok = false;
+                out.push(Diagnostic::new(
+                    format!(
+                        "range {}..={} of field `{fname}` does not fit in `{}`; the largest `{}` is {}",
+                        f.min,
+                        f.max,
+                        f.ty,
+                        f.ty,
+                        f.ty.max_value()
+                    ),
+                    rspan,
+                ));
+            }
+        }
+        let bits = self.total_bits();
+        if ranges_ok && bits > 128 {
+            out.push(Diagnostic::new(
+                format!(
+                    "the fields of `{name}` need {bits} bits together; at most 128 are supported"
+                ),
+                self.span.clone(),
+            ));
+        }
+        let duplicates = self
+            .fields
+            .iter()
+            .enumerate()
+            .any(|(i, f)| self.fields[..i].iter().any(|g| g.name == f.name));
+        // With duplicate names the format and pools would only repeat that error.
+        if let (Some(text), false) = (&self.format, duplicates) {
+            if let Err(errs) = Format::parse(text, &self.field_tuples()) {
+                for e in errs {
+                    out.push(Diagnostic::new(
+                        e.message,
+                        self.format_subspan(text, e.span),
+                    ));
+                }
+            }
+        }
+        if ranges_ok && !duplicates && !self.fields.is_empty() && self.fields.len() <= MAX_FIELDS {
+            self.check_pools(&mut out);
+        }
+        out.sort_by_key(|d| d.span.as_ref().map(|s| (s.start, s.end)));
+        out
+    }
+
+    fn check_pools(&self, out: &mut Vec<Diagnostic>) {
+        let mut boxes: Vec<(usize, Vec<(u128, u128)>)> = Vec::new();
+        let mut tags: Vec<&str> = Vec::new();
+        for (k, p) in self.pools.iter().enumerate() {
+            for t in &p.tags {
+                if !tags.contains(&t.as_str()) {
+                    tags.push(t);
+                }
+            }
+            match RawPattern::parse(&p.pattern, &self.fields) {
+                Err(e) => {
+                    let reason = match e {
+                        crate::Error::BadPattern { reason, .. } => reason,
+                        e => e.to_string(),
+                    };
+                    out.push(Diagnostic::new(
+                        format!("invalid pool pattern `{}`: {reason}", p.pattern),
+                        p.span.clone(),
+                    ));
+                }
+                Ok(raw) => {
+                    let b: Vec<(u128, u128)> = self
+                        .fields
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| raw.ranges[i].unwrap_or((f.min, f.max)))
+                        .collect();
+                    if let Some((j, _)) = boxes
+                        .iter()
+                        .find(|(_, o)| o.iter().zip(&b).all(|(x, y)| x.0 <= y.1 && y.0 <= x.1))
+                    {
+                        let other = &self.pools[*j];
+                        out.push(
+                            Diagnostic::new(
+                                format!("pool `{}` overlaps pool `{}`", p.pattern, other.pattern),
+                                p.span.clone(),
+                            )
+                            .with_note("the other pool is declared here", other.span.clone()),
+                        );
+                    } else {
+                        boxes.push((k, b));
+                    }
+                }
+            }
+        }
+        if tags.len() > 64 {
+            out.push(Diagnostic::new(
+                format!(
+                    "address type `{}` has {} distinct pool tags; at most 64 are supported",
+                    self.name,
+                    tags.len()
+                ),
+                self.span.clone(),
+            ));
+        }
+    }
+
+    /// Maps a span inside the format string to the source.
+    fn format_subspan(&self, text: &str, span: Range<usize>) -> Option<Range<usize>> {
+        let whole = self.format_span.clone()?;
+        if whole.end.checked_sub(whole.start) == Some(text.len() + 2) {
+            Some(whole.start + 1 + span.start..whole.start + 1 + span.end)
+        } else {
+            Some(whole)
+        }
+    }
+
+    /// The checked format: the type's format string parsed, or the default (decimal
+    /// fields joined by `:`) when there is none or when it does not parse (run
+    /// [`TypeDef::check`] first).
+    pub fn format(&self) -> Format {
+        let fields = self.field_tuples();
+        self.format
+            .as_deref()
+            .and_then(|f| Format::parse(f, &fields).ok())
+            .unwrap_or_else(|| Format::default_for(&fields))
+    }
+}
+
+/// A schema: the address types of one TOML file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Schema {
+    /// The types, in file order.
+    pub types: Vec<TypeDef>,
+}
+
+impl Schema {
+    /// Parses a TOML schema and checks every type ([`TypeDef::check`]), collecting
+    /// every error with its byte span into `text`: TOML syntax, unknown keys (with a
+    /// "did you mean"), missing keys, values of the wrong type, bad ranges, unknown
+    /// field types, duplicate type names, and the model checks.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::Schema;
+    /// let src = "[[address]]\nname = \"Port\"\nfromat = \"{port}\"\n\n\
+    ///            [[address.field]]\nname = \"port\"\ntype = \"u8\"\n";
+    /// let errs = Schema::from_toml(src).unwrap_err();
+    /// assert_eq!(errs[0].message, "unknown key `fromat` in `[[address]]`; did you mean `format`?");
+    /// assert_eq!(errs[0].line_col(src), Some((3, 1)));
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Schema, Vec<Diagnostic>> {
+        load::from_toml(text)
+    }
+
+    /// The type called `name`.
+    pub fn get(&self, name: &str) -> Option<&TypeDef> {
+        self.types.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions() {
+        let src = "ab\ncdé\nf";
+        assert_eq!(line_col(src, 0), Some((1, 1)));
+        assert_eq!(line_col(src, 3), Some((2, 1)));
+        assert_eq!(line_col(src, 7), Some((2, 4)));
+        assert_eq!(line_col(src, 8), Some((3, 1)));
+        assert_eq!(line_col(src, 9), Some((3, 2)));
+        assert_eq!(line_col(src, 10), None);
+        // Inside a multi-byte character: no position.
+        assert_eq!(line_col(src, 6), None);
+    }
+
+    #[test]
+    fn field_bits() {
+        assert_eq!(FieldDef::new("a", FieldType::U8).bits(), 8);
+        assert_eq!(FieldDef::new("a", FieldType::U8).with_range(3, 3).bits(), 0);
+        assert_eq!(FieldDef::new("a", FieldType::U8).with_range(1, 8).bits(), 3);
+        assert_eq!(FieldDef::new("a", FieldType::U128).bits(), 128);
+    }
+
+    #[test]
+    fn format_spans_shift_into_plain_strings() {
+        let mut t = TypeDef::new("T");
+        t.fields.push(FieldDef::new("a", FieldType::U8));
+        t.format = Some("{b}".into());
+        t.format_span = Some(10..15);
+        assert_eq!(t.check()[0].span, Some(12..13));
+        t.format_span = Some(10..18); // an escaped or raw string: the whole literal
+        assert_eq!(t.check()[0].span, Some(10..18));
+    }
+}
