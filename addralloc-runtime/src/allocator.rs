@@ -8,10 +8,11 @@ use core::marker::PhantomData;
 
 use crate::address::Address;
 use crate::count::Count;
-use crate::engine::grid::{Grid, Layout, LayoutError};
+use crate::engine::grid::{Grid, Layout};
 use crate::engine::state::{Engine, Fail};
 use crate::error::Error;
-use crate::pattern::{check_extent, display_extents, Block, BlockRange, Pattern, RawPattern};
+use crate::front;
+use crate::pattern::{check_extent, display_extents, Block, BlockRange, Pattern};
 use crate::policy::Policy;
 use crate::transaction::Undo;
 
@@ -86,24 +87,6 @@ impl<A: Address> Default for Allocator<A> {
     }
 }
 
-fn layout_error(e: LayoutError, names: &[&str]) -> Error {
-    let reason = match e {
-        LayoutError::NoFields => "an address type needs at least one field".to_string(),
-        LayoutError::TooManyFields(n) => format!(
-            "{n} fields; at most {} are supported",
-            crate::engine::MAX_FIELDS
-        ),
-        LayoutError::EmptyRange(i) => format!(
-            "field `{}` has an empty range",
-            names.get(i).copied().unwrap_or("?")
-        ),
-        LayoutError::TooWide(bits) => {
-            format!("the fields' ranges need {bits} bits together; at most 128 are supported")
-        }
-    };
-    Error::Layout { reason }
-}
-
 /// One request's options: owner label and required pool tags.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Opts<'a> {
@@ -141,10 +124,8 @@ impl<A: Address> Allocator<A> {
 
     /// As [`Allocator::try_new`], with `policy`.
     pub fn try_with_policy(policy: Policy) -> Result<Self, Error> {
-        let layout = Layout::new(A::FIELDS.iter().map(|f| (f.min, f.max))).map_err(|e| {
-            let names: Vec<&str> = A::FIELDS.iter().map(|f| f.name).collect();
-            layout_error(e, &names)
-        })?;
+        let layout = Layout::new(A::FIELDS.iter().map(|f| (f.min, f.max)))
+            .map_err(|e| front::layout_error(e, A::FIELDS))?;
         Ok(Allocator {
             engine: Engine::new(layout, policy),
             _a: PhantomData,
@@ -183,53 +164,13 @@ impl<A: Address> Allocator<A> {
     }
 
     pub(crate) fn pattern_of(&self, g: &Grid) -> Pattern<A> {
-        let mut raw = RawPattern::ANY;
-        for (i, f) in A::FIELDS.iter().enumerate() {
-            let a = g.axes[i];
-            if !(a.lo == 0 && a.hi == f.max - f.min) {
-                raw.ranges[i] = Some((a.lo + f.min, a.hi + f.min));
-            }
-        }
-        Pattern::from_raw(raw)
+        Pattern::from_raw(front::raw_of_grid(g, A::FIELDS))
     }
 
     fn error(&self, fail: Fail, tags: &[&str]) -> Error {
-        match fail {
-            Fail::AlreadyReserved { index, owner } => Error::AlreadyReserved {
-                address: self.addr(index).to_string(),
-                owner,
-            },
-            Fail::OutsidePools { index } => Error::OutsidePools {
-                address: self.addr(index).to_string(),
-                tags: tags.iter().map(|t| t.to_string()).collect(),
-            },
-            Fail::NotReserved { index } => Error::NotReserved {
-                address: self.addr(index).to_string(),
-            },
-            Fail::Exhausted => Error::Exhausted {
-                request: String::new(),
-            },
-            Fail::PoolOverlap { existing } => Error::PoolOverlap {
-                pool: String::new(),
-                existing: self
-                    .engine
-                    .pools()
-                    .nth(existing)
-                    .map(|(g, _)| self.pattern_of(g).to_string())
-                    .unwrap_or_default(),
-            },
-            Fail::UnknownTag(tag) => Error::UnknownTag { tag },
-            Fail::TooManyTags => Error::TooManyTags,
-        }
-    }
-
-    fn describe(what: String, tags: &[&str]) -> String {
-        if tags.is_empty() {
-            what
-        } else {
-            let t: Vec<String> = tags.iter().map(|t| format!("`{t}`")).collect();
-            format!("{what} in pools tagged {}", t.join(", "))
-        }
+        front::fail_error(&self.engine, A::FIELDS, fail, tags, |i| {
+            self.addr(i).to_string()
+        })
     }
 
     // ----- pools -------------------------------------------------------------
@@ -247,18 +188,7 @@ impl<A: Address> Allocator<A> {
         pattern: impl Into<Pattern<A>>,
         tags: &[&str],
     ) -> Result<(), Error> {
-        let pattern = pattern.into();
-        let r = pattern.raw.resolve(A::FIELDS)?;
-        let g = Grid::new(&self.engine.layout, |i| r[i]);
-        self.engine
-            .add_pool(g, tags)
-            .map_err(|f| match self.error(f, tags) {
-                Error::PoolOverlap { existing, .. } => Error::PoolOverlap {
-                    pool: pattern.to_string(),
-                    existing,
-                },
-                e => e,
-            })
+        front::add_pool_raw(&mut self.engine, A::FIELDS, &pattern.into().raw, tags)
     }
 
     /// The pools, as patterns with their tags, in address order.
@@ -333,7 +263,9 @@ impl<A: Address> Allocator<A> {
 
     /// The index runs of one (valid) address.
     pub(crate) fn runs_of_addr(&self, a: &A) -> Vec<(u128, u128)> {
-        self.index(a).map(|i| alloc::vec![(i, i)]).unwrap_or_default()
+        self.index(a)
+            .map(|i| alloc::vec![(i, i)])
+            .unwrap_or_default()
     }
 
     /// The index runs of a (valid) block.
@@ -357,13 +289,17 @@ impl<A: Address> Allocator<A> {
         Ok(addr)
     }
 
-    pub(crate) fn reserve_first_with(&mut self, pattern: Pattern<A>, o: Opts<'_>) -> Result<A, Error> {
+    pub(crate) fn reserve_first_with(
+        &mut self,
+        pattern: Pattern<A>,
+        o: Opts<'_>,
+    ) -> Result<A, Error> {
         let g = self.grid(&pattern)?;
         let mask = self.tag_mask(o.tags)?;
         match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
             Ok(idx) => Ok(self.addr(idx)),
             Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: Self::describe(format!("address in `{pattern}`"), o.tags),
+                request: front::describe(format!("address in `{pattern}`"), o.tags),
             }),
             Err(f) => Err(self.error(f, o.tags)),
         }
@@ -388,7 +324,7 @@ impl<A: Address> Allocator<A> {
         }
         let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
         Err(Error::Exhausted {
-            request: Self::describe(format!("address in any of {}", list.join(", ")), o.tags),
+            request: front::describe(format!("address in any of {}", list.join(", ")), o.tags),
         })
     }
 
@@ -405,14 +341,16 @@ impl<A: Address> Allocator<A> {
         let mask = self.tag_mask(o.tags)?;
         let ext = &block.extents[..A::FIELDS.len()];
         match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
-            Ok((first, last)) => BlockRange::new(self.addr(first), self.addr(last)).ok_or_else(
-                || Error::BadPattern {
-                    pattern: pattern.to_string(),
-                    reason: "internal error: block corners out of order".to_string(),
-                },
-            ),
+            Ok((first, last)) => {
+                BlockRange::new(self.addr(first), self.addr(last)).ok_or_else(|| {
+                    Error::BadPattern {
+                        pattern: pattern.to_string(),
+                        reason: "internal error: block corners out of order".to_string(),
+                    }
+                })
+            }
             Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: Self::describe(
+                request: front::describe(
                     format!(
                         "block of `{}` in `{pattern}`",
                         display_extents(ext, A::FIELDS)

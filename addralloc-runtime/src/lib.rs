@@ -46,6 +46,7 @@ pub mod dynamic;
 mod engine;
 mod error;
 pub mod format;
+mod front;
 mod pattern;
 mod policy;
 #[cfg(feature = "schema")]
@@ -58,8 +59,11 @@ mod transaction;
 pub use crate::address::{Address, Field};
 pub use crate::allocator::{Allocator, Request};
 pub use crate::count::Count;
+#[cfg(feature = "schema")]
+pub use crate::dynamic::{DynAddress, DynAllocator, DynSchema, DynType};
 pub use crate::engine::MAX_FIELDS;
 pub use crate::error::Error;
+pub use crate::format::Format;
 pub use crate::pattern::{edit_distance, Block, BlockRange, FieldRange, Pattern, Unsigned};
 pub use crate::policy::Policy;
 #[cfg(feature = "std")]

@@ -9,9 +9,11 @@ use core::str::FromStr;
 use crate::address::Address;
 use crate::allocator::Allocator;
 use crate::count::Count;
-use crate::engine::state::Set;
+use crate::engine::grid::Layout;
+use crate::engine::state::{Engine, Set};
 use crate::error::Error;
-use crate::pattern::Pattern;
+use crate::front;
+use crate::pattern::FieldInfo;
 use crate::policy::Policy;
 
 /// The snapshot format this build writes and reads.
@@ -90,16 +92,163 @@ pub struct ReservationSnapshot {
     pub owner: Option<String>,
 }
 
-fn space_of<A: Address>() -> String {
-    let parts: Vec<String> = A::FIELDS
+/// `bus=0..=255, slot=0..=31`: the address space a snapshot belongs to.
+pub(crate) fn space_text<F: FieldInfo>(fields: &[F]) -> String {
+    let parts: Vec<String> = fields
         .iter()
-        .map(|f| format!("{}={}..={}", f.name, f.min, f.max))
+        .map(|f| format!("{}={}..={}", f.name(), f.min(), f.max()))
         .collect();
     parts.join(", ")
 }
 
 fn bad(reason: String) -> Error {
     Error::Snapshot { reason }
+}
+
+/// The snapshot of an engine; `addr` prints an index in the type's format.
+pub(crate) fn take<F: FieldInfo>(engine: &Engine, fields: &[F], addr: impl Fn(u128) -> String) -> Snapshot {
+    let e = engine;
+    let pools = e
+        .pools
+        .iter()
+        .map(|p| PoolSnapshot {
+            pattern: front::raw_of_grid(&p.grid, fields).display(fields),
+            tags: e
+                .tags
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| p.tags & (1 << i) != 0)
+                .map(|(_, t)| t.to_string())
+                .collect(),
+        })
+        .collect();
+    let mut reservations = Vec::new();
+    let mut push = |s: u128, x: u128, owner: Option<&str>| {
+        reservations.push(ReservationSnapshot {
+            first: addr(s),
+            last: (x != s).then(|| addr(x)),
+            owner: owner.map(String::from),
+        })
+    };
+    for (s, x) in e.reserved_ranges() {
+        // Split the run where owner labels start and end. Labels overlapping the run
+        // start at most one entry before it.
+        let before = e.owners.range(..s).next_back();
+        let inside = e.owners.range(s..=x);
+        let mut cur = Some(s);
+        for (&os, (oe, name)) in before.into_iter().chain(inside) {
+            let Some(c) = cur else { break };
+            if *oe < c {
+                continue;
+            }
+            let (os, oe) = (os.max(c), (*oe).min(x));
+            if os > c {
+                push(c, os - 1, None);
+            }
+            push(os, oe, Some(name));
+            cur = oe.checked_add(1).filter(|n| *n <= x);
+        }
+        if let Some(c) = cur {
+            push(c, x, None);
+        }
+    }
+    let last_choice = e.cursor.checked_sub(1).map(&addr);
+    Snapshot {
+        version: SNAPSHOT_VERSION,
+        space: space_text(fields),
+        policy: e.policy,
+        last_choice,
+        pools,
+        reservations,
+    }
+}
+
+/// Builds an engine from a snapshot, checking everything; `parse` turns address text
+/// into a valid index or says why it can't.
+pub(crate) fn restore<F: FieldInfo>(
+    snapshot: &Snapshot,
+    fields: &[F],
+    layout: Layout,
+    parse: impl Fn(&str) -> Result<u128, String>,
+) -> Result<Engine, Error> {
+    if snapshot.version != SNAPSHOT_VERSION {
+        return Err(bad(format!(
+            "unsupported snapshot version {}; this build reads version {SNAPSHOT_VERSION}",
+            snapshot.version
+        )));
+    }
+    let space = space_text(fields);
+    if snapshot.space != space {
+        return Err(bad(format!(
+            "the snapshot is of address space `{}`, not `{space}`",
+            snapshot.space
+        )));
+    }
+    let mut engine = Engine::new(layout, snapshot.policy);
+    for (i, p) in snapshot.pools.iter().enumerate() {
+        let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+        front::add_pool_text(&mut engine, fields, &p.pattern, &tags)
+            .map_err(|e| bad(format!("pool {} `{}`: {e}", i + 1, p.pattern)))?;
+    }
+    for (i, r) in snapshot.reservations.iter().enumerate() {
+        let i = i + 1;
+        let idx = |text: &str| {
+            parse(text).map_err(|e| bad(format!("reservation {i}: address `{text}`: {e}")))
+        };
+        let s = idx(&r.first)?;
+        let x = match &r.last {
+            Some(l) => idx(l)?,
+            None => s,
+        };
+        let text = || match &r.last {
+            Some(l) => format!("{}..={l}", r.first),
+            None => r.first.clone(),
+        };
+        if x < s {
+            return Err(bad(format!(
+                "reservation {i} `{}`: the last address comes before the first",
+                text()
+            )));
+        }
+        let span = Count::span(s, x);
+        let in_pools = engine
+            .pools
+            .iter()
+            .fold(Count::ZERO, |c, p| c.add(p.grid.count_in(&engine.layout, s, x)));
+        if in_pools != span {
+            return Err(bad(format!(
+                "reservation {i} `{}` is not inside the pools",
+                text()
+            )));
+        }
+        let free = match &engine.set {
+            Set::Narrow(st) => st.is_free(s, x),
+            Set::Wide(st) => st.is_free(s, x),
+        };
+        if !free {
+            return Err(bad(format!(
+                "reservation {i} `{}` overlaps an earlier reservation",
+                text()
+            )));
+        }
+        match &mut engine.set {
+            Set::Narrow(st) => st.insert(s, x),
+            Set::Wide(st) => st.insert(s, x),
+        }
+        if let Some(o) = &r.owner {
+            engine.owners.insert(s, (x, o.as_str().into()));
+        }
+        engine.reserved = engine.reserved.add(span);
+    }
+    if let Some(text) = &snapshot.last_choice {
+        let idx = parse(text).map_err(|e| bad(format!("last choice `{text}`: {e}")))?;
+        engine.cursor = if idx >= engine.layout.max_index() {
+            0
+        } else {
+            idx + 1
+        };
+    }
+    Ok(engine)
 }
 
 impl<A: Address> Allocator<A> {
@@ -132,64 +281,7 @@ impl<A: Address> Allocator<A> {
     /// # Ok::<(), addralloc_runtime::Error>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let e = &self.engine;
-        let pools = e
-            .pools
-            .iter()
-            .map(|p| PoolSnapshot {
-                pattern: self.pattern_of(&p.grid).to_string(),
-                tags: e
-                    .tags
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| p.tags & (1 << i) != 0)
-                    .map(|(_, t)| t.to_string())
-                    .collect(),
-            })
-            .collect();
-        let mut reservations = Vec::new();
-        let mut push = |s: u128, x: u128, owner: Option<&str>| {
-            reservations.push(ReservationSnapshot {
-                first: self.addr(s).to_string(),
-                last: (x != s).then(|| self.addr(x).to_string()),
-                owner: owner.map(String::from),
-            })
-        };
-        for (s, x) in e.reserved_ranges() {
-            // Split the run where owner labels start and end. Labels overlapping the run
-            // start at most one entry before it.
-            let before = e.owners.range(..s).next_back();
-            let inside = e.owners.range(s..=x);
-            let mut cur = Some(s);
-            for (&os, (oe, name)) in before.into_iter().chain(inside) {
-                let Some(c) = cur else { break };
-                if *oe < c {
-                    continue;
-                }
-                let (os, oe) = (os.max(c), (*oe).min(x));
-                if os > c {
-                    push(c, os - 1, None);
-                }
-                push(os, oe, Some(name));
-                cur = oe.checked_add(1).filter(|n| *n <= x);
-            }
-            if let Some(c) = cur {
-                push(c, x, None);
-            }
-        }
-        let last_choice = e
-            .cursor
-            .checked_sub(1)
-            .filter(|_| e.cursor != 0)
-            .map(|i| self.addr(i).to_string());
-        Snapshot {
-            version: SNAPSHOT_VERSION,
-            space: space_of::<A>(),
-            policy: e.policy,
-            last_choice,
-            pools,
-            reservations,
-        }
+        take(&self.engine, A::FIELDS, |i| self.addr(i).to_string())
     }
 
     /// Rebuilds an allocator from a snapshot, checking everything first: the version,
@@ -201,105 +293,12 @@ impl<A: Address> Allocator<A> {
         A: FromStr,
         A::Err: fmt::Display,
     {
-        if snapshot.version != SNAPSHOT_VERSION {
-            return Err(bad(format!(
-                "unsupported snapshot version {}; this build reads version {SNAPSHOT_VERSION}",
-                snapshot.version
-            )));
-        }
-        let space = space_of::<A>();
-        if snapshot.space != space {
-            return Err(bad(format!(
-                "the snapshot is of address space `{}`, not `{space}`",
-                snapshot.space
-            )));
-        }
         let mut alloc = Allocator::<A>::try_with_policy(snapshot.policy)?;
-        for (i, p) in snapshot.pools.iter().enumerate() {
-            let pattern: Pattern<A> = p
-                .pattern
-                .parse()
-                .map_err(|e| bad(format!("pool {} `{}`: {e}", i + 1, p.pattern)))?;
-            let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
-            alloc
-                .add_pool_tagged(pattern, &tags)
-                .map_err(|e| bad(format!("pool {} `{}`: {e}", i + 1, p.pattern)))?;
-        }
-        fn parse<A: Address + FromStr>(alloc: &Allocator<A>, i: usize, text: &str) -> Result<u128, Error>
-        where
-            A::Err: fmt::Display,
-        {
-            let a: A = text
-                .parse()
-                .map_err(|e| bad(format!("reservation {i}: address `{text}`: {e}")))?;
-            alloc
-                .index(&a)
-                .map_err(|e| bad(format!("reservation {i}: address `{text}`: {e}")))
-        }
-        let mut runs = Vec::with_capacity(snapshot.reservations.len());
-        for (i, r) in snapshot.reservations.iter().enumerate() {
-            let i = i + 1;
-            let s = parse(&alloc, i, &r.first)?;
-            let x = match &r.last {
-                Some(l) => parse(&alloc, i, l)?,
-                None => s,
-            };
-            let text = || match &r.last {
-                Some(l) => format!("{}..={l}", r.first),
-                None => r.first.clone(),
-            };
-            if x < s {
-                return Err(bad(format!(
-                    "reservation {i} `{}`: the last address comes before the first",
-                    text()
-                )));
-            }
-            let span = Count::span(s, x);
-            let layout = &alloc.engine.layout;
-            let in_pools = alloc
-                .engine
-                .pools
-                .iter()
-                .fold(Count::ZERO, |c, p| c.add(p.grid.count_in(layout, s, x)));
-            if in_pools != span {
-                return Err(bad(format!(
-                    "reservation {i} `{}` is not inside the pools",
-                    text()
-                )));
-            }
-            let free = match &alloc.engine.set {
-                Set::Narrow(st) => st.is_free(s, x),
-                Set::Wide(st) => st.is_free(s, x),
-            };
-            if !free {
-                return Err(bad(format!(
-                    "reservation {i} `{}` overlaps an earlier reservation",
-                    text()
-                )));
-            }
-            match &mut alloc.engine.set {
-                Set::Narrow(st) => st.insert(s, x),
-                Set::Wide(st) => st.insert(s, x),
-            }
-            if let Some(o) = &r.owner {
-                alloc.engine.owners.insert(s, (x, o.as_str().into()));
-            }
-            alloc.engine.reserved = alloc.engine.reserved.add(span);
-            runs.push((s, x));
-        }
-        if let Some(text) = &snapshot.last_choice {
-            let a: A = text
-                .parse()
-                .map_err(|e| bad(format!("last choice `{text}`: {e}")))?;
-            let idx = alloc
-                .index(&a)
-                .map_err(|e| bad(format!("last choice `{text}`: {e}")))?;
-            alloc.engine.cursor = if idx >= alloc.engine.layout.max_index() {
-                0
-            } else {
-                idx + 1
-            };
-        }
+        let layout = alloc.engine.layout.clone();
+        alloc.engine = restore(snapshot, A::FIELDS, layout, |text| {
+            let a: A = text.parse().map_err(|e: A::Err| e.to_string())?;
+            alloc.index(&a).map_err(|e| e.to_string())
+        })?;
         Ok(alloc)
     }
 }
