@@ -215,8 +215,7 @@ impl<'a, A: Address> Transaction<'a, A> {
 
     /// As [`Allocator::reserve_preferred`].
     pub fn reserve_preferred(&mut self, preferences: &[Pattern<A>]) -> Result<(A, usize), Error> {
-        self.request(Opts::default())
-            .reserve_preferred(preferences)
+        self.request(Opts::default()).reserve_preferred(preferences)
     }
 
     /// As [`Allocator::reserve_block`].
@@ -249,7 +248,10 @@ impl<'a, A: Address> Transaction<'a, A> {
     /// As [`Allocator::release_block`].
     pub fn release_block(&mut self, block: BlockRange<A>) -> Result<(), Error> {
         let runs = self.alloc.runs_of_block(&block);
-        let hull = (self.alloc.index(&block.first())?, self.alloc.index(&block.last())?);
+        let hull = (
+            self.alloc.index(&block.first())?,
+            self.alloc.index(&block.last())?,
+        );
         let labels = self.alloc.engine.labels_overlapping(hull.0, hull.1);
         self.alloc.release_block(block)?;
         self.log.push(Undo::Released { runs, hull, labels });

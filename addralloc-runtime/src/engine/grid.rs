@@ -260,7 +260,8 @@ impl Grid {
     pub(crate) fn block_at(layout: &Layout, p: u128, extents: &[u128]) -> Grid {
         Grid::new(layout, |i| {
             let d = layout.digit(p, i);
-            (d, d + extents[i] - 1)
+            // `d + ext` may be 2^128 at the top of a 128-bit field; `d + (ext - 1)` is not.
+            (d, d + (extents[i] - 1))
         })
     }
 

@@ -346,8 +346,10 @@ impl Engine {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
                 for b in boxes {
+                    // Pools are sorted by first index, but their parts inside a
+                    // pattern are not: skip a part that cannot win, never stop early.
                     if best.is_some_and(|x| x < b.first(&self.layout)) {
-                        break; // pools are sorted by first index
+                        continue;
                     }
                     if let Some(x) = self.first_free_fwd(&b, 0) {
                         best = Some(best.map_or(x, |y| y.min(x)));
@@ -406,8 +408,9 @@ impl Engine {
         let layout = &self.layout;
         let p = lat.ceil(layout, from)?;
         if let [(0, o1)] = *offs {
-            // One contiguous run: jump from gap to long-enough gap.
-            let len = o1 + 1;
+            // One contiguous run: jump from gap to long-enough gap. A block of the whole
+            // 128-bit space has 2^128 points: saturate, the check below is exact.
+            let len = o1.saturating_add(1);
             let limit = lat.last(layout) + o1;
             let mut x = p;
             loop {
@@ -446,7 +449,7 @@ impl Engine {
                 if let Some((rs, re)) = with_set!(&self.set, st => st.last_starting_at_or_before(e))
                 {
                     if re >= s {
-                        p = lat.floor(&self.layout, rs.checked_sub(o1 + 1)?)?;
+                        p = lat.floor(&self.layout, rs.checked_sub(o1)?.checked_sub(1)?)?;
                         continue 'candidates;
                     }
                 }
@@ -479,8 +482,9 @@ impl Engine {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
                 for l in &lattices {
+                    // As in `choose`: clipped lattices are not in pool order.
                     if best.is_some_and(|x| x < l.first(&self.layout)) {
-                        break;
+                        continue;
                     }
                     if let Some(x) = self.block_fwd(l, &offs, 0) {
                         best = Some(best.map_or(x, |y| y.min(x)));
