@@ -235,7 +235,7 @@ impl<A: Address> Allocator<A> {
 
     /// Reserves any free address in the pools, by policy.
     pub fn reserve_any(&mut self) -> Result<A, Error> {
-        self.reserve_first_with(Pattern::any(), Opts::default())
+        self.reserve_any_with(Opts::default())
     }
 
     /// Reserves the first free address of the first pattern in `preferences` that has
@@ -300,6 +300,18 @@ impl<A: Address> Allocator<A> {
             Ok(idx) => Ok(self.addr(idx)),
             Err(Fail::Exhausted) => Err(Error::Exhausted {
                 request: front::describe(format!("address in `{pattern}`"), o.tags),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    /// `reserve_first(Pattern::any())` without building a pattern: the hot path.
+    pub(crate) fn reserve_any_with(&mut self, o: Opts<'_>) -> Result<A, Error> {
+        let mask = self.tag_mask(o.tags)?;
+        match self.engine.reserve_first(None, mask, o.owner) {
+            Ok(idx) => Ok(self.addr(idx)),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe("address in `*`".to_string(), o.tags),
             }),
             Err(f) => Err(self.error(f, o.tags)),
         }
@@ -511,7 +523,10 @@ impl<'a, A: Address> Request<'a, A> {
 
     /// As [`Allocator::reserve_any`].
     pub fn reserve_any(self) -> Result<A, Error> {
-        self.reserve_first(Pattern::any())
+        let a = self.alloc.reserve_any_with(self.opts)?;
+        let runs = self.alloc.runs_of_addr(&a);
+        self.record(runs);
+        Ok(a)
     }
 
     /// As [`Allocator::reserve_preferred`].

@@ -55,6 +55,7 @@ impl Engine {
     }
 
     fn set_remove(&mut self, s: u128, e: u128) {
+        self.lower_hints(s);
         match &mut self.set {
             Set::Narrow(st) => st.remove(s, e),
             Set::Wide(st) => st.remove(s, e),
@@ -78,7 +79,11 @@ impl Engine {
                         self.set_insert(s, e);
                         self.reserved = self.reserved.add(Count::span(s, e));
                     }
-                    self.drop_labels_overlapping(hull.0, hull.1);
+                    // The release split the captured labels; their pieces lie within the
+                    // captured extents, which may reach beyond the hull.
+                    let lo = labels.iter().map(|l| l.0).fold(hull.0, u128::min);
+                    let hi = labels.iter().map(|l| l.1).fold(hull.1, u128::max);
+                    self.drop_labels_overlapping(lo, hi);
                     for (s, e, o) in labels {
                         self.owners.insert(s, (e, o));
                     }

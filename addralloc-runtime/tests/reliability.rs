@@ -439,3 +439,18 @@ pattern = "cssid=0xfe"
          at column 1 (field `cssid`): `ff` is out of range 0x0..=0xfe"
     );
 }
+
+/// Found by `failed_transactions_change_nothing`: rolling back the release of the first
+/// address of a labelled block must restore the block's one label, not add a second.
+#[test]
+fn rollback_of_a_release_restores_split_labels() {
+    let mut a = populated(Policy::LowestFirst);
+    let before = a.snapshot();
+    let r = a.transaction(|tx| {
+        tx.release(small(0, 0, 0))?;
+        Err::<(), Error>(Error::TooManyTags)
+    });
+    assert!(r.is_err());
+    assert_eq!(a.snapshot(), before);
+    assert_eq!(a.owners().count(), 3);
+}

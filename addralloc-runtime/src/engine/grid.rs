@@ -137,10 +137,44 @@ pub(crate) struct Axis {
     pub(crate) step: u128,
 }
 
+/// The axes of a grid: inline for up to four fields (PCI, drive, IPv4), on the heap
+/// beyond, so that a pool or a search box costs a few hundred bytes, not 768.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Axes {
+    Inline { n: u8, a: [Axis; 4] },
+    Heap(alloc::boxed::Box<[Axis]>),
+}
+
+impl Axes {
+    fn from_slice(axes: &[Axis]) -> Axes {
+        if axes.len() <= 4 {
+            let mut a = [Axis::default(); 4];
+            a[..axes.len()].copy_from_slice(axes);
+            Axes::Inline {
+                n: axes.len() as u8,
+                a,
+            }
+        } else {
+            Axes::Heap(axes.into())
+        }
+    }
+}
+
+impl core::ops::Deref for Axes {
+    type Target = [Axis];
+    #[inline]
+    fn deref(&self) -> &[Axis] {
+        match self {
+            Axes::Inline { n, a } => &a[..*n as usize],
+            Axes::Heap(b) => b,
+        }
+    }
+}
+
 /// A box of digits per field, each axis `lo, lo + step, …, hi`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Grid {
-    pub(crate) axes: [Axis; MAX_FIELDS],
+    pub(crate) axes: Axes,
     pub(crate) n: usize,
     /// `Some((first, last))` when the grid is exactly one contiguous run of indices.
     interval: Option<(u128, u128)>,
@@ -161,7 +195,7 @@ impl Grid {
     fn from_axes(layout: &Layout, axes: [Axis; MAX_FIELDS]) -> Grid {
         let n = layout.len();
         let mut g = Grid {
-            axes,
+            axes: Axes::from_slice(&axes[..n]),
             n,
             interval: None,
         };

@@ -266,12 +266,25 @@ impl<I: Idx> RangeSet<I> {
 
     /// Adds `s..=e`, which must be disjoint from every range.
     pub(crate) fn insert(&mut self, s: u128, e: u128) {
-        debug_assert!(s <= e && self.is_free(s, e));
+        let added = self.try_insert(s, e);
+        debug_assert!(added, "insert: {s}..={e} is not free");
+    }
+
+    /// Adds `s..=e` if no range meets it (one look-up for the check and the insertion);
+    /// returns whether it did.
+    pub(crate) fn try_insert(&mut self, s: u128, e: u128) -> bool {
+        debug_assert!(s <= e);
         let p = self.locate(s);
+        if p.is_some_and(|p| self.at(p).1 >= s) {
+            return false;
+        }
         let next = match p {
             Some(p) => self.next_pos(p),
             None => self.first_pos(),
         };
+        if next.is_some_and(|q| self.at(q).0 <= e) {
+            return false;
+        }
         let merge_prev = p.filter(|&p| self.at(p).1 + 1 == s);
         let merge_next = next.filter(|&q| e + 1 == self.at(q).0);
         match (merge_prev, merge_next) {
@@ -300,6 +313,7 @@ impl<I: Idx> RangeSet<I> {
                 self.insert_at(at, (I::from_u128(s), I::from_u128(e)));
             }
         }
+        true
     }
 
     /// Removes `s..=e`, which must lie inside one range.

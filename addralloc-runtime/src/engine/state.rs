@@ -36,6 +36,10 @@ pub(crate) struct Pool {
     pub(crate) grid: Grid,
     /// Bit `i` set: carries tag `tags[i]`.
     pub(crate) tags: u64,
+    /// Every pool index below `hint` is reserved: forward searches start here, so
+    /// sequential lowest-first reservation is O(1) amortized instead of a walk from
+    /// the pool's start.
+    pub(crate) hint: u128,
 }
 
 /// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
@@ -64,6 +68,18 @@ pub(crate) struct Engine {
     /// Next-fit position: the search for the next automatic choice starts here.
     pub(crate) cursor: u128,
     pub(crate) reserved: Count,
+    /// Block geometry of the last `reserve_block` without a pattern.
+    pub(crate) block_cache: Option<Box<BlockCache>>,
+}
+
+/// Aligned-start lattices (with their pool) and block runs for one block shape.
+#[derive(Clone, Debug)]
+pub(crate) struct BlockCache {
+    mask: TagMask,
+    extents: Vec<u128>,
+    lattices: Vec<(Grid, usize)>,
+    offs: Vec<(u128, u128)>,
+    reusable: bool,
 }
 
 /// A required-tags mask.
@@ -85,6 +101,7 @@ impl Engine {
             policy,
             cursor: 0,
             reserved: Count::ZERO,
+            block_cache: None,
         }
     }
 
@@ -155,7 +172,16 @@ impl Engine {
         let at = self
             .pools
             .partition_point(|p| p.grid.first(&self.layout) < first);
-        self.pools.insert(at, Pool { grid, tags: mask });
+        self.block_cache = None;
+        self.pools.reserve_exact(1);
+        self.pools.insert(
+            at,
+            Pool {
+                grid,
+                tags: mask,
+                hint: 0,
+            },
+        );
         Ok(())
     }
 
@@ -309,10 +335,10 @@ impl Engine {
         if self.pool_of(idx, mask).is_none() {
             return Err(Fail::OutsidePools { index: idx });
         }
-        if self.is_reserved(idx) {
+        if !with_set!(&mut self.set, s => s.try_insert(idx, idx)) {
             return Err(self.conflict(idx));
         }
-        with_set!(&mut self.set, s => s.insert(idx, idx));
+        self.raise_hints(idx, idx);
         self.label(idx, idx, owner);
         self.reserved = self.reserved.add(Count::from(1u128));
         Ok(())
@@ -340,35 +366,59 @@ impl Engine {
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
     fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
-        let pools = self.pools.iter().filter(|p| p.tags & mask == mask);
-        let boxes = pools.filter_map(|p| Self::clip(&p.grid, pattern, &self.layout));
+        let boxes = self
+            .pools
+            .iter()
+            .filter(|p| p.tags & mask == mask)
+            .filter_map(|p| Some((Self::clip(&p.grid, pattern, &self.layout)?, p.hint)));
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for b in boxes {
+                for (b, hint) in boxes {
                     // Pools are sorted by first index, but their parts inside a
                     // pattern are not: skip a part that cannot win, never stop early.
                     if best.is_some_and(|x| x < b.first(&self.layout)) {
                         continue;
                     }
-                    if let Some(x) = self.first_free_fwd(&b, 0) {
+                    if let Some(x) = self.first_free_fwd(&b, hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
                 best
             }
             Policy::HighestFirst => boxes
-                .filter_map(|b| self.first_free_back(&b, u128::MAX))
+                .filter_map(|(b, _)| self.first_free_back(&b, u128::MAX))
                 .max(),
             Policy::NextFit => {
                 let boxes: Vec<_> = boxes.collect();
                 let from = self.cursor;
                 boxes
                     .iter()
-                    .filter_map(|b| self.first_free_fwd(b, from))
+                    .filter_map(|(b, hint)| self.first_free_fwd(b, from.max(*hint)))
                     .min()
-                    .or_else(|| boxes.iter().filter_map(|b| self.first_free_fwd(b, 0)).min())
+                    .or_else(|| {
+                        boxes
+                            .iter()
+                            .filter_map(|(b, hint)| self.first_free_fwd(b, *hint))
+                            .min()
+                    })
             }
+        }
+    }
+
+    /// After `s..=e` was reserved inside pools: hints that it reaches move past it.
+    fn raise_hints(&mut self, s: u128, e: u128) {
+        for p in &mut self.pools {
+            if s <= p.hint && p.hint <= e {
+                p.hint = e.saturating_add(1);
+            }
+        }
+    }
+
+    /// After indices from `s` on were released: no hint may stay above them.
+    pub(crate) fn lower_hints(&mut self, s: u128) {
+        for p in &mut self.pools {
+            p.hint = p.hint.min(s);
         }
     }
 
@@ -389,6 +439,16 @@ impl Engine {
     ) -> Result<u128, Fail> {
         let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
         with_set!(&mut self.set, s => s.insert(idx, idx));
+        if pattern.is_none() && self.policy == Policy::LowestFirst {
+            // The lowest free index of its pool: everything below it there is taken.
+            for p in &mut self.pools {
+                if p.hint <= idx && p.grid.contains(&self.layout, idx) {
+                    p.hint = idx.saturating_add(1);
+                }
+            }
+        } else {
+            self.raise_hints(idx, idx);
+        }
         self.label(idx, idx, owner);
         self.reserved = self.reserved.add(Count::from(1u128));
         self.advance(idx);
@@ -467,26 +527,54 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<(u128, u128), Fail> {
-        let lattices: Vec<Grid> = self
-            .pools
-            .iter()
-            .filter(|p| p.tags & mask == mask)
-            .filter_map(|p| Self::clip(&p.grid, pattern, &self.layout))
-            .filter_map(|b| b.lattice(&self.layout, extents))
-            .collect();
-        let offs = match lattices.first() {
-            Some(l) => self.block_offsets(l, extents),
+        // Lattices of aligned starts per pool, and the block's runs; for the common
+        // request (no pattern) they are kept from the previous call.
+        let cached = pattern.is_none()
+            && self
+                .block_cache
+                .as_ref()
+                .is_some_and(|c| c.mask == mask && c.extents[..] == *extents);
+        if !cached {
+            let lattices: Vec<(Grid, usize)> = self
+                .pools
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.tags & mask == mask)
+                .filter_map(|(i, p)| Some((Self::clip(&p.grid, pattern, &self.layout)?, i)))
+                .filter_map(|(b, i)| Some((b.lattice(&self.layout, extents)?, i)))
+                .collect();
+            let offs = match lattices.first() {
+                Some((l, _)) => self.block_offsets(l, extents),
+                None => Vec::new(),
+            };
+            self.block_cache = Some(Box::new(BlockCache {
+                mask,
+                extents: extents.to_vec(),
+                lattices,
+                offs,
+                reusable: pattern.is_none(),
+            }));
+        }
+        // Taken out for the search (which needs `&mut self`), put back after.
+        let cache = match self.block_cache.take() {
+            Some(c) => c,
             None => return Err(Fail::Exhausted),
         };
+        if cache.lattices.is_empty() {
+            self.block_cache = cache.reusable.then_some(cache);
+            return Err(Fail::Exhausted);
+        }
+        let (lattices, offs) = (&cache.lattices, &cache.offs[..]);
         let found = match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for l in &lattices {
+                for (l, pool) in lattices {
                     // As in `choose`: clipped lattices are not in pool order.
                     if best.is_some_and(|x| x < l.first(&self.layout)) {
                         continue;
                     }
-                    if let Some(x) = self.block_fwd(l, &offs, 0) {
+                    let hint = self.pools[*pool].hint;
+                    if let Some(x) = self.block_fwd(l, offs, hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
@@ -494,19 +582,21 @@ impl Engine {
             }
             Policy::HighestFirst => lattices
                 .iter()
-                .filter_map(|l| self.block_back(l, &offs, u128::MAX))
+                .filter_map(|(l, _)| self.block_back(l, offs, u128::MAX))
                 .max(),
             Policy::NextFit => {
                 let from = self.cursor;
                 let mut best = None;
-                for l in &lattices {
-                    if let Some(x) = self.block_fwd(l, &offs, from) {
+                for (l, pool) in lattices {
+                    let hint = self.pools[*pool].hint;
+                    if let Some(x) = self.block_fwd(l, offs, from.max(hint)) {
                         best = Some(best.map_or(x, |y: u128| y.min(x)));
                     }
                 }
                 if best.is_none() {
-                    for l in &lattices {
-                        if let Some(x) = self.block_fwd(l, &offs, 0) {
+                    for (l, pool) in lattices {
+                        let hint = self.pools[*pool].hint;
+                        if let Some(x) = self.block_fwd(l, offs, hint) {
                             best = Some(best.map_or(x, |y: u128| y.min(x)));
                         }
                     }
@@ -514,15 +604,20 @@ impl Engine {
                 best
             }
         };
-        let p = found.ok_or(Fail::Exhausted)?;
+        let Some(p) = found else {
+            self.block_cache = cache.reusable.then_some(cache);
+            return Err(Fail::Exhausted);
+        };
         let mut size = Count::ZERO;
-        for &(o0, o1) in &offs {
+        for &(o0, o1) in &cache.offs {
             with_set!(&mut self.set, s => s.insert(p + o0, p + o1));
+            self.raise_hints(p + o0, p + o1);
             self.label(p + o0, p + o1, owner);
             size = size.add(Count::span(p + o0, p + o1));
         }
         self.reserved = self.reserved.add(size);
-        let last = p + offs.last().map_or(0, |o| o.1);
+        let last = p + cache.offs.last().map_or(0, |o| o.1);
+        self.block_cache = cache.reusable.then_some(cache);
         self.advance(last);
         Ok((p, last))
     }
@@ -533,6 +628,7 @@ impl Engine {
             return Err(Fail::NotReserved { index: idx });
         }
         with_set!(&mut self.set, s => s.remove(idx, idx));
+        self.lower_hints(idx);
         self.unlabel(idx, idx);
         self.reserved = self.reserved.sub(Count::from(1u128));
         Ok(())
@@ -550,6 +646,9 @@ impl Engine {
         }
         let mut size = Count::ZERO;
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
+        if let Some(&(s, _)) = runs.first() {
+            self.lower_hints(s);
+        }
         for (s, e) in runs {
             with_set!(&mut self.set, st => st.remove(s, e));
             self.unlabel(s, e);
@@ -586,6 +685,7 @@ impl Engine {
         let mut size = Count::ZERO;
         for (s, e) in runs {
             with_set!(&mut self.set, st => st.insert(s, e));
+            self.raise_hints(s, e);
             self.label(s, e, owner);
             size = size.add(Count::span(s, e));
         }
