@@ -1,0 +1,3 @@
+addralloc::include_schema!("schemas/no-such-file.toml");
+
+fn main() {}
