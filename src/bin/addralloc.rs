@@ -1,0 +1,313 @@
+//! `addralloc`: check and describe address schemas, and plan the addresses of a machine
+//! or a network from a plan file.
+//!
+//! ```text
+//! addralloc check schemas/*.toml             validate schema files (exit 1 on errors)
+//! addralloc describe schemas/pci.toml        fields, ranges, capacity, format, pools
+//! addralloc gen schemas/pci.toml             the Rust that include_schema! generates
+//! addralloc plan examples/plans/i440fx.toml  assign addresses; --json, --state FILE
+//! ```
+//!
+//! Exit status: 0 success, 1 errors in the input (schema errors, plan conflicts), 2
+//! usage errors.
+
+#[path = "addralloc/describe.rs"]
+mod describe;
+#[path = "addralloc/plan.rs"]
+mod plan;
+#[path = "addralloc/report.rs"]
+mod report;
+#[path = "addralloc/run.rs"]
+mod run;
+#[path = "addralloc/space.rs"]
+mod space;
+#[path = "addralloc/state.rs"]
+mod state;
+#[path = "addralloc/toml.rs"]
+mod toml;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use addralloc::schema::{Diagnostic, Schema};
+
+use crate::report::Problem;
+
+/// Declarative address schemas: check them, describe them, and plan addresses with them.
+#[derive(Parser, Debug)]
+#[command(name = "addralloc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate schema files; errors show the file, line and column (exit status 1)
+    Check {
+        /// Schema files (`*.toml`)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Describe each address type of a schema: fields, ranges, capacity, format, pools
+    Describe {
+        /// A schema file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the Rust code that `include_schema!` generates for a schema file
+    Gen {
+        /// A schema file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Assign addresses to the devices of a plan file and print them
+    Plan {
+        /// A plan file (see examples/plans/README.md)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print the assignments as JSON
+        #[arg(long)]
+        json: bool,
+        /// Continue from this JSON state file, if it exists (its assignments and the
+        /// allocators' state, such as the next-fit position), and write the new state to it
+        #[arg(long, value_name = "STATE")]
+        state: Option<PathBuf>,
+    },
+}
+
+/// An outcome: the exit status, after the messages were printed.
+pub enum Failure {
+    /// Errors in the input: exit status 1.
+    Input,
+    /// A usage error: exit status 2.
+    Usage,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { files } => check(&files),
+        Command::Describe { file } => describe::run(&file),
+        Command::Gen { file } => gen(&file),
+        Command::Plan { file, json, state } => run::run(&file, json, state.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input) => ExitCode::from(1),
+        Err(Failure::Usage) => ExitCode::from(2),
+    }
+}
+
+/// Reads a file, or prints why not.
+pub fn read_file(path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
+        Failure::Input
+    })
+}
+
+/// An I/O error in lowercase words.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "no such file".to_string(),
+        ErrorKind::PermissionDenied => "permission denied".to_string(),
+        ErrorKind::InvalidData => "the file is not valid UTF-8 text".to_string(),
+        ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => {
+            let s = e.to_string();
+            // "Is a directory (os error 21)" -> "is a directory (os error 21)"
+            let mut c = s.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// A schema diagnostic as a problem to render.
+pub fn problem_of(d: &Diagnostic) -> Problem {
+    let mut p = Problem::new(d.message.clone(), d.span.clone());
+    for n in &d.notes {
+        p = p.note(n.message.clone(), n.span.clone());
+    }
+    p
+}
+
+/// Reads and loads a schema file, printing its errors.
+pub fn load_schema(path: &std::path::Path) -> Result<(String, Schema), Failure> {
+    let text = read_file(path)?;
+    match Schema::from_toml(&text) {
+        Ok(s) => Ok((text, s)),
+        Err(diags) => {
+            let shown = path.display().to_string();
+            for d in &diags {
+                eprint!("{}", report::render(&shown, &text, &problem_of(d)));
+            }
+            eprintln!(
+                "error: `{shown}` has {} error{}",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            );
+            Err(Failure::Input)
+        }
+    }
+}
+
+fn check(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut bad = 0;
+    for path in files {
+        match load_schema(path) {
+            Ok((_, schema)) => {
+                let names: Vec<&str> = schema.types.iter().map(|t| t.name.as_str()).collect();
+                println!("ok: {} ({})", path.display(), names.join(", "));
+            }
+            Err(_) => bad += 1,
+        }
+    }
+    if bad == 0 {
+        Ok(())
+    } else {
+        eprintln!(
+            "error: {bad} of {} schema file{} failed the check",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        Err(Failure::Input)
+    }
+}
+
+fn gen(path: &std::path::Path) -> Result<(), Failure> {
+    // Validate first, so that `gen` on a broken schema reports its errors as `check` does.
+    let (text, _) = load_schema(path)?;
+    let shown = path.display().to_string();
+    let code = match addralloc_codegen::generate(&text, "::addralloc") {
+        Ok(code) => code,
+        Err(errors) => {
+            // `line:col: message`, after the file name as rustc prints it.
+            for e in &errors {
+                eprintln!("error: {shown}:{e}");
+            }
+            eprintln!(
+                "error: `{shown}` has {} error{}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return Err(Failure::Input);
+        }
+    };
+    let header = format!(
+        "// The code that `include_schema!(\"{shown}\")` generates (`addralloc gen {shown}`).\n\n"
+    );
+    match rustfmt(&code) {
+        Ok(formatted) => print!("{header}{}", doc_comments(&formatted)),
+        Err(why) => {
+            eprintln!("note: {why}; the code is printed unformatted");
+            println!("{header}{code}");
+        }
+    }
+    Ok(())
+}
+
+/// Formats Rust source with `rustfmt --edition 2021`, or says why it could not.
+fn rustfmt(code: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "`rustfmt` is not on PATH".to_string(),
+            _ => format!("cannot run `rustfmt`: {}", io_reason(&e)),
+        })?;
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    // Write from another thread: rustfmt may fill its output pipe before reading all.
+    let input = code.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run `rustfmt`: {}", io_reason(&e)))?;
+    let written = writer.join().unwrap_or(Ok(()));
+    match (out.status.success(), written) {
+        (true, Ok(())) => String::from_utf8(out.stdout)
+            .map_err(|_| "`rustfmt` printed text that is not UTF-8".to_string()),
+        (true, Err(e)) => Err(format!("cannot run `rustfmt`: {}", io_reason(&e))),
+        (false, _) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            Err(format!("`rustfmt` failed ({}): {first}", out.status))
+        }
+    }
+}
+
+/// `#[doc = "text"]` lines of formatted code as `/// text` comments, as people write
+/// them; a string with escapes other than `\n`, `\"`, `\\`, `\'` and `\t` stays.
+fn doc_comments(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    for line in code.lines() {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let doc = line
+            .trim()
+            .strip_prefix("#[doc = \"")
+            .and_then(|rest| rest.strip_suffix("\"]"))
+            .and_then(unescape);
+        match doc {
+            Some(text) => {
+                for l in text.split('\n') {
+                    let sep = if l.is_empty() || l.starts_with(' ') {
+                        ""
+                    } else {
+                        " "
+                    };
+                    out.push_str(format!("{indent}///{sep}{l}").trim_end());
+                    out.push('\n');
+                }
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The text of a string literal's inside, for the simple escapes only.
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(match chars.next()? {
+                'n' => '\n',
+                't' => '\t',
+                c @ ('"' | '\\' | '\'') => c,
+                _ => return None,
+            }),
+            '"' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::doc_comments;
+
+    #[test]
+    fn doc_attributes_become_comments() {
+        let code = "#[doc = \" A `T`.\"]\n#[doc = \" \"]\nstruct T;\nimpl T {\n    #[doc = \"New.\\n\\n# Errors\\n\\nNone \\\"ever\\\".\"]\n    fn new() {}\n    #[doc = \"\\u{1F600}\"]\n    fn f() {}\n}\n";
+        assert_eq!(
+            doc_comments(code),
+            "/// A `T`.\n///\nstruct T;\nimpl T {\n    /// New.\n    ///\n    /// # Errors\n    ///\n    /// None \"ever\".\n    fn new() {}\n    #[doc = \"\\u{1F600}\"]\n    fn f() {}\n}\n"
+        );
+    }
+}

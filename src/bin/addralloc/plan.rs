@@ -1,0 +1,493 @@
+//! The plan file model: address spaces, fixed reservations and devices, read from the
+//! TOML tree with every key checked. The layout is documented in
+//! `examples/plans/README.md`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use addralloc::disk::DiskBus;
+use addralloc::edit_distance;
+
+use crate::report::Problem;
+use crate::toml::{Spanned, Table, Value};
+
+/// A string from the plan with its span.
+pub type Text = Spanned<String>;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub spaces: Vec<SpaceDef>,
+    /// `[[fixed]]` entries and `[[device]]` entries, in file order.
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+pub struct SpaceDef {
+    pub name: Text,
+    pub schema: Text,
+    pub type_name: Option<Text>,
+    pub policy: Option<Text>,
+    pub disk_bus: Option<(DiskBus, Range<usize>)>,
+    pub pools: Vec<PoolDef>,
+    pub span: Range<usize>,
+}
+
+#[derive(Debug)]
+pub struct PoolDef {
+    pub pattern: Text,
+    pub tags: Vec<Text>,
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    pub fixed: bool,
+    pub name: Text,
+    /// The space's index in `Plan::spaces`.
+    pub space: usize,
+    pub address: Option<Text>,
+    pub disk: Option<Text>,
+    pub block: Option<Text>,
+    pub tags: Vec<Text>,
+    pub within: Option<Text>,
+    pub prefer: Vec<Text>,
+}
+
+const TOP_KEYS: &[&str] = &["description", "space", "fixed", "device"];
+const SPACE_KEYS: &[&str] = &[
+    "name", "schema", "type", "policy", "disk-bus", "units", "pool",
+];
+const POOL_KEYS: &[&str] = &["pattern", "tags"];
+const FIXED_KEYS: &[&str] = &["name", "space", "address", "block", "tags"];
+const DEVICE_KEYS: &[&str] = &[
+    "name", "space", "address", "disk", "block", "tags", "within", "prefer",
+];
+
+/// Collects problems while reading a plan.
+struct Reader {
+    problems: Vec<Problem>,
+}
+
+fn unknown_key(key: &Text, allowed: &[&str], what: &str) -> Problem {
+    let best = allowed
+        .iter()
+        .map(|a| (edit_distance(&key.value, a), *a))
+        .min_by_key(|(d, _)| *d);
+    let message = match best {
+        Some((d, a)) if d <= 2.max(key.value.len() / 3) => {
+            format!("unknown key `{}` in {what}; did you mean `{a}`?", key.value)
+        }
+        _ => {
+            let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+            format!(
+                "unknown key `{}` in {what}; the keys are {}",
+                key.value,
+                list.join(", ")
+            )
+        }
+    };
+    Problem::at(message, key.span.clone())
+}
+
+impl Reader {
+    fn check_keys(&mut self, t: &Table, allowed: &[&str], what: &str) {
+        for (k, _) in &t.entries {
+            if !allowed.contains(&k.value.as_str()) {
+                self.problems.push(unknown_key(k, allowed, what));
+            }
+        }
+    }
+
+    fn string(&mut self, t: &Table, key: &str, what: &str) -> Option<Text> {
+        let v = t.get(key)?;
+        match &v.value {
+            Value::Str(s) => Some(Spanned {
+                value: s.clone(),
+                span: v.span.clone(),
+            }),
+            other => {
+                self.problems.push(Problem::at(
+                    format!("`{key}` of {what} must be a string, found {}", other.kind()),
+                    v.span.clone(),
+                ));
+                None
+            }
+        }
+    }
+
+    fn required(&mut self, t: &Table, key: &str, what: &str, span: &Range<usize>) -> Option<Text> {
+        if t.get(key).is_none() {
+            self.problems
+                .push(Problem::at(format!("{what} has no `{key}`"), span.clone()));
+            return None;
+        }
+        self.string(t, key, what)
+    }
+
+    fn strings(&mut self, t: &Table, key: &str, what: &str) -> Vec<Text> {
+        let Some(v) = t.get(key) else {
+            return Vec::new();
+        };
+        let Value::Array(items) = &v.value else {
+            self.problems.push(Problem::at(
+                format!(
+                    "`{key}` of {what} must be an array of strings, found {}",
+                    v.value.kind()
+                ),
+                v.span.clone(),
+            ));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::Str(s) => out.push(Spanned {
+                    value: s.clone(),
+                    span: item.span.clone(),
+                }),
+                other => self.problems.push(Problem::at(
+                    format!(
+                        "`{key}` of {what} must hold strings, found {}",
+                        other.kind()
+                    ),
+                    item.span.clone(),
+                )),
+            }
+        }
+        out
+    }
+
+    /// The tables of an array of tables `key` (`[[space]]`).
+    fn tables<'t>(&mut self, t: &'t Table, key: &str) -> Vec<(&'t Table, Range<usize>)> {
+        let Some(v) = t.get(key) else {
+            return Vec::new();
+        };
+        let items: Vec<&Spanned<Value>> = match &v.value {
+            Value::Array(items) => items.iter().collect(),
+            Value::Table(_) => vec![v],
+            other => {
+                self.problems.push(Problem::at(
+                    format!(
+                        "`{key}` must be an array of tables (`[[{key}]]`), found {}",
+                        other.kind()
+                    ),
+                    v.span.clone(),
+                ));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::Table(inner) => out.push((inner, item.span.clone())),
+                other => self.problems.push(Problem::at(
+                    format!("`{key}` must hold tables, found {}", other.kind()),
+                    item.span.clone(),
+                )),
+            }
+        }
+        out
+    }
+}
+
+fn disk_bus(r: &mut Reader, t: &Table, what: &str) -> Option<(DiskBus, Range<usize>)> {
+    let bus = r.string(t, "disk-bus", what);
+    let units = t.get("units");
+    let Some(bus) = bus else {
+        if let Some(u) = units {
+            r.problems.push(Problem::at(
+                "`units` is only for `disk-bus = \"scsi-wide\"`",
+                u.span.clone(),
+            ));
+        }
+        return None;
+    };
+    let kinds = ["ide", "sata", "fdc", "scsi-narrow", "scsi-wide"];
+    let parsed = match bus.value.as_str() {
+        "ide" => DiskBus::Ide,
+        "sata" => DiskBus::Sata,
+        "fdc" => DiskBus::Fdc,
+        "scsi-narrow" => DiskBus::ScsiNarrow,
+        "scsi-wide" => {
+            let n = match units {
+                None => 16,
+                Some(Spanned {
+                    value: Value::Int(n),
+                    span,
+                }) => match u32::try_from(*n) {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        r.problems.push(Problem::at(
+                            format!("`units` must be 1 to {}, found {n}", u32::MAX),
+                            span.clone(),
+                        ));
+                        return None;
+                    }
+                },
+                Some(other) => {
+                    r.problems.push(Problem::at(
+                        format!("`units` must be an integer, found {}", other.value.kind()),
+                        other.span.clone(),
+                    ));
+                    return None;
+                }
+            };
+            return Some((DiskBus::ScsiWide { units: n }, bus.span));
+        }
+        other => {
+            let list: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+            r.problems.push(Problem::at(
+                format!(
+                    "unknown disk bus `{other}`; the disk buses are {}",
+                    list.join(", ")
+                ),
+                bus.span,
+            ));
+            return None;
+        }
+    };
+    if let Some(u) = units {
+        r.problems.push(Problem::at(
+            "`units` is only for `disk-bus = \"scsi-wide\"`",
+            u.span.clone(),
+        ));
+    }
+    Some((parsed, bus.span))
+}
+
+/// Reads a plan from its TOML tree; every problem is collected.
+pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
+    let mut r = Reader {
+        problems: Vec::new(),
+    };
+    r.check_keys(root, TOP_KEYS, "the plan");
+    if let Some(d) = root.get("description") {
+        if !matches!(d.value, Value::Str(_)) {
+            r.problems.push(Problem::at(
+                format!("`description` must be a string, found {}", d.value.kind()),
+                d.span.clone(),
+            ));
+        }
+    }
+
+    let mut spaces: Vec<SpaceDef> = Vec::new();
+    for (t, span) in r.tables(root, "space") {
+        let what = "a `[[space]]`";
+        r.check_keys(t, SPACE_KEYS, what);
+        let name = r.required(t, "name", what, &span);
+        let schema = r.required(t, "schema", what, &span);
+        let type_name = r.string(t, "type", what);
+        let policy = r.string(t, "policy", what);
+        if let Some(p) = &policy {
+            if !["lowest-first", "next-fit", "highest-first"].contains(&p.value.as_str()) {
+                r.problems.push(Problem::at(
+                    format!(
+                        "unknown policy `{}`; the policies are `lowest-first`, `next-fit`, `highest-first`",
+                        p.value
+                    ),
+                    p.span.clone(),
+                ));
+            }
+        }
+        let disk_bus = disk_bus(&mut r, t, what);
+        let mut pools = Vec::new();
+        for (pt, pspan) in r.tables(t, "pool") {
+            let pwhat = "a `[[space.pool]]`";
+            r.check_keys(pt, POOL_KEYS, pwhat);
+            let pattern = r.required(pt, "pattern", pwhat, &pspan);
+            let tags = r.strings(pt, "tags", pwhat);
+            if let Some(pattern) = pattern {
+                pools.push(PoolDef { pattern, tags });
+            }
+        }
+        let (Some(name), Some(schema)) = (name, schema) else {
+            continue;
+        };
+        if let Some(first) = spaces.iter().find(|s| s.name.value == name.value) {
+            r.problems.push(
+                Problem::at(
+                    format!("space `{}` is defined twice", name.value),
+                    name.span.clone(),
+                )
+                .note("first defined here", Some(first.name.span.clone())),
+            );
+            continue;
+        }
+        spaces.push(SpaceDef {
+            name,
+            schema,
+            type_name,
+            policy,
+            disk_bus,
+            pools,
+            span,
+        });
+    }
+    if spaces.is_empty() && r.problems.is_empty() {
+        r.problems.push(Problem::new(
+            "the plan defines no address space: add a `[[space]]` with a `name` and a `schema`",
+            None,
+        ));
+    }
+
+    let mut entries: Vec<Entry> = Vec::new();
+    // Entry names, for duplicates in plans of many thousand devices.
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut raw: Vec<(bool, &Table, Range<usize>)> = Vec::new();
+    for fixed in [true, false] {
+        let key = if fixed { "fixed" } else { "device" };
+        for (t, span) in r.tables(root, key) {
+            raw.push((fixed, t, span));
+        }
+    }
+    // File order: by span start.
+    raw.sort_by_key(|(_, _, span)| span.start);
+    for (fixed, t, span) in raw {
+        let what = if fixed {
+            "a `[[fixed]]`"
+        } else {
+            "a `[[device]]`"
+        };
+        r.check_keys(t, if fixed { FIXED_KEYS } else { DEVICE_KEYS }, what);
+        let disk = if fixed {
+            None
+        } else {
+            r.string(t, "disk", what)
+        };
+        let name = match (r.string(t, "name", what), &disk) {
+            (Some(n), _) => Some(n),
+            (None, Some(d)) if t.get("name").is_none() => Some(d.clone()),
+            (None, _) => {
+                if t.get("name").is_none() {
+                    r.problems
+                        .push(Problem::at(format!("{what} has no `name`"), span.clone()));
+                }
+                None
+            }
+        };
+        let space_name = r.string(t, "space", what);
+        let address = r.string(t, "address", what);
+        let block = r.string(t, "block", what);
+        let tags = r.strings(t, "tags", what);
+        let within = if fixed {
+            None
+        } else {
+            r.string(t, "within", what)
+        };
+        let prefer = if fixed {
+            Vec::new()
+        } else {
+            r.strings(t, "prefer", what)
+        };
+        if fixed && address.is_none() && t.get("address").is_none() {
+            r.problems.push(Problem::at(
+                "a `[[fixed]]` has no `address`; a fixed reservation is at an address",
+                span.clone(),
+            ));
+        }
+        if let (Some(a), Some(d)) = (&address, &disk) {
+            r.problems.push(
+                Problem::at(
+                    "a device has either an `address` or a `disk` name, not both",
+                    d.span.clone(),
+                )
+                .note("the address is here", Some(a.span.clone())),
+            );
+        }
+        let placed = address.is_some() || disk.is_some();
+        for (k, v) in [("within", &within), ("prefer", &prefer.first().cloned())] {
+            if let (true, Some(v)) = (placed, v) {
+                r.problems.push(Problem::at(
+                    format!("`{k}` is for automatic placement; this device has a fixed address"),
+                    v.span.clone(),
+                ));
+            }
+        }
+        if let (Some(w), Some(p)) = (&within, prefer.first()) {
+            r.problems.push(
+                Problem::at(
+                    "a device has either `within` or `prefer`, not both; put the constraint into each preference",
+                    w.span.clone(),
+                )
+                .note("the preferences are here", Some(p.span.clone())),
+            );
+        }
+        let space = match &space_name {
+            Some(s) => match spaces.iter().position(|x| x.name.value == s.value) {
+                Some(i) => Some(i),
+                None => {
+                    let names: Vec<String> = spaces
+                        .iter()
+                        .map(|x| format!("`{}`", x.name.value))
+                        .collect();
+                    r.problems.push(Problem::at(
+                        format!(
+                            "unknown space `{}`; the spaces are {}",
+                            s.value,
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                        s.span.clone(),
+                    ));
+                    None
+                }
+            },
+            None if spaces.len() == 1 => Some(0),
+            None => {
+                if t.get("space").is_none() && !spaces.is_empty() {
+                    r.problems.push(Problem::at(
+                        format!("{what} has no `space`, and the plan has several"),
+                        span.clone(),
+                    ));
+                }
+                None
+            }
+        };
+        if let (Some(d), Some(i)) = (&disk, space) {
+            if spaces[i].disk_bus.is_none() {
+                r.problems.push(Problem::at(
+                    format!(
+                        "`disk` needs a space with a `disk-bus`; space `{}` has none",
+                        spaces[i].name.value
+                    ),
+                    d.span.clone(),
+                ));
+            }
+        }
+        let (Some(name), Some(space)) = (name, space) else {
+            continue;
+        };
+        if let Some(first) = names.get(&name.value).map(|&i| &entries[i]) {
+            r.problems.push(
+                Problem::at(
+                    format!("`{}` is named twice", name.value),
+                    name.span.clone(),
+                )
+                .note("first named here", Some(first.name.span.clone())),
+            );
+            continue;
+        }
+        names.insert(name.value.clone(), entries.len());
+        entries.push(Entry {
+            fixed,
+            name,
+            space,
+            address,
+            disk,
+            block,
+            tags,
+            within,
+            prefer,
+        });
+    }
+
+    if r.problems.is_empty() {
+        Ok(Plan { spaces, entries })
+    } else {
+        r.problems
+            .sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
+        Err(r.problems)
+    }
+}

@@ -1,0 +1,218 @@
+//! One address space of a plan: a schema type and its run-time allocator
+//! ([`DynAllocator`]), with addresses as field values.
+
+use std::sync::Arc;
+
+use addralloc::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynType};
+use addralloc::schema::TypeDef;
+use addralloc::{Count, Error, Policy, Snapshot};
+
+/// An address as one value per field.
+pub type Values = Vec<u128>;
+
+pub struct Space {
+    ty: Arc<DynType>,
+    alloc: DynAllocator,
+}
+
+fn range_values(r: &DynBlockRange) -> (Values, Values) {
+    (r.first().values().to_vec(), r.last().values().to_vec())
+}
+
+fn single(a: &DynAddress) -> (Values, Values) {
+    (a.values().to_vec(), a.values().to_vec())
+}
+
+impl Space {
+    /// A space of type `def` with no pools.
+    pub fn new(def: &TypeDef, policy: Policy) -> Result<Space, String> {
+        let ty = DynType::from_def(def.clone()).map_err(|d| {
+            d.iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let ty = Arc::new(ty);
+        Ok(Space {
+            alloc: DynAllocator::new(Arc::clone(&ty), policy),
+            ty,
+        })
+    }
+
+    pub fn type_name(&self) -> &str {
+        self.ty.name()
+    }
+
+    pub fn field_count(&self) -> usize {
+        self.ty.fields().len()
+    }
+
+    pub fn add_pool(&mut self, pattern: &str, tags: &[&str]) -> Result<(), Error> {
+        self.alloc.add_pool_tagged(pattern, tags)
+    }
+
+    /// Parses an address in the type's format.
+    pub fn parse(&self, text: &str) -> Result<Values, Error> {
+        self.ty.parse_address(text).map(|a| a.values().to_vec())
+    }
+
+    /// Prints an address in the type's format.
+    pub fn show(&self, v: &[u128]) -> String {
+        self.ty.format_values(v)
+    }
+
+    /// Checks one value per field against the fields' ranges.
+    pub fn check_values(&self, v: &[u128]) -> Result<(), Error> {
+        self.ty.address(v).map(|_| ())
+    }
+
+    /// Parses a block shape (`function=8`) into one extent per field.
+    pub fn parse_block(&self, text: &str) -> Result<Vec<u128>, Error> {
+        self.ty.parse_block(text).map(|b| b.extents().to_vec())
+    }
+
+    fn block_text(&self, ext: &[u128]) -> String {
+        let parts: Vec<String> = self
+            .ty
+            .fields()
+            .iter()
+            .zip(ext)
+            .filter(|(_, e)| **e != 1)
+            .map(|(f, e)| format!("{}={e}", f.name))
+            .collect();
+        if parts.is_empty() {
+            "1".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The last address of the block of extents `ext` starting at `first`.
+    pub fn block_end(&self, first: &[u128], ext: &[u128]) -> Result<Values, String> {
+        let mut last = Vec::with_capacity(first.len());
+        for ((f, &v), &e) in self.ty.fields().iter().zip(first).zip(ext) {
+            match v.checked_add(e - 1) {
+                Some(l) if l <= f.max => last.push(l),
+                _ => {
+                    return Err(format!(
+                        "the block `{}` from {} runs past the largest `{}` ({})",
+                        self.block_text(ext),
+                        self.show(first),
+                        f.name,
+                        f.max
+                    ))
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    fn is_single(ext: &[u128]) -> bool {
+        ext.iter().all(|&e| e == 1)
+    }
+
+    /// Reserves every address from `first` to `last` for `owner`, in pools carrying
+    /// `tags`.
+    pub fn reserve_range(
+        &mut self,
+        first: &[u128],
+        last: &[u128],
+        owner: &str,
+        tags: &[&str],
+    ) -> Result<(), Error> {
+        let f = self.ty.address(first)?;
+        let l = self.ty.address(last)?;
+        let req = self.alloc.owned_by(owner).requiring(tags);
+        if first == last {
+            req.reserve(f).map(|_| ())
+        } else {
+            req.reserve_range(f, l).map(|_| ())
+        }
+    }
+
+    /// The first free address (or aligned block) inside `within`, by policy.
+    pub fn reserve_first(
+        &mut self,
+        within: Option<&str>,
+        ext: &[u128],
+        owner: &str,
+        tags: &[&str],
+    ) -> Result<(Values, Values), Error> {
+        let pattern = within.unwrap_or("*");
+        if Self::is_single(ext) {
+            self.alloc
+                .owned_by(owner)
+                .requiring(tags)
+                .reserve_first(pattern)
+                .map(|a| single(&a))
+        } else {
+            let block = self.ty.parse_block(&self.block_text(ext))?;
+            self.alloc
+                .owned_by(owner)
+                .requiring(tags)
+                .reserve_block(pattern, block)
+                .map(|r| range_values(&r))
+        }
+    }
+
+    /// The first free address (or aligned block) of the first preference that has
+    /// one, with the preference's position. On failure, the position of the
+    /// preference at fault, if one is.
+    pub fn reserve_preferred(
+        &mut self,
+        prefs: &[&str],
+        ext: &[u128],
+        owner: &str,
+        tags: &[&str],
+    ) -> Result<(Values, Values, usize), (Error, Option<usize>)> {
+        // Check every preference first, so that a typo in the last one is reported
+        // even when an earlier one has room.
+        for (i, p) in prefs.iter().enumerate() {
+            self.ty.parse_pattern(p).map_err(|e| (e, Some(i)))?;
+        }
+        for (i, p) in prefs.iter().enumerate() {
+            match self.reserve_first(Some(p), ext, owner, tags) {
+                Ok((f, l)) => return Ok((f, l, i)),
+                Err(Error::Exhausted { .. }) => continue,
+                Err(e) => return Err((e, Some(i))),
+            }
+        }
+        let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
+        let what = if Self::is_single(ext) {
+            "address".to_string()
+        } else {
+            format!("block of `{}`", self.block_text(ext))
+        };
+        let mut request = format!("{what} in any of {}", list.join(", "));
+        if !tags.is_empty() {
+            let t: Vec<String> = tags.iter().map(|t| format!("`{t}`")).collect();
+            request.push_str(&format!(" in pools tagged {}", t.join(", ")));
+        }
+        Err((Error::Exhausted { request }, None))
+    }
+
+    /// The allocator's whole state, for the state file.
+    pub fn snapshot(&self) -> Snapshot {
+        self.alloc.snapshot()
+    }
+
+    /// Continues automatic choice from a previous run: `saved` (the allocator of the
+    /// state file) is checked in full, and its next-fit position carried over to this
+    /// allocator, which must hold no reservations yet. The plan gives the pools and the
+    /// reservations; only the position comes from `saved`.
+    pub fn continue_from(&mut self, saved: &Snapshot) -> Result<(), Error> {
+        DynAllocator::restore(Arc::clone(&self.ty), saved)?;
+        let mut now = self.alloc.snapshot();
+        now.last_choice = saved.last_choice.clone();
+        self.alloc = DynAllocator::restore(Arc::clone(&self.ty), &now)?;
+        Ok(())
+    }
+
+    pub fn capacity(&self) -> Count {
+        self.alloc.capacity()
+    }
+
+    pub fn free_count(&self) -> Count {
+        self.alloc.free_count()
+    }
+}

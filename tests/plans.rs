@@ -1,0 +1,509 @@
+//! The bundled plans in `examples/plans/`: each one's exact table, its JSON, and a
+//! state file carried from one run to the next.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn addralloc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_addralloc"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the addralloc binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `plan` on a bundled plan and checks the exact table.
+fn table(plan: &str, expected: &str) {
+    let o = addralloc(&["plan", &format!("examples/plans/{plan}.toml")]);
+    assert_eq!(stderr(&o), "", "{plan}");
+    assert_eq!(o.status.code(), Some(0), "{plan}");
+    assert_eq!(stdout(&o), expected, "{plan}");
+}
+
+#[test]
+fn i440fx_table() {
+    table(
+        "i440fx",
+        "\
+DEVICE       SPACE  ADDRESS                      KIND\n\
+host-bridge  pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+isa-bridge   pci    0000:00:01.0                 fixed\n\
+ide          pci    0000:00:01.1                 fixed\n\
+usb          pci    0000:00:01.2                 fixed\n\
+acpi         pci    0000:00:01.3                 fixed\n\
+vga          pci    0000:00:02.0..=0000:00:02.7  auto\n\
+net0         pci    0000:00:03.0..=0000:00:03.7  explicit\n\
+disk0        pci    0000:00:04.0..=0000:00:04.7  auto\n\
+disk1        pci    0000:00:05.0..=0000:00:05.7  auto\n\
+balloon      pci    0000:00:06.0..=0000:00:06.7  auto\n\
+rng          pci    0000:00:1f.0..=0000:00:1f.7  preferred #1\n",
+    );
+}
+
+#[test]
+fn q35_table() {
+    table(
+        "q35",
+        "\
+DEVICE      SPACE  ADDRESS                      KIND\n\
+mch         pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+lpc         pci    0000:00:1f.0                 fixed\n\
+sata        pci    0000:00:1f.2                 fixed\n\
+smbus       pci    0000:00:1f.3                 fixed\n\
+vga         pci    0000:00:01.0..=0000:00:01.7  auto\n\
+root-port1  pci    0000:00:02.0                 auto\n\
+root-port2  pci    0000:00:02.1                 auto\n\
+root-port3  pci    0000:00:02.2                 auto\n\
+root-port4  pci    0000:00:02.3                 auto\n\
+root-port5  pci    0000:00:02.4                 auto\n\
+root-port6  pci    0000:00:02.5                 auto\n\
+root-port7  pci    0000:00:02.6                 auto\n\
+root-port8  pci    0000:00:02.7                 auto\n\
+net0        pci    0000:01:00.0                 auto\n\
+disk0       pci    0000:02:00.0                 auto\n\
+disk1       pci    0000:06:00.0                 preferred #1\n\
+net1        pci    0000:04:00.0                 explicit\n\
+balloon     pci    0000:03:00.0                 auto\n\
+usb         pci    0000:00:03.0                 auto\n",
+    );
+}
+
+#[test]
+fn disks_table() {
+    table(
+        "disks",
+        "\
+DEVICE             SPACE  ADDRESS  KIND\n\
+scsi-host-adapter  scsi   0:0:0:7  fixed\n\
+sda                scsi   0:0:0:0  disk\n\
+sdb                scsi   0:0:0:1  disk\n\
+sdh                scsi   0:0:0:8  disk\n\
+hda                ide    0:0:0:0  disk\n\
+hdc                ide    0:1:0:0  disk\n\
+sdi                sata   1:0:0:2  disk\n\
+scratch            sata   0:0:0:0  auto\n",
+    );
+}
+
+#[test]
+fn s390_table() {
+    table(
+        "s390",
+        "\
+DEVICE          SPACE   ADDRESS    KIND\n\
+net0            ccw     fe.0.0000  auto\n\
+disk0           ccw     fe.0.0001  auto\n\
+virtio-serial0  ccw     fe.0.0002  auto\n\
+boot            ccw     fe.0.0100  explicit\n\
+disk1           ccw     fe.0.0003  auto\n\
+console         serial  0:0:0      fixed\n\
+guest-agent     serial  0:0:1      auto\n\
+spice-agent     serial  0:0:2      auto\n",
+    );
+}
+
+#[test]
+fn ipam_table() {
+    table(
+        "ipam",
+        "\
+DEVICE      SPACE  ADDRESS                     KIND\n\
+router      lan    192.168.1.254               fixed\n\
+dns         lan    192.168.1.53                explicit\n\
+web         lan    192.168.1.2                 auto\n\
+db          lan    192.168.1.3                 auto\n\
+cache       lan    192.168.1.4                 auto\n\
+containers  lan    192.168.1.8..=192.168.1.15  auto\n\
+printer     lan    192.168.1.200               preferred #1\n",
+    );
+}
+
+/// A fresh, empty directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("plans-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// A bundled plan, copied into `dir` with its schema paths made absolute.
+fn copy_plan(plan: &str, dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(format!("examples/plans/{plan}.toml")))
+        .expect("a bundled plan");
+    let schemas = root().join("schemas");
+    let text = text.replace("../../schemas", &schemas.display().to_string());
+    let path = dir.join(format!("{plan}.toml"));
+    std::fs::write(&path, edit(text)).expect("a plan copy");
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn json_output() {
+    let o = addralloc(&["plan", "examples/plans/i440fx.toml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let rows = v["assignments"].as_array().expect("assignments");
+    assert_eq!(rows.len(), 11);
+    assert_eq!(
+        rows[5],
+        serde_json::json!({
+            "device": "vga", "space": "pci", "first": "0000:00:02.0",
+            "last": "0000:00:02.7", "kind": "auto"
+        })
+    );
+    assert_eq!(rows[10]["kind"], "preferred");
+    assert_eq!(rows[10]["preference"], 1);
+    assert_eq!(
+        v["spaces"],
+        serde_json::json!([{
+            "space": "pci", "type": "PciAddress",
+            // Bus 0: 32 slots of 8 functions; 5 whole slots and 4 + 8 functions used.
+            "capacity": "256", "free": "196"
+        }])
+    );
+
+    let o = addralloc(&["plan", "examples/plans/disks.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["assignments"][3]["disk"], "sdh");
+    assert_eq!(v["assignments"][3]["first"], "0:0:0:8");
+}
+
+#[test]
+fn every_bundled_plan_as_json_matches_its_table() {
+    for plan in ["i440fx", "q35", "disks", "s390", "ipam"] {
+        let path = format!("examples/plans/{plan}.toml");
+        let table = stdout(&addralloc(&["plan", &path]));
+        let o = addralloc(&["plan", &path, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+        let rows = v["assignments"].as_array().expect("assignments");
+        assert_eq!(rows.len() + 1, table.lines().count(), "{plan}");
+        for (row, line) in rows.iter().zip(table.lines().skip(1)) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(row["device"], words[0], "{plan}");
+            assert_eq!(row["space"], words[1], "{plan}");
+            assert_eq!(row["kind"], words[3], "{plan}");
+            let first = row["first"].as_str().unwrap_or_default();
+            assert!(words[2].starts_with(first), "{plan}: {line}");
+        }
+    }
+}
+
+#[test]
+fn state_carries_over() {
+    let dir = scratch("state-carries-over");
+    let state = dir.join("leases.json");
+    let plan = copy_plan("ipam", &dir, |t| t);
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("a state file"))
+            .expect("JSON");
+    assert_eq!(first["addralloc-plan-state"], 1);
+    assert_eq!(first["spaces"]["lan"]["type"], "Ipv4Address");
+    assert_eq!(first["assignments"].as_array().map(Vec::len), Some(7));
+    // Only the state file is left: the temporary file was renamed over it.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the scratch directory")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["ipam.toml", "leases.json"]);
+
+    // `web` leaves, `new` arrives before `db`: `db` and `cache` keep their addresses,
+    // `new` takes the first free one, which is `web`'s.
+    let plan = copy_plan("ipam", &dir, |t| {
+        t.replace(
+            "name = \"web\"\ntags = [\"hosts\"]",
+            "name = \"new\"\ntags = [\"hosts\"]",
+        )
+    });
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "\
+DEVICE      SPACE  ADDRESS                     KIND\n\
+router      lan    192.168.1.254               fixed\n\
+dns         lan    192.168.1.53                explicit\n\
+new         lan    192.168.1.2                 auto\n\
+db          lan    192.168.1.3                 kept\n\
+cache       lan    192.168.1.4                 kept\n\
+containers  lan    192.168.1.8..=192.168.1.15  kept\n\
+printer     lan    192.168.1.200               kept\n\
+web         lan    192.168.1.2                 released\n"
+    );
+    // The state keeps the kinds of the first run.
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("a state file"))
+            .expect("JSON");
+    let kinds: Vec<&str> = second["assignments"]
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "fixed",
+            "explicit",
+            "auto",
+            "auto",
+            "auto",
+            "auto",
+            "preferred"
+        ]
+    );
+
+    // A third run changes nothing.
+    let before = std::fs::read_to_string(&state).expect("a state file");
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("new         lan    192.168.1.2                 kept\n"));
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("a state file"),
+        before
+    );
+}
+
+#[test]
+fn a_new_explicit_address_on_a_kept_device_is_a_conflict() {
+    let dir = scratch("kept-conflict");
+    let state = dir.join("state.json");
+    let plan = copy_plan("ipam", &dir, |t| t);
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = std::fs::read_to_string(&state).expect("a state file");
+
+    // `dns` moves onto `db`'s address from the first run.
+    let plan = copy_plan("ipam", &dir, |t| t.replace("192.168.1.53", "192.168.1.3"));
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: address 192.168.1.3 of `db` is already reserved by `dns`\n"),
+        "{err}"
+    );
+    assert!(err.contains("note: `dns` reserves it here\n"), "{err}");
+    assert!(
+        err.contains("= note: `db` is at 192.168.1.3 in the state file"),
+        "{err}"
+    );
+    assert!(err.ends_with("; nothing was written\n"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("a state file"),
+        before
+    );
+}
+
+#[test]
+fn a_failed_plan_writes_no_state() {
+    let dir = scratch("failed-plan");
+    let state = dir.join("state.json");
+    let plan = copy_plan("i440fx", &dir, |t| {
+        t.replace("0000:00:03.0", "0000:00:01.0")
+    });
+    let o = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!state.exists());
+    assert_eq!(
+        std::fs::read_dir(&dir)
+            .expect("the scratch directory")
+            .count(),
+        1,
+        "only the plan"
+    );
+}
+
+#[test]
+fn an_unusable_state_file_is_left_alone() {
+    let dir = scratch("bad-state");
+    let state = dir.join("state.json");
+    for (text, reason) in [
+        ("{", "not valid JSON at line 1 column 1"),
+        (
+            "{\"addralloc-plan-state\": 2}",
+            "state version 2 is not supported",
+        ),
+        ("[1, 2]", "expected a JSON object"),
+    ] {
+        std::fs::write(&state, text).expect("a state file");
+        let o = addralloc(&["plan", "examples/plans/ipam.toml", "--state", s(&state)]);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: the state file `"), "{err}");
+        assert!(err.contains(reason), "{err}");
+        assert!(err.ends_with("; nothing was written\n"), "{err}");
+        assert_eq!(std::fs::read_to_string(&state).expect("a state file"), text);
+    }
+}
+
+/// With `next-fit`, the state file carries the allocator's position: an address given
+/// back in one run is not handed straight to a new device in the next.
+#[test]
+fn next_fit_continues_across_runs() {
+    let dir = scratch("next-fit");
+    let state = dir.join("state.json");
+    let plan = dir.join("plan.toml");
+    let write_plan = |devices: &[&str]| {
+        let mut text = format!(
+            "[[space]]\nname = \"lan\"\nschema = \"{}\"\npolicy = \"next-fit\"\n\
+             [[space.pool]]\npattern = \"a=10, b=0, c=0, d=1..=20\"\n",
+            root().join("schemas/ipv4.toml").display()
+        );
+        for d in devices {
+            text.push_str(&format!("[[device]]\nname = \"{d}\"\n"));
+        }
+        std::fs::write(&plan, text).expect("a plan");
+    };
+    let run = |state: &Path| {
+        let o = addralloc(&["plan", s(&plan), "--state", s(state)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+
+    write_plan(&["a", "b", "c"]);
+    assert_eq!(
+        run(&state),
+        "\
+DEVICE  SPACE  ADDRESS   KIND\n\
+a       lan    10.0.0.1  auto\n\
+b       lan    10.0.0.2  auto\n\
+c       lan    10.0.0.3  auto\n"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("a state file"))
+            .expect("JSON");
+    let allocator = &saved["spaces"]["lan"]["allocator"];
+    assert_eq!(allocator["policy"], "NextFit");
+    assert_eq!(allocator["last_choice"], "10.0.0.3");
+    assert_eq!(allocator["reservations"][2]["owner"], "c");
+
+    // `c` leaves and `d` arrives: `d` does not get `c`'s address back.
+    write_plan(&["a", "b", "d"]);
+    let old_state = std::fs::read_to_string(&state).expect("a state file");
+    assert_eq!(
+        run(&state),
+        "\
+DEVICE  SPACE  ADDRESS   KIND\n\
+a       lan    10.0.0.1  kept\n\
+b       lan    10.0.0.2  kept\n\
+d       lan    10.0.0.4  auto\n\
+c       lan    10.0.0.3  released\n"
+    );
+    // And across a second run: `d` leaves, `e` takes neither `c`'s nor `d`'s address.
+    write_plan(&["a", "b", "e"]);
+    assert!(
+        run(&state).contains("e       lan    10.0.0.5  auto\n"),
+        "{}",
+        std::fs::read_to_string(&state).unwrap_or_default()
+    );
+
+    // A state file without the allocator (of an earlier addralloc) starts over from
+    // the first free address.
+    let mut bare: serde_json::Value = serde_json::from_str(&old_state).expect("JSON");
+    bare["spaces"]["lan"]
+        .as_object_mut()
+        .expect("a space")
+        .remove("allocator");
+    let bare_state = dir.join("bare.json");
+    std::fs::write(&bare_state, bare.to_string()).expect("a state file");
+    write_plan(&["a", "b", "d"]);
+    assert!(run(&bare_state).contains("d       lan    10.0.0.3  auto\n"));
+}
+
+#[test]
+fn a_state_whose_allocator_fails_its_checks_is_refused() {
+    let dir = scratch("bad-allocator");
+    let state = dir.join("state.json");
+    let o = addralloc(&["plan", "examples/plans/ipam.toml", "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("a state file"))
+            .expect("JSON");
+    let cases: [(&str, serde_json::Value, &str); 4] = [
+        (
+            "/spaces/lan/allocator/last_choice",
+            "192.168.300.1".into(),
+            "space `lan`: invalid snapshot: last choice `192.168.300.1`",
+        ),
+        (
+            "/spaces/lan/allocator/space",
+            "a=0..=7, b=0..=255, c=0..=255, d=0..=255".into(),
+            "the snapshot is of address space `a=0..=7,",
+        ),
+        (
+            // The router's reservation, outside the pools.
+            "/spaces/lan/allocator/reservations/6/first",
+            "192.168.1.250".into(),
+            "reservation 7 `192.168.1.250` is not inside the pools",
+        ),
+        (
+            "/spaces/lan/allocator/version",
+            "one".into(),
+            "the `allocator` of space `lan` is not an allocator snapshot",
+        ),
+    ];
+    for (pointer, value, reason) in cases {
+        let mut v = good.clone();
+        *v.pointer_mut(pointer).expect(pointer) = value;
+        let text = v.to_string();
+        std::fs::write(&state, &text).expect("a state file");
+        let o = addralloc(&["plan", "examples/plans/ipam.toml", "--state", s(&state)]);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert_eq!(stdout(&o), "");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!(
+                "error: the state file `{}` is unusable: ",
+                s(&state)
+            )),
+            "{err}"
+        );
+        assert!(err.contains(reason), "{reason}: {err}");
+        assert!(err.ends_with("; nothing was written\n"), "{err}");
+        assert_eq!(std::fs::read_to_string(&state).expect("a state file"), text);
+    }
+}
+
+#[test]
+fn a_state_of_another_type_is_refused() {
+    let dir = scratch("state-type");
+    let state = dir.join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"addralloc-plan-state": 1, "spaces": {"lan": {"type": "MacAddress"}}, "assignments": []}"#,
+    )
+    .expect("a state file");
+    let o = addralloc(&["plan", "examples/plans/ipam.toml", "--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds space `lan` of type `MacAddress`, but the plan's space `lan` has type `Ipv4Address`; use a new state file"),
+        "{}",
+        stderr(&o)
+    );
+}
