@@ -147,10 +147,19 @@ impl<A: Address> Allocator<A> {
     }
 
     pub(crate) fn addr(&self, idx: u128) -> A {
-        let mut v = [0u128; crate::engine::MAX_FIELDS];
         let n = A::FIELDS.len();
+        let layout = &self.engine.layout;
+        if n <= 4 {
+            // The common case (PCI, drive, IPv4) without zeroing 16 values.
+            let mut v = [0u128; 4];
+            for (i, slot) in v.iter_mut().enumerate().take(n) {
+                *slot = layout.value(idx, i);
+            }
+            return A::from_fields(&v[..n]);
+        }
+        let mut v = [0u128; crate::engine::MAX_FIELDS];
         for (i, slot) in v.iter_mut().enumerate().take(n) {
-            *slot = self.engine.layout.value(idx, i);
+            *slot = layout.value(idx, i);
         }
         A::from_fields(&v[..n])
     }

@@ -54,12 +54,12 @@ use crate::count::Count;
 use crate::engine::grid::{Grid, Layout};
 use crate::engine::state::{Engine, Fail};
 use crate::error::Error;
-use crate::front;
-use crate::snapshot::{self, Snapshot};
 use crate::format::Format;
+use crate::front;
 use crate::pattern::{check_extent, display_extents, parse_number, unknown_field, RawPattern};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
+use crate::snapshot::{self, Snapshot};
 
 // ----- schema and types --------------------------------------------------------------
 

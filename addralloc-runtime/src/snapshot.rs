@@ -106,7 +106,11 @@ fn bad(reason: String) -> Error {
 }
 
 /// The snapshot of an engine; `addr` prints an index in the type's format.
-pub(crate) fn take<F: FieldInfo>(engine: &Engine, fields: &[F], addr: impl Fn(u128) -> String) -> Snapshot {
+pub(crate) fn take<F: FieldInfo>(
+    engine: &Engine,
+    fields: &[F],
+    addr: impl Fn(u128) -> String,
+) -> Snapshot {
     let e = engine;
     let pools = e
         .pools
@@ -211,10 +215,9 @@ pub(crate) fn restore<F: FieldInfo>(
             )));
         }
         let span = Count::span(s, x);
-        let in_pools = engine
-            .pools
-            .iter()
-            .fold(Count::ZERO, |c, p| c.add(p.grid.count_in(&engine.layout, s, x)));
+        let in_pools = engine.pools.iter().fold(Count::ZERO, |c, p| {
+            c.add(p.grid.count_in(&engine.layout, s, x))
+        });
         if in_pools != span {
             return Err(bad(format!(
                 "reservation {i} `{}` is not inside the pools",

@@ -171,6 +171,22 @@ impl core::ops::Deref for Axes {
     }
 }
 
+impl Axis {
+    /// How far `d` (`>= lo`) is past the previous grid value: `(d - lo) % step`,
+    /// without a 128-bit division for the usual steps (1 and powers of two).
+    #[inline]
+    fn offset(&self, d: u128) -> u128 {
+        let x = d - self.lo;
+        if self.step == 1 {
+            0
+        } else if self.step.is_power_of_two() {
+            x & (self.step - 1)
+        } else {
+            x % self.step
+        }
+    }
+}
+
 /// A box of digits per field, each axis `lo, lo + step, …, hi`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Grid {
@@ -332,13 +348,16 @@ impl Grid {
 
     /// Whether `x` is a point of the grid.
     pub(crate) fn contains(&self, layout: &Layout, x: u128) -> bool {
+        if let Some((a, b)) = self.interval {
+            return a <= x && x <= b;
+        }
         if x > layout.max_index() {
             return false;
         }
         (0..self.n).all(|i| {
             let a = self.axes[i];
             let d = layout.digit(x, i);
-            d >= a.lo && d <= a.hi && (d - a.lo) % a.step == 0
+            d >= a.lo && d <= a.hi && a.offset(d) == 0
         })
     }
 
@@ -381,7 +400,7 @@ impl Grid {
             if d[i] > a.hi {
                 return self.bump(layout, &d, i);
             }
-            let r = (d[i] - a.lo) % a.step;
+            let r = a.offset(d[i]);
             if r != 0 {
                 let up = d[i] + (a.step - r);
                 if up <= a.hi {
@@ -437,7 +456,7 @@ impl Grid {
             if d[i] < a.lo {
                 return self.dip(layout, &d, i);
             }
-            let r = (d[i] - a.lo) % a.step;
+            let r = a.offset(d[i]);
             if r != 0 {
                 let down = d[i] - r;
                 return Some(self.compose(layout, |j| match j.cmp(&i) {

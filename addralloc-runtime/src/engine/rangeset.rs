@@ -21,6 +21,8 @@ const B: usize = 64;
 const SLACK: usize = 4;
 /// Blocks per summary group.
 const GROUP: usize = 32;
+/// Blocks per summary super-group (`GROUP` groups).
+const SUPER: usize = GROUP * GROUP;
 
 #[derive(Clone, Debug)]
 pub(crate) struct RangeSet<I: Idx> {
@@ -32,6 +34,8 @@ pub(crate) struct RangeSet<I: Idx> {
     gaps: Vec<I>,
     /// Longest gap in each group of blocks, `I::MAX` when stale.
     group_gaps: Vec<I>,
+    /// Longest gap in each super-group of `SUPER` blocks, `I::MAX` when stale.
+    super_gaps: Vec<I>,
     /// Number of ranges.
     len: usize,
 }
@@ -62,6 +66,7 @@ impl<I: Idx> RangeSet<I> {
             firsts: Vec::new(),
             gaps: Vec::new(),
             group_gaps: Vec::new(),
+            super_gaps: Vec::new(),
             len: 0,
         }
     }
@@ -84,6 +89,7 @@ impl<I: Idx> RangeSet<I> {
             + self.firsts.capacity() * core::mem::size_of::<I>()
             + self.gaps.capacity() * core::mem::size_of::<I>()
             + self.group_gaps.capacity() * core::mem::size_of::<I>()
+            + self.super_gaps.capacity() * core::mem::size_of::<I>()
     }
 
     #[inline]
@@ -204,7 +210,9 @@ impl<I: Idx> RangeSet<I> {
     fn touch(&mut self, b: usize) {
         self.gaps[b] = I::MAX;
         self.group_gaps[b / GROUP] = I::MAX;
+        self.super_gaps[b / SUPER] = I::MAX;
         if b > 0 {
+            self.super_gaps[(b - 1) / SUPER] = I::MAX;
             // Block b-1's trailing gap ends at our first start.
             self.gaps[b - 1] = I::MAX;
             self.group_gaps[(b - 1) / GROUP] = I::MAX;
@@ -221,6 +229,11 @@ impl<I: Idx> RangeSet<I> {
         let groups = n.div_ceil(GROUP);
         self.group_gaps.resize(groups, I::MAX);
         for g in &mut self.group_gaps[(b.saturating_sub(1) / GROUP).min(groups)..] {
+            *g = I::MAX;
+        }
+        let supers = n.div_ceil(SUPER);
+        self.super_gaps.resize(supers, I::MAX);
+        for g in &mut self.super_gaps[(b.saturating_sub(1) / SUPER).min(supers)..] {
             *g = I::MAX;
         }
         if self.blocks.capacity() > 2 * n + 8 {
@@ -246,6 +259,20 @@ impl<I: Idx> RangeSet<I> {
         }
         // Gaps are below I::MAX, so they fit.
         self.gaps[b] = I::from_u128(best);
+        best
+    }
+
+    fn super_gap(&mut self, g: usize) -> u128 {
+        if self.super_gaps[g] != I::MAX {
+            return self.super_gaps[g].to_u128();
+        }
+        let groups = self.blocks.len().div_ceil(GROUP);
+        let end = ((g + 1) * GROUP).min(groups);
+        let mut best = 0;
+        for h in g * GROUP..end {
+            best = best.max(self.group_gap(h));
+        }
+        self.super_gaps[g] = I::from_u128(best);
         best
     }
 
@@ -318,12 +345,20 @@ impl<I: Idx> RangeSet<I> {
 
     /// Removes `s..=e`, which must lie inside one range.
     pub(crate) fn remove(&mut self, s: u128, e: u128) {
+        let removed = self.try_remove(s, e);
+        debug_assert!(removed, "remove: {s}..={e} is not reserved");
+    }
+
+    /// Removes `s..=e` if it lies inside one range (one look-up for the check and the
+    /// removal); returns whether it did.
+    pub(crate) fn try_remove(&mut self, s: u128, e: u128) -> bool {
         let Some(p) = self.locate(s) else {
-            debug_assert!(false, "remove: range not present");
-            return;
+            return false;
         };
         let (rs, re) = self.at(p);
-        debug_assert!(rs <= s && e <= re);
+        if !(rs <= s && e <= re) {
+            return false;
+        }
         match (rs == s, re == e) {
             (true, true) => self.remove_at(p),
             (true, false) => {
@@ -346,6 +381,7 @@ impl<I: Idx> RangeSet<I> {
                 );
             }
         }
+        true
     }
 
     /// Inserts an entry at `at` (an offset may equal the block's length).
@@ -467,9 +503,13 @@ impl<I: Idx> RangeSet<I> {
                 self.first_pos()?
             }
         };
-        // Walk the rest of block p.b entry by entry, from p.
+        // Walk the rest of block p.b entry by entry, from p, unless no gap in it is long
+        // enough (its cache covers the gap after its last range too).
         let mut cur = p;
-        loop {
+        if p.b + 1 < self.blocks.len() && self.block_gap(p.b) < len {
+            cur = Pos { b: p.b + 1, o: 0 };
+        }
+        while cur.b == p.b {
             let (_, e) = self.at(cur);
             if e >= limit {
                 return None;
@@ -504,6 +544,10 @@ impl<I: Idx> RangeSet<I> {
             }
             // A group is skipped whole only if the tail gap (after the very last range) is
             // not in it: that gap is in no cache.
+            if b % SUPER == 0 && b + SUPER < nblocks && self.super_gap(b / SUPER) < len {
+                b += SUPER;
+                continue;
+            }
             if b % GROUP == 0 && b + GROUP < nblocks && self.group_gap(b / GROUP) < len {
                 b += GROUP;
                 continue;
@@ -625,6 +669,28 @@ mod tests {
             s.len(),
             s.blocks.len()
         );
+    }
+
+    #[test]
+    fn next_gap_skips_super_groups() {
+        // 80,000 single ranges: more than one super-group of blocks.
+        let mut s = RangeSet::<u64>::new();
+        for k in 0..80_000u128 {
+            s.insert(4 * k + 1, 4 * k + 1);
+        }
+        let max = u64::MAX as u128;
+        assert_eq!(s.next_gap(0, 4, max), Some((320_000 - 2, max)));
+        // A long gap in the middle of the second super-group is found, and an edit in
+        // the first one invalidates only what it must.
+        s.remove(4 * 70_000 + 1, 4 * 70_000 + 1);
+        s.remove(4 * 70_001 + 1, 4 * 70_001 + 1);
+        s.remove(4 * 10 + 1, 4 * 10 + 1);
+        assert_eq!(s.next_gap(0, 8, max), Some((279_998, 280_008)));
+        assert_eq!(s.next_gap(0, 4, max), Some((38, 44)));
+        s.insert(4 * 10 + 1, 4 * 10 + 1);
+        assert_eq!(s.next_gap(0, 4, max), Some((279_998, 280_008)));
+        assert_eq!(s.next_gap(280_006, 4, max), Some((320_000 - 2, max)));
+        s.check();
     }
 
     #[test]

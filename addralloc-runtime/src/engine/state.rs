@@ -624,10 +624,9 @@ impl Engine {
 
     /// Releases one index.
     pub(crate) fn release(&mut self, idx: u128) -> Result<(), Fail> {
-        if !self.is_reserved(idx) {
+        if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
             return Err(Fail::NotReserved { index: idx });
         }
-        with_set!(&mut self.set, s => s.remove(idx, idx));
         self.lower_hints(idx);
         self.unlabel(idx, idx);
         self.reserved = self.reserved.sub(Count::from(1u128));

@@ -1,0 +1,109 @@
+//! Helpers shared by `tests/allocator.rs` and `tests/model.rs`: hand-written address
+//! types and a full observable snapshot of an allocator.
+#![allow(dead_code, unused_macros, unused_imports)]
+
+use addralloc_runtime::{Address, Allocator, Count, Error, Pattern, Policy};
+
+/// Defines `pub struct $name(pub [u128; $n])` implementing [`Address`] with the given
+/// fields, displayed as the values joined by `$sep`. Any value can be stored, so tests
+/// can build out-of-range addresses.
+macro_rules! address_type {
+    ($name:ident, $n:literal, $sep:literal, [$(($f:literal, $min:expr, $max:expr)),+ $(,)?]) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u128; $n]);
+
+        impl addralloc_runtime::Address for $name {
+            const FIELDS: &'static [addralloc_runtime::Field] =
+                &[$(addralloc_runtime::Field::new($f, $min, $max)),+];
+            fn field(&self, i: usize) -> u128 {
+                self.0[i]
+            }
+            fn from_fields(v: &[u128]) -> Self {
+                let mut a = [0u128; $n];
+                a.copy_from_slice(v);
+                $name(a)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                for (i, v) in self.0.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str($sep)?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use address_type;
+
+/// Everything an allocator lets a user observe, with addresses formatted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snap {
+    pub policy: Policy,
+    pub reserved: Vec<(String, String)>,
+    pub owners: Vec<(String, String, String)>,
+    pub free_ranges: Vec<(String, String)>,
+    pub free_count: Count,
+    pub capacity: Count,
+    pub reserved_count: Count,
+    pub pools: Vec<(String, Vec<String>)>,
+    /// The next automatic choice, taken on a clone.
+    pub next: Result<String, Error>,
+    pub cursor: u128,
+}
+
+/// Takes a [`Snap`] of `a` (the next automatic choice is made on a clone).
+pub fn snapshot<A: Address>(a: &Allocator<A>) -> Snap {
+    Snap {
+        policy: a.policy(),
+        reserved: a
+            .reserved()
+            .map(|(s, e)| (s.to_string(), e.to_string()))
+            .collect(),
+        owners: a
+            .owners()
+            .map(|(s, e, o)| (s.to_string(), e.to_string(), o.to_string()))
+            .collect(),
+        free_ranges: a
+            .free_ranges()
+            .map(|(s, e)| (s.to_string(), e.to_string()))
+            .collect(),
+        free_count: a.free_count(),
+        capacity: a.capacity(),
+        reserved_count: a.reserved_count(),
+        pools: a
+            .pools()
+            .map(|(p, t)| (p.to_string(), t.iter().map(|t| t.to_string()).collect()))
+            .collect(),
+        next: a.clone().reserve_any().map(|x| x.to_string()),
+        cursor: a.cursor(),
+    }
+}
+
+/// Runs `f` on `a`, which must fail with exactly `msg` and leave `a` unchanged.
+pub fn fails<A: Address, T: std::fmt::Debug>(
+    a: &mut Allocator<A>,
+    msg: &str,
+    f: impl FnOnce(&mut Allocator<A>) -> Result<T, Error>,
+) -> Error {
+    let before = snapshot(a);
+    let err = match f(a) {
+        Ok(v) => panic!("expected the error `{msg}`, got Ok({v:?})"),
+        Err(e) => e,
+    };
+    assert_eq!(err.to_string(), msg);
+    assert_eq!(snapshot(a), before, "a failing call changed the allocator");
+    err
+}
+
+/// Shorthand: a pattern from its text.
+pub fn pat<A: Address>(s: &str) -> Pattern<A> {
+    match s.parse() {
+        Ok(p) => p,
+        Err(e) => panic!("pattern `{s}`: {e}"),
+    }
+}
