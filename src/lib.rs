@@ -39,6 +39,11 @@ extern crate alloc;
 
 pub use addralloc_runtime::*;
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "derive"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 /// Derives the address-type API for a struct with named unsigned integer fields.
 ///
 /// # Generated API
