@@ -235,7 +235,7 @@ impl Grid {
     }
 
     /// Whether the grid is one contiguous run of indices.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn interval(&self) -> Option<(u128, u128)> {
         self.interval
     }

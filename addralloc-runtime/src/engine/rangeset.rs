@@ -343,6 +343,25 @@ impl<I: Idx> RangeSet<I> {
         true
     }
 
+    /// If the last range ends just before `x`, extends it to `x` (an O(1) append for
+    /// sequential filling) and returns true.
+    #[inline]
+    pub(crate) fn try_extend_last(&mut self, x: u128) -> bool {
+        let Some(b) = self.blocks.len().checked_sub(1) else {
+            return false;
+        };
+        let blk = &mut self.blocks[b];
+        let Some(last) = blk.last_mut() else {
+            return false;
+        };
+        if last.1.to_u128().checked_add(1) != Some(x) {
+            return false;
+        }
+        last.1 = I::from_u128(x);
+        self.touch(b);
+        true
+    }
+
     /// Removes `s..=e`, which must lie inside one range.
     pub(crate) fn remove(&mut self, s: u128, e: u128) {
         let removed = self.try_remove(s, e);

@@ -366,6 +366,10 @@ impl Engine {
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
     fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
+        let Some(pattern) = pattern else {
+            return self.choose_any(mask);
+        };
+        let pattern = Some(pattern);
         let boxes = self
             .pools
             .iter()
@@ -406,6 +410,43 @@ impl Engine {
         }
     }
 
+    /// `choose` without a pattern: the pools themselves, no clipping, no copies.
+    fn choose_any(&self, mask: TagMask) -> Option<u128> {
+        let layout = &self.layout;
+        let mut pools = self.pools.iter().filter(|p| p.tags & mask == mask);
+        match self.policy {
+            Policy::LowestFirst => {
+                let mut best: Option<u128> = None;
+                for p in pools {
+                    // Whole pools are sorted by first index and disjoint.
+                    if best.is_some_and(|x| x < p.grid.first(layout)) {
+                        break;
+                    }
+                    if let Some(x) = self.first_free_fwd(&p.grid, p.hint) {
+                        best = Some(best.map_or(x, |y| y.min(x)));
+                    }
+                }
+                best
+            }
+            Policy::HighestFirst => pools
+                .filter_map(|p| self.first_free_back(&p.grid, u128::MAX))
+                .max(),
+            Policy::NextFit => {
+                let from = self.cursor;
+                pools
+                    .clone()
+                    .filter_map(|p| self.first_free_fwd(&p.grid, from.max(p.hint)))
+                    .min()
+                    .or_else(|| {
+                        pools
+                            .by_ref()
+                            .filter_map(|p| self.first_free_fwd(&p.grid, p.hint))
+                            .min()
+                    })
+            }
+        }
+    }
+
     /// After `s..=e` was reserved inside pools: hints that it reaches move past it.
     fn raise_hints(&mut self, s: u128, e: u128) {
         for p in &mut self.pools {
@@ -430,6 +471,23 @@ impl Engine {
         };
     }
 
+    /// Sequential filling in O(1): when the lowest eligible pool's hint lies just past the
+    /// last reserved range, that index is the lowest free one anywhere; extend the range.
+    fn append_any(&mut self, mask: TagMask, owner: Option<&str>) -> Option<u128> {
+        let i = self.pools.iter().position(|p| p.tags & mask == mask)?;
+        let p = &self.pools[i];
+        let (a, b) = p.grid.interval()?;
+        let x = p.hint.max(a);
+        if x > b || !with_set!(&mut self.set, s => s.try_extend_last(x)) {
+            return None;
+        }
+        self.pools[i].hint = x.saturating_add(1);
+        self.label(x, x, owner);
+        self.reserved = self.reserved.add(Count::from(1u128));
+        self.advance(x);
+        Some(x)
+    }
+
     /// Reserves the first free index in `pattern` (None: anywhere) by policy.
     pub(crate) fn reserve_first(
         &mut self,
@@ -437,6 +495,11 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<u128, Fail> {
+        if pattern.is_none() && self.policy == Policy::LowestFirst {
+            if let Some(idx) = self.append_any(mask, owner) {
+                return Ok(idx);
+            }
+        }
         let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
         with_set!(&mut self.set, s => s.insert(idx, idx));
         if pattern.is_none() && self.policy == Policy::LowestFirst {
