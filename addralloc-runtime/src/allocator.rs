@@ -139,9 +139,18 @@ impl<A: Address> Allocator<A> {
 
     // ----- conversions -------------------------------------------------------
 
+    #[inline]
     pub(crate) fn index(&self, addr: &A) -> Result<u128, Error> {
         for (i, f) in A::FIELDS.iter().enumerate() {
-            f.check(addr.field(i))?;
+            let v = addr.field(i);
+            if !f.contains(v) {
+                return Err(Error::OutOfRange {
+                    field: f.name.to_string(),
+                    value: v,
+                    min: f.min,
+                    max: f.max,
+                });
+            }
         }
         Ok(self.engine.layout.index_of(|i| addr.field(i)))
     }

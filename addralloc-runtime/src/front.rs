@@ -36,7 +36,7 @@ pub(crate) fn raw_of_grid<F: FieldInfo>(g: &Grid, fields: &[F]) -> RawPattern {
     for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
         let a = g.axes[i];
         if !(a.lo == 0 && a.hi == f.max() - f.min()) {
-            raw.ranges[i] = Some((a.lo + f.min(), a.hi + f.min()));
+            raw.set_range(i, a.lo + f.min(), a.hi + f.min());
         }
     }
     raw

@@ -81,6 +81,8 @@ impl<T: Unsigned> FieldRange<T> for RangeFull {
 pub(crate) struct RawPattern {
     /// Per field: `Some((lo, hi))` when constrained; `lo > hi` marks an empty range.
     pub(crate) ranges: [Option<(u128, u128)>; MAX_FIELDS],
+    /// Bit `i` set: `ranges[i]` is `Some` (so "any" is one comparison).
+    constrained: u16,
 }
 
 /// What the raw layers need to know of a field: name and range.
@@ -105,7 +107,16 @@ impl FieldInfo for Field {
 impl RawPattern {
     pub(crate) const ANY: RawPattern = RawPattern {
         ranges: [None; MAX_FIELDS],
+        constrained: 0,
     };
+
+    /// Constrains field `i` to `lo..=hi` as given.
+    pub(crate) fn set_range(&mut self, i: usize, lo: u128, hi: u128) {
+        if i < MAX_FIELDS {
+            self.ranges[i] = Some((lo, hi));
+            self.constrained |= 1 << i;
+        }
+    }
 
     /// Sets field `i` from bounds, resolving open ends against `min..=max`.
     pub(crate) fn set(
@@ -128,16 +139,17 @@ impl RawPattern {
             Bound::Excluded(x) => x.checked_sub(1),
             Bound::Unbounded => Some(max),
         };
-        self.ranges[i] = Some(match (lo, hi) {
+        let (lo, hi) = match (lo, hi) {
             (Some(lo), Some(hi)) => (lo, hi),
             // `x..0` or `(MAX+1)..`: empty.
             _ => (1, 0),
-        });
+        };
+        self.set_range(i, lo, hi);
     }
 
     /// Whether no field is constrained.
     pub(crate) fn is_any(&self) -> bool {
-        self.ranges.iter().all(Option::is_none)
+        self.constrained == 0
     }
 
     /// Checks every constrained field and returns the digit range of every field.

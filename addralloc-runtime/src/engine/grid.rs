@@ -388,42 +388,40 @@ impl Grid {
         if x > layout.max_index() {
             return None;
         }
-        let mut d = [0u128; MAX_FIELDS];
-        for (i, di) in d.iter_mut().enumerate().take(self.n) {
-            *di = layout.digit(x, i);
-        }
+        let d = |j: usize| layout.digit(x, j);
         for i in 0..self.n {
             let a = self.axes[i];
-            if d[i] < a.lo {
-                return Some(self.compose(layout, |j| if j < i { d[j] } else { self.axes[j].lo }));
+            if d(i) < a.lo {
+                return Some(self.compose(layout, |j| if j < i { d(j) } else { self.axes[j].lo }));
             }
-            if d[i] > a.hi {
-                return self.bump(layout, &d, i);
+            if d(i) > a.hi {
+                return self.bump(layout, x, i);
             }
-            let r = a.offset(d[i]);
+            let r = a.offset(d(i));
             if r != 0 {
-                let up = d[i] + (a.step - r);
+                let up = d(i) + (a.step - r);
                 if up <= a.hi {
                     return Some(self.compose(layout, |j| match j.cmp(&i) {
-                        core::cmp::Ordering::Less => d[j],
+                        core::cmp::Ordering::Less => d(j),
                         core::cmp::Ordering::Equal => up,
                         core::cmp::Ordering::Greater => self.axes[j].lo,
                     }));
                 }
-                return self.bump(layout, &d, i);
+                return self.bump(layout, x, i);
             }
         }
         Some(x)
     }
 
     /// The next point after every point whose first `i` digits are `d[..i]`.
-    fn bump(&self, layout: &Layout, d: &[u128; MAX_FIELDS], i: usize) -> Option<u128> {
+    fn bump(&self, layout: &Layout, x: u128, i: usize) -> Option<u128> {
+        let d = |j: usize| layout.digit(x, j);
         for j in (0..i).rev() {
             let a = self.axes[j];
-            if a.hi - d[j] >= a.step {
-                let v = d[j] + a.step;
+            if a.hi - d(j) >= a.step {
+                let v = d(j) + a.step;
                 return Some(self.compose(layout, |k| match k.cmp(&j) {
-                    core::cmp::Ordering::Less => d[k],
+                    core::cmp::Ordering::Less => d(k),
                     core::cmp::Ordering::Equal => v,
                     core::cmp::Ordering::Greater => self.axes[k].lo,
                 }));
@@ -444,23 +442,20 @@ impl Grid {
             };
         }
         let x = x.min(layout.max_index());
-        let mut d = [0u128; MAX_FIELDS];
-        for (i, di) in d.iter_mut().enumerate().take(self.n) {
-            *di = layout.digit(x, i);
-        }
+        let d = |j: usize| layout.digit(x, j);
         for i in 0..self.n {
             let a = self.axes[i];
-            if d[i] > a.hi {
-                return Some(self.compose(layout, |j| if j < i { d[j] } else { self.axes[j].hi }));
+            if d(i) > a.hi {
+                return Some(self.compose(layout, |j| if j < i { d(j) } else { self.axes[j].hi }));
             }
-            if d[i] < a.lo {
-                return self.dip(layout, &d, i);
+            if d(i) < a.lo {
+                return self.dip(layout, x, i);
             }
-            let r = a.offset(d[i]);
+            let r = a.offset(d(i));
             if r != 0 {
-                let down = d[i] - r;
+                let down = d(i) - r;
                 return Some(self.compose(layout, |j| match j.cmp(&i) {
-                    core::cmp::Ordering::Less => d[j],
+                    core::cmp::Ordering::Less => d(j),
                     core::cmp::Ordering::Equal => down,
                     core::cmp::Ordering::Greater => self.axes[j].hi,
                 }));
@@ -470,13 +465,14 @@ impl Grid {
     }
 
     /// The previous point before every point whose first `i` digits are `d[..i]`.
-    fn dip(&self, layout: &Layout, d: &[u128; MAX_FIELDS], i: usize) -> Option<u128> {
+    fn dip(&self, layout: &Layout, x: u128, i: usize) -> Option<u128> {
+        let d = |j: usize| layout.digit(x, j);
         for j in (0..i).rev() {
             let a = self.axes[j];
-            if d[j] - a.lo >= a.step {
-                let v = d[j] - a.step;
+            if d(j) - a.lo >= a.step {
+                let v = d(j) - a.step;
                 return Some(self.compose(layout, |k| match k.cmp(&j) {
-                    core::cmp::Ordering::Less => d[k],
+                    core::cmp::Ordering::Less => d(k),
                     core::cmp::Ordering::Equal => v,
                     core::cmp::Ordering::Greater => self.axes[k].hi,
                 }));

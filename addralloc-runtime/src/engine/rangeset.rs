@@ -12,6 +12,7 @@
 //! recomputed lazily: an edit only marks them stale.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::idx::Idx;
 
@@ -24,7 +25,7 @@ const GROUP: usize = 32;
 /// Blocks per summary super-group (`GROUP` groups).
 const SUPER: usize = GROUP * GROUP;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct RangeSet<I: Idx> {
     blocks: Vec<Vec<(I, I)>>,
     /// `firsts[b] == blocks[b][0].0`.
@@ -38,6 +39,24 @@ pub(crate) struct RangeSet<I: Idx> {
     super_gaps: Vec<I>,
     /// Number of ranges.
     len: usize,
+    /// The block of the previous look-up: churn and check-then-change sequences look
+    /// up the same place again, and skip the binary search over `firsts` then. An
+    /// atomic (relaxed: a plain load and store) keeps the set `Sync`.
+    last_block: AtomicUsize,
+}
+
+impl<I: Idx> Clone for RangeSet<I> {
+    fn clone(&self) -> Self {
+        RangeSet {
+            blocks: self.blocks.clone(),
+            firsts: self.firsts.clone(),
+            gaps: self.gaps.clone(),
+            group_gaps: self.group_gaps.clone(),
+            super_gaps: self.super_gaps.clone(),
+            len: self.len,
+            last_block: AtomicUsize::new(self.last_block.load(Relaxed)),
+        }
+    }
 }
 
 /// A position: block and offset.
@@ -68,6 +87,7 @@ impl<I: Idx> RangeSet<I> {
             group_gaps: Vec::new(),
             super_gaps: Vec::new(),
             len: 0,
+            last_block: AtomicUsize::new(0),
         }
     }
 
@@ -122,11 +142,18 @@ impl<I: Idx> RangeSet<I> {
     #[inline]
     fn locate(&self, x: u128) -> Option<Pos> {
         let xi = I::from_u128(x.min(I::MAX.to_u128()));
-        let b = self.firsts.partition_point(|f| *f <= xi);
-        if b == 0 {
-            return None;
-        }
-        let b = b - 1;
+        let n = self.firsts.len();
+        let c = self.last_block.load(Relaxed);
+        let b = if c < n && self.firsts[c] <= xi && (c + 1 == n || xi < self.firsts[c + 1]) {
+            c
+        } else {
+            let b = self.firsts.partition_point(|f| *f <= xi);
+            if b == 0 {
+                return None;
+            }
+            self.last_block.store(b - 1, Relaxed);
+            b - 1
+        };
         let blk = &self.blocks[b];
         let o = blk.partition_point(|(s, _)| *s <= xi);
         debug_assert!(o > 0);
@@ -563,12 +590,16 @@ impl<I: Idx> RangeSet<I> {
             }
             // A group is skipped whole only if the tail gap (after the very last range) is
             // not in it: that gap is in no cache.
-            if b % SUPER == 0 && b + SUPER < nblocks && self.super_gap(b / SUPER) < len {
-                b += SUPER;
+            // The rest of a (super-)group is skipped when even its longest gap is too
+            // short, wherever in it the walk stands.
+            let next_super = (b / SUPER + 1) * SUPER;
+            if next_super < nblocks && self.super_gap(b / SUPER) < len {
+                b = next_super;
                 continue;
             }
-            if b % GROUP == 0 && b + GROUP < nblocks && self.group_gap(b / GROUP) < len {
-                b += GROUP;
+            let next_group = (b / GROUP + 1) * GROUP;
+            if next_group < nblocks && self.group_gap(b / GROUP) < len {
+                b = next_group;
                 continue;
             }
             if self.block_gap(b) < len && b + 1 < nblocks {

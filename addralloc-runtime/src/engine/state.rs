@@ -706,6 +706,14 @@ impl Engine {
                 None => return Err(Fail::NotReserved { index: s }),
             }
         }
+        if let Some((s, e)) = b.interval() {
+            // One run (a whole PCI slot, an IPv4 block): no list of runs to build.
+            with_set!(&mut self.set, st => st.remove(s, e));
+            self.lower_hints(s);
+            self.unlabel(s, e);
+            self.reserved = self.reserved.sub(Count::span(s, e));
+            return Ok(());
+        }
         let mut size = Count::ZERO;
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
         if let Some(&(s, _)) = runs.first() {
