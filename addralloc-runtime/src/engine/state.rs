@@ -70,7 +70,23 @@ pub(crate) struct Engine {
     pub(crate) reserved: Count,
     /// Block geometry of the last `reserve_block` without a pattern.
     pub(crate) block_cache: Option<Box<BlockCache>>,
+    /// Lowest-first hints for recent patterns: inside `pattern`, in the pools carrying
+    /// `mask`, every index below `hint` is reserved. Repeating a constrained request
+    /// (`reserve_first("d=1")` in a loop) then starts where the last one ended instead
+    /// of hopping over every earlier reservation.
+    pattern_hints: Vec<PatternHint>,
 }
+
+/// See [`Engine::pattern_hints`].
+#[derive(Clone, Debug)]
+struct PatternHint {
+    pattern: Grid,
+    mask: TagMask,
+    hint: u128,
+}
+
+/// How many pattern hints are kept (oldest dropped first).
+const PATTERN_HINTS: usize = 8;
 
 /// Aligned-start lattices (with their pool) and block runs for one block shape.
 #[derive(Clone, Debug)]
@@ -102,6 +118,7 @@ impl Engine {
             cursor: 0,
             reserved: Count::ZERO,
             block_cache: None,
+            pattern_hints: Vec::new(),
         }
     }
 
@@ -173,6 +190,8 @@ impl Engine {
             .pools
             .partition_point(|p| p.grid.first(&self.layout) < first);
         self.block_cache = None;
+        // A new pool may hold free space below any pattern hint.
+        self.pattern_hints.clear();
         self.pools.reserve_exact(1);
         self.pools.insert(
             at,
@@ -369,12 +388,16 @@ impl Engine {
         let Some(pattern) = pattern else {
             return self.choose_any(mask);
         };
+        let phint = self.pattern_hint(pattern, mask);
         let pattern = Some(pattern);
         let boxes = self
             .pools
             .iter()
             .filter(|p| p.tags & mask == mask)
-            .filter_map(|p| Some((Self::clip(&p.grid, pattern, &self.layout)?, p.hint)));
+            .filter_map(|p| {
+                let b = Self::clip(&p.grid, pattern, &self.layout)?;
+                Some((b, p.hint.max(phint)))
+            });
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
@@ -408,6 +431,32 @@ impl Engine {
                     })
             }
         }
+    }
+
+    fn pattern_hint(&self, pattern: &Grid, mask: TagMask) -> u128 {
+        self.pattern_hints
+            .iter()
+            .find(|h| h.mask == mask && h.pattern == *pattern)
+            .map_or(0, |h| h.hint)
+    }
+
+    fn set_pattern_hint(&mut self, pattern: &Grid, mask: TagMask, hint: u128) {
+        if let Some(h) = self
+            .pattern_hints
+            .iter_mut()
+            .find(|h| h.mask == mask && h.pattern == *pattern)
+        {
+            h.hint = hint;
+            return;
+        }
+        if self.pattern_hints.len() == PATTERN_HINTS {
+            self.pattern_hints.remove(0);
+        }
+        self.pattern_hints.push(PatternHint {
+            pattern: pattern.clone(),
+            mask,
+            hint,
+        });
     }
 
     /// `choose` without a pattern: the pools themselves, no clipping, no copies.
@@ -461,6 +510,9 @@ impl Engine {
         for p in &mut self.pools {
             p.hint = p.hint.min(s);
         }
+        for h in &mut self.pattern_hints {
+            h.hint = h.hint.min(s);
+        }
     }
 
     fn advance(&mut self, last: u128) {
@@ -511,6 +563,10 @@ impl Engine {
             }
         } else {
             self.raise_hints(idx, idx);
+            if let (Some(p), Policy::LowestFirst) = (pattern, self.policy) {
+                // The lowest free index of the pattern in the eligible pools.
+                self.set_pattern_hint(p, mask, idx.saturating_add(1));
+            }
         }
         self.label(idx, idx, owner);
         self.reserved = self.reserved.add(Count::from(1u128));
