@@ -354,7 +354,14 @@ impl<A: Address> Allocator<A> {
         }
         let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
         Err(Error::Exhausted {
-            request: front::describe(format!("address in any of {}", list.join(", ")), o.tags),
+            request: front::describe(
+                if list.is_empty() {
+                    "address: the preference list is empty".to_string()
+                } else {
+                    format!("address in any of {}", list.join(", "))
+                },
+                o.tags,
+            ),
         })
     }
 

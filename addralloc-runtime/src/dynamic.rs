@@ -56,7 +56,7 @@ use crate::engine::state::{Engine, Fail};
 use crate::error::Error;
 use crate::format::Format;
 use crate::front;
-use crate::pattern::{check_extent, display_extents, parse_number, unknown_field, RawPattern};
+use crate::pattern::{check_extent, display_extents, parse_extents, RawPattern};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};
@@ -267,36 +267,8 @@ impl DynType {
 
     /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address.
     pub fn parse_block(self: &Arc<Self>, text: &str) -> Result<DynBlock, Error> {
-        let mut extents = vec![1u128; self.def.fields.len()];
-        let t = text.trim();
-        let bad = |reason: String| Error::BadPattern {
-            pattern: text.to_string(),
-            reason,
-        };
-        if !(t.is_empty() || t == "1") {
-            let mut seen = vec![false; extents.len()];
-            for item in t.split(',') {
-                let Some((name, value)) = item.split_once('=') else {
-                    return Err(bad(format!(
-                        "expected `field=extent`, found `{}`",
-                        item.trim()
-                    )));
-                };
-                let name = name.trim();
-                let Some(i) = self.field_index(name) else {
-                    return Err(bad(unknown_field(name, &self.def.fields)));
-                };
-                if seen[i] {
-                    return Err(bad(format!("field `{name}` is given twice")));
-                }
-                seen[i] = true;
-                extents[i] =
-                    parse_number(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
-            }
-        }
-        for (f, &e) in self.def.fields.iter().zip(&extents) {
-            check_extent(f, e)?;
-        }
+        let n = self.def.fields.len();
+        let extents = parse_extents(text, &self.def.fields)?[..n].to_vec();
         Ok(DynBlock {
             ty: Arc::clone(self),
             extents,
@@ -939,7 +911,14 @@ impl DynAllocator {
         }
         let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
         Err(Error::Exhausted {
-            request: front::describe(format!("address in any of {}", list.join(", ")), o.tags),
+            request: front::describe(
+                if list.is_empty() {
+                    "address: the preference list is empty".to_string()
+                } else {
+                    format!("address in any of {}", list.join(", "))
+                },
+                o.tags,
+            ),
         })
     }
 

@@ -63,6 +63,13 @@ pub enum Error {
         /// What is allowed.
         reason: String,
     },
+    /// A block shape's text (`function=8`) does not parse.
+    BlockSyntax {
+        /// The block text.
+        block: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
     /// A new pool overlaps a pool added before.
     PoolOverlap {
         /// The new pool, in pattern syntax.
@@ -145,6 +152,9 @@ impl fmt::Display for Error {
                 f,
                 "invalid block extent {extent} for field `{field}`: {reason}"
             ),
+            Error::BlockSyntax { block, reason } => {
+                write!(f, "invalid block `{block}`: {reason}")
+            }
             Error::PoolOverlap { pool, existing } => {
                 write!(f, "pool `{pool}` overlaps pool `{existing}`")
             }

@@ -165,7 +165,10 @@ impl RawPattern {
                     if lo > hi {
                         return Err(Error::BadPattern {
                             pattern: self.display(fields),
-                            reason: format!("the range of field `{}` is empty", f.name()),
+                            reason: format!(
+                                "the range of field `{}` is empty: it starts after it ends",
+                                f.name()
+                            ),
                         });
                     }
                     for v in [lo, hi] {
@@ -195,8 +198,6 @@ impl RawPattern {
                 }
                 if lo == hi {
                     s.push_str(&format!("{}={lo}", f.name()));
-                } else if lo > hi {
-                    s.push_str(&format!("{}=(empty)", f.name()));
                 } else {
                     s.push_str(&format!("{}={lo}..={hi}", f.name()));
                 }
@@ -238,20 +239,30 @@ impl RawPattern {
                 parse_range(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
             p.set(i, bounds, f.min(), f.max());
         }
-        // Range checks with the same words as typed patterns.
-        p.resolve(fields)?;
+        // Range checks with the same words as typed patterns, quoting what was typed.
+        p.resolve(fields).map_err(|e| match e {
+            Error::BadPattern { reason, .. } => Error::BadPattern {
+                pattern: text.to_string(),
+                reason,
+            },
+            e => e,
+        })?;
         Ok(p)
     }
 }
 
 /// "unknown field `x`; did you mean `y`?" or the list of fields.
 pub(crate) fn unknown_field<F: FieldInfo>(name: &str, fields: &[F]) -> String {
+    // Compared without case (`SLOT` is `slot`); a suggestion must keep something of
+    // the name, so one-letter names get the list instead.
+    let lower = name.to_lowercase();
     let best = fields
         .iter()
-        .map(|f| (edit_distance(name, f.name()), f.name()))
+        .map(|f| (edit_distance(&lower, &f.name().to_lowercase()), f.name()))
         .min_by_key(|(d, _)| *d);
+    let len = name.chars().count();
     match best {
-        Some((d, n)) if d <= 2.max(name.len() / 3) => {
+        Some((d, n)) if d <= 1.max(len.div_ceil(3)) && d < len => {
             format!("unknown field `{name}`; did you mean `{n}`?")
         }
         _ => {
@@ -580,36 +591,50 @@ impl<A: Address> FromStr for Block<A> {
     /// Parses `function=8` or `slot=4, function=8`; `1` is a single address.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut b = Block::single();
-        let t = s.trim();
-        if t.is_empty() || t == "1" {
-            return Ok(b);
-        }
-        let bad = |reason: String| Error::BadPattern {
-            pattern: s.to_string(),
-            reason,
-        };
-        let mut seen = [false; MAX_FIELDS];
-        for item in t.split(',') {
-            let Some((name, value)) = item.split_once('=') else {
-                return Err(bad(format!(
-                    "expected `field=extent`, found `{}`",
-                    item.trim()
-                )));
-            };
-            let name = name.trim();
-            let Some(i) = A::FIELDS.iter().position(|f| f.name == name) else {
-                return Err(bad(unknown_field(name, A::FIELDS)));
-            };
-            if seen[i] {
-                return Err(bad(format!("field `{name}` is given twice")));
-            }
-            seen[i] = true;
-            b.extents[i] =
-                parse_number(value.trim()).map_err(|r| bad(format!("field `{name}`: {r}")))?;
-        }
-        b.check()?;
+        b.extents = parse_extents(s, A::FIELDS)?;
         Ok(b)
     }
+}
+
+/// Parses a block shape `slot=4, function=8` (`1` or nothing: a single address) and
+/// checks every extent against its field.
+pub(crate) fn parse_extents<F: FieldInfo>(
+    text: &str,
+    fields: &[F],
+) -> Result<[u128; MAX_FIELDS], Error> {
+    let mut extents = [1u128; MAX_FIELDS];
+    let t = text.trim();
+    if t.is_empty() || t == "1" {
+        return Ok(extents);
+    }
+    let bad = |reason: String| Error::BlockSyntax {
+        block: text.to_string(),
+        reason,
+    };
+    let mut seen = [false; MAX_FIELDS];
+    for item in t.split(',') {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(bad(format!(
+                "expected `field=extent`, found `{}`",
+                item.trim()
+            )));
+        };
+        let name = name.trim();
+        let Some(i) = fields.iter().position(|f| f.name() == name) else {
+            return Err(bad(unknown_field(name, fields)));
+        };
+        if seen[i] {
+            return Err(bad(format!("field `{name}` is given twice")));
+        }
+        seen[i] = true;
+        extents[i] = parse_number(value.trim()).map_err(|r| {
+            bad(format!(
+                "field `{name}`: {r}; an extent is one number, the count of values the block spans"
+            ))
+        })?;
+        check_extent(&fields[i], extents[i])?;
+    }
+    Ok(extents)
 }
 
 /// A reserved block: the box from [`first`](Self::first) to [`last`](Self::last),

@@ -321,7 +321,7 @@ fn bad_pool_patterns() {
     );
     fails(
         &mut a,
-        "invalid pattern `bus=1, slot=(empty)`: the range of field `slot` is empty",
+        "invalid pattern `bus=1, slot=5..=4`: the range of field `slot` is empty: it starts after it ends",
         |a| a.add_pool(Pattern::any().field(0, 1u8).field(1, 5u8..5)),
     );
 }
@@ -518,12 +518,12 @@ fn reserve_first_takes_the_lowest_free_match() {
     });
     fails(
         &mut a,
-        "invalid pattern `slot=(empty)`: the range of field `slot` is empty",
+        "invalid pattern `slot=5..=2`: the range of field `slot` is empty: it starts after it ends",
         |a| a.reserve_first(Pattern::any().field(1, 5u8..3)),
     );
     fails(
         &mut a,
-        "invalid pattern `slot=(empty)`: the range of field `slot` is empty",
+        "invalid pattern `slot=1..=0`: the range of field `slot` is empty: it starts after it ends",
         |a| a.reserve_first(Pattern::any().field(1, 1u8..1)),
     );
     fails(
@@ -1192,7 +1192,7 @@ fn runs_cross_field_boundaries_and_free_ranges_go_pool_by_pool() {
         a.free_count_in(Pattern::any().field(2, 3u8..3))
             .unwrap_err()
             .to_string(),
-        "invalid pattern `function=(empty)`: the range of field `function` is empty"
+        "invalid pattern `function=3..=2`: the range of field `function` is empty: it starts after it ends"
     );
 }
 
@@ -1506,7 +1506,7 @@ fn pattern_builder_and_ranges() {
             .check()
             .unwrap_err()
             .to_string(),
-        "invalid pattern `slot=(empty)`: the range of field `slot` is empty"
+        "invalid pattern `slot=1..=0`: the range of field `slot` is empty: it starts after it ends"
     );
 }
 
@@ -1590,11 +1590,11 @@ fn pattern_text_syntax() {
     );
     assert_eq!(
         err("slot=5..3"),
-        "invalid pattern `slot=(empty)`: the range of field `slot` is empty"
+        "invalid pattern `slot=5..3`: the range of field `slot` is empty: it starts after it ends"
     );
     assert_eq!(
         err("slot=5..=4"),
-        "invalid pattern `slot=(empty)`: the range of field `slot` is empty"
+        "invalid pattern `slot=5..=4`: the range of field `slot` is empty: it starts after it ends"
     );
 }
 
@@ -1627,19 +1627,19 @@ fn block_shapes() {
     let err = |s: &str| s.parse::<Block<Pci>>().unwrap_err().to_string();
     assert_eq!(
         err("function"),
-        "invalid pattern `function`: expected `field=extent`, found `function`"
+        "invalid block `function`: expected `field=extent`, found `function`"
     );
     assert_eq!(
         err("functon=8"),
-        "invalid pattern `functon=8`: unknown field `functon`; did you mean `function`?"
+        "invalid block `functon=8`: unknown field `functon`; did you mean `function`?"
     );
     assert_eq!(
         err("slot=2, slot=2"),
-        "invalid pattern `slot=2, slot=2`: field `slot` is given twice"
+        "invalid block `slot=2, slot=2`: field `slot` is given twice"
     );
     assert_eq!(
         err("slot=two"),
-        "invalid pattern `slot=two`: field `slot`: `two` is not a number (decimal, or hexadecimal after `0x`)"
+        "invalid block `slot=two`: field `slot`: `two` is not a number (decimal, or hexadecimal after `0x`); an extent is one number, the count of values the block spans"
     );
     assert_eq!(
         err("function=16"),

@@ -151,7 +151,7 @@ fn patterns_and_blocks() {
     );
     assert_eq!(
         pci.parse_block("function").unwrap_err().to_string(),
-        "invalid pattern `function`: expected `field=extent`, found `function`"
+        "invalid block `function`: expected `field=extent`, found `function`"
     );
 }
 

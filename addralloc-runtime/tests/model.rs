@@ -316,7 +316,6 @@ impl<A: Address> Model<A> {
             match *r {
                 None => {}
                 Some((lo, hi)) if lo == hi => parts.push(format!("{}={lo}", f.name)),
-                Some((lo, hi)) if lo > hi => parts.push(format!("{}=(empty)", f.name)),
                 Some((lo, hi)) => parts.push(format!("{}={lo}..={hi}", f.name)),
             }
         }
@@ -359,7 +358,10 @@ impl<A: Address> Model<A> {
                     if lo > hi {
                         return Err(Error::BadPattern {
                             pattern: Self::display(pat),
-                            reason: format!("the range of field `{}` is empty", f.name),
+                            reason: format!(
+                                "the range of field `{}` is empty: it starts after it ends",
+                                f.name
+                            ),
                         });
                     }
                     for v in [lo, hi] {
