@@ -248,7 +248,7 @@ impl<A: Address> Allocator<A> {
 
     /// Reserves the first free address matching `pattern`, by policy.
     pub fn reserve_first(&mut self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        self.reserve_first_with(pattern.into(), Opts::default())
+        self.reserve_first_with(&pattern.into(), Opts::default())
     }
 
     /// Reserves any free address in the pools, by policy.
@@ -270,7 +270,7 @@ impl<A: Address> Allocator<A> {
         pattern: impl Into<Pattern<A>>,
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
-        self.reserve_block_with(pattern.into(), block.into(), Opts::default())
+        self.reserve_block_with(&pattern.into(), &block.into(), Opts::default())
     }
 
     /// Reserves every address of `block` (which need not be aligned); all must be free
@@ -309,10 +309,10 @@ impl<A: Address> Allocator<A> {
 
     pub(crate) fn reserve_first_with(
         &mut self,
-        pattern: Pattern<A>,
+        pattern: &Pattern<A>,
         o: Opts<'_>,
     ) -> Result<A, Error> {
-        let g = self.grid(&pattern)?;
+        let g = self.grid(pattern)?;
         let mask = self.tag_mask(o.tags)?;
         match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
             Ok(idx) => Ok(self.addr(idx)),
@@ -367,11 +367,11 @@ impl<A: Address> Allocator<A> {
 
     pub(crate) fn reserve_block_with(
         &mut self,
-        pattern: Pattern<A>,
-        block: Block<A>,
+        pattern: &Pattern<A>,
+        block: &Block<A>,
         o: Opts<'_>,
     ) -> Result<BlockRange<A>, Error> {
-        let g = self.grid(&pattern)?;
+        let g = self.grid(pattern)?;
         for (i, f) in A::FIELDS.iter().enumerate() {
             check_extent(f, block.extents[i])?;
         }
@@ -540,7 +540,7 @@ impl<'a, A: Address> Request<'a, A> {
 
     /// As [`Allocator::reserve_first`].
     pub fn reserve_first(self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        let a = self.alloc.reserve_first_with(pattern.into(), self.opts)?;
+        let a = self.alloc.reserve_first_with(&pattern.into(), self.opts)?;
         let runs = self.alloc.runs_of_addr(&a);
         self.record(runs);
         Ok(a)
@@ -570,7 +570,7 @@ impl<'a, A: Address> Request<'a, A> {
     ) -> Result<BlockRange<A>, Error> {
         let b = self
             .alloc
-            .reserve_block_with(pattern.into(), block.into(), self.opts)?;
+            .reserve_block_with(&pattern.into(), &block.into(), self.opts)?;
         let runs = self.alloc.runs_of_block(&b);
         self.record(runs);
         Ok(b)

@@ -194,6 +194,10 @@ pub(crate) struct Grid {
     pub(crate) n: usize,
     /// `Some((first, last))` when the grid is exactly one contiguous run of indices.
     interval: Option<(u128, u128)>,
+    /// `Some((first, last, shift))` when the points are exactly the multiples of
+    /// `2^shift` in `first..=last`: an interval-shaped box whose trailing fields are
+    /// fixed at their first value, like the aligned starts of whole PCI slots.
+    strided: Option<(u128, u128, u32)>,
 }
 
 impl Grid {
@@ -214,8 +218,12 @@ impl Grid {
             axes: Axes::from_slice(&axes[..n]),
             n,
             interval: None,
+            strided: None,
         };
         g.interval = g.compute_interval(layout);
+        if g.interval.is_none() {
+            g.strided = g.compute_strided(layout);
+        }
         g
     }
 
@@ -232,6 +240,32 @@ impl Grid {
             }
         }
         Some((self.first(layout), self.last(layout)))
+    }
+
+    fn compute_strided(&self, layout: &Layout) -> Option<(u128, u128, u32)> {
+        let axes = &self.axes[..self.n];
+        let mut j = axes.len();
+        while j > 0 && axes[j - 1].lo == 0 && axes[j - 1].hi == 0 {
+            j -= 1;
+        }
+        if j == 0 || j == axes.len() {
+            return None;
+        }
+        let prefix = &axes[..j];
+        if prefix.iter().any(|a| a.step != 1 && a.lo != a.hi) {
+            return None;
+        }
+        let k = prefix.iter().position(|a| a.lo != a.hi).unwrap_or(j);
+        for (i, a) in prefix.iter().enumerate().skip(k + 1) {
+            if !(a.lo == 0 && a.hi == layout.dims[i].mask) {
+                return None;
+            }
+        }
+        Some((
+            self.first(layout),
+            self.last(layout),
+            layout.dims[j - 1].shift,
+        ))
     }
 
     /// Whether the grid is one contiguous run of indices.
@@ -385,6 +419,13 @@ impl Grid {
                 None
             };
         }
+        if let Some((a, b, shift)) = self.strided {
+            if x <= a {
+                return Some(a);
+            }
+            let r = x.checked_add((1u128 << shift) - 1)? >> shift << shift;
+            return (r <= b).then_some(r);
+        }
         if x > layout.max_index() {
             return None;
         }
@@ -440,6 +481,13 @@ impl Grid {
             } else {
                 None
             };
+        }
+        if let Some((a, b, shift)) = self.strided {
+            if x >= b {
+                return Some(b);
+            }
+            let r = x >> shift << shift;
+            return (r >= a).then_some(r);
         }
         let x = x.min(layout.max_index());
         let d = |j: usize| layout.digit(x, j);
@@ -597,6 +645,36 @@ mod tests {
             Err(LayoutError::TooWide(129))
         );
         assert_eq!(Layout::new(vec![(5, 4)]), Err(LayoutError::EmptyRange(0)));
+    }
+
+    #[test]
+    fn strided_grids_match_brute_force() {
+        let l = Layout::new(vec![(0, 3), (0, 7), (0, 3)]).unwrap();
+        let boxes = [
+            [(0, 3), (0, 7), (0, 0)],
+            [(1, 1), (2, 7), (0, 0)],
+            [(2, 2), (5, 5), (0, 0)],
+        ];
+        let mut grids: Vec<Grid> = boxes.iter().map(|b| Grid::new(&l, |i| b[i])).collect();
+        let full = Grid::new(&l, |i| [(0, 3), (0, 7), (0, 3)][i]);
+        grids.push(full.lattice(&l, &[1, 1, 4]).unwrap());
+        grids.push(full.lattice(&l, &[1, 2, 4]).unwrap());
+        for g in &grids {
+            let pts: Vec<u128> = (0..=l.max_index()).filter(|&x| g.contains(&l, x)).collect();
+            for x in 0..=l.max_index() + 1 {
+                assert_eq!(
+                    g.ceil(&l, x),
+                    pts.iter().copied().find(|&p| p >= x),
+                    "ceil {x} {g:?}"
+                );
+                assert_eq!(
+                    g.floor(&l, x),
+                    pts.iter().copied().rev().find(|&p| p <= x),
+                    "floor {x} {g:?}"
+                );
+            }
+        }
+        assert!(grids[0].strided.is_some() && grids[3].strided.is_some());
     }
 
     #[test]
