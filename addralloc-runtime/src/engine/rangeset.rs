@@ -246,6 +246,18 @@ impl<I: Idx> RangeSet<I> {
         }
     }
 
+    /// After block `b` gained a range or a range in it grew: gaps only shrank, so the
+    /// group and super-group maxima stay true upper bounds (skipping by them is still
+    /// right); only the block's own figures are recomputed. `next_gap` tightens loose
+    /// group maxima when it walks through a group and finds nothing.
+    #[inline]
+    fn touch_shrink(&mut self, b: usize) {
+        self.gaps[b] = I::MAX;
+        if b > 0 {
+            self.gaps[b - 1] = I::MAX;
+        }
+    }
+
     /// After blocks were inserted or removed at `b`: every cache from there on is stale.
     fn restructure(&mut self, b: usize) {
         let n = self.blocks.len();
@@ -287,6 +299,19 @@ impl<I: Idx> RangeSet<I> {
         // Gaps are below I::MAX, so they fit.
         self.gaps[b] = I::from_u128(best);
         best
+    }
+
+    /// The walk reached block `b` by stepping through blocks without a fit: if that
+    /// finished a group (or super-group), its maximum may be a loose upper bound; make
+    /// it exact on its next use.
+    #[inline]
+    fn tighten_after(&mut self, b: usize) {
+        if b % GROUP == 0 {
+            self.group_gaps[(b - 1) / GROUP] = I::MAX;
+            if b % SUPER == 0 {
+                self.super_gaps[(b - 1) / SUPER] = I::MAX;
+            }
+        }
     }
 
     fn super_gap(&mut self, g: usize) -> u128 {
@@ -350,14 +375,14 @@ impl<I: Idx> RangeSet<I> {
             }
             (Some(p), None) => {
                 self.blocks[p.b][p.o].1 = I::from_u128(e);
-                self.touch(p.b);
+                self.touch_shrink(p.b);
             }
             (None, Some(q)) => {
                 self.blocks[q.b][q.o].0 = I::from_u128(s);
                 if q.o == 0 {
                     self.firsts[q.b] = I::from_u128(s);
                 }
-                self.touch(q.b);
+                self.touch_shrink(q.b);
             }
             (None, None) => {
                 let at = match p {
@@ -385,7 +410,7 @@ impl<I: Idx> RangeSet<I> {
             return false;
         }
         last.1 = I::from_u128(x);
-        self.touch(b);
+        self.touch_shrink(b);
         true
     }
 
@@ -485,7 +510,7 @@ impl<I: Idx> RangeSet<I> {
         if o == 0 {
             self.firsts[b] = entry.0;
         }
-        self.touch(b);
+        self.touch_shrink(b);
     }
 
     fn remove_at(&mut self, p: Pos) {
@@ -604,6 +629,7 @@ impl<I: Idx> RangeSet<I> {
             }
             if self.block_gap(b) < len && b + 1 < nblocks {
                 b += 1;
+                self.tighten_after(b);
                 continue;
             }
             // Scan block b.
@@ -627,6 +653,7 @@ impl<I: Idx> RangeSet<I> {
                 }
             }
             b += 1;
+            self.tighten_after(b);
         }
         None
     }
