@@ -523,14 +523,19 @@ impl Engine {
         };
     }
 
-    /// Sequential filling in O(1): when the lowest eligible pool's hint lies just past the
-    /// last reserved range, that index is the lowest free one anywhere; extend the range.
+    /// The lowest free index without a search when the lowest eligible pool's hint is
+    /// free: O(1) for sequential filling (extend the last range), one look-up after a
+    /// release.
     fn append_any(&mut self, mask: TagMask, owner: Option<&str>) -> Option<u128> {
         let i = self.pools.iter().position(|p| p.tags & mask == mask)?;
         let p = &self.pools[i];
         let (a, b) = p.grid.interval()?;
         let x = p.hint.max(a);
-        if x > b || !with_set!(&mut self.set, s => s.try_extend_last(x)) {
+        // Everything in the pool below the hint is taken: if `x` itself is free it is
+        // the lowest free index of the lowest eligible pool. Appending to the last range
+        // needs no look-up; otherwise one look-up checks and inserts (churn: the address
+        // just released).
+        if x > b || !with_set!(&mut self.set, s => s.try_extend_last(x) || s.try_insert(x, x)) {
             return None;
         }
         self.pools[i].hint = x.saturating_add(1);
