@@ -39,6 +39,10 @@ extern crate alloc;
 
 pub use addralloc_runtime::*;
 
+// The bundled schema library, compiled (documented in the module).
+#[cfg(feature = "derive")]
+pub mod schemas;
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "derive"))]
 #[doc = include_str!("../README.md")]

@@ -653,14 +653,19 @@ fn pools(ty: &AddressType) -> TokenStream {
 }
 
 /// The whole generated API for a checked type. `definition` is the struct itself when
-/// the macro defines it (TOML schemas).
-pub fn expand(ty: &AddressType, definition: TokenStream) -> TokenStream {
+/// the macro defines it (TOML schemas). `Display` and `FromStr` are left out unless
+/// `text` (`text = "custom"`: the crate writes both; `Address` requires `Display`, so
+/// forgetting it is a compile error on the type).
+pub fn expand(ty: &AddressType, definition: TokenStream, text: bool) -> TokenStream {
     let krate = &ty.krate;
     let name = &ty.ident;
     let builders = builder_types(ty);
     let address = address_impl(ty);
-    let display = display(ty);
-    let from_str = from_str(ty);
+    let (display, from_str) = if text {
+        (display(ty), from_str(ty))
+    } else {
+        (quote!(), quote!())
+    };
     let builder_impls = builder_impls(ty);
     let inherent = inherent(ty);
     quote! {

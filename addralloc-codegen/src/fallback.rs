@@ -11,6 +11,12 @@ use crate::ast;
 
 /// Stubs for a derive input that failed to check.
 pub fn derive(input: &DeriveInput) -> TokenStream {
+    stubs(input, true)
+}
+
+/// Stubs, without `Display` and `FromStr` unless `text` (`include_schema!`'s
+/// `text = "custom"`: the crate has its own, which stubs would clash with).
+pub fn stubs(input: &DeriveInput, text: bool) -> TokenStream {
     if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
         return quote!();
     }
@@ -26,18 +32,8 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
         },
         _ => None,
     };
-    let mut out = quote! {
-        const _: () = {
-            #[automatically_derived]
-            impl #krate::Address for #name {
-                const FIELDS: &'static [#krate::Field] = &[];
-                fn field(&self, _: usize) -> u128 {
-                    ::core::unreachable!()
-                }
-                fn from_fields(_: &[u128]) -> Self {
-                    ::core::unreachable!()
-                }
-            }
+    let text_stubs = if text {
+        quote! {
             #[automatically_derived]
             impl ::core::fmt::Display for #name {
                 fn fmt(&self, _: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -51,6 +47,23 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
                     ::core::unreachable!()
                 }
             }
+        }
+    } else {
+        quote!()
+    };
+    let mut out = quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::Address for #name {
+                const FIELDS: &'static [#krate::Field] = &[];
+                fn field(&self, _: usize) -> u128 {
+                    ::core::unreachable!()
+                }
+                fn from_fields(_: &[u128]) -> Self {
+                    ::core::unreachable!()
+                }
+            }
+            #text_stubs
         };
     };
     let Some(named) = named else {

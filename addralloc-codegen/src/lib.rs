@@ -37,7 +37,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     let parsed = ast::parse(&mut cx, &input);
     let ty = parsed.map(|p| resolve_derive(&mut cx, p));
     match (cx.check(), ty) {
-        (Ok(()), Some(ty)) => expand::expand(&ty, quote!()),
+        (Ok(()), Some(ty)) => expand::expand(&ty, quote!(), true),
         (Err(e), _) => {
             let mut out = e.into_compile_error();
             out.extend(fallback::derive(&input));

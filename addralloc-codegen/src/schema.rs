@@ -22,53 +22,87 @@ fn default_krate() -> TokenStream {
     quote!(::addralloc)
 }
 
-/// The macro's input: `"path"` or `"path", crate = "::path::to::addralloc"`.
+/// The macro's input: `"path"`, then the options `crate = "::path::to::addralloc"` and
+/// `text = "custom"` (each at most once, in any order).
 struct Input {
     path: LitStr,
     krate: Option<syn::Path>,
+    /// `text = "custom"`: no generated `Display`/`FromStr`; the user writes both.
+    custom_text: bool,
 }
+
+const OPTIONS: [&str; 2] = ["crate", "text"];
 
 impl syn::parse::Parse for Input {
     fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
-        let path: LitStr = input.parse()?;
+        let path: LitStr = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!(
+                    "{e}; expected the path of a schema file as a string literal: `include_schema!(\"schemas/pci.toml\")`"
+                ),
+            )
+        })?;
         let mut krate = None;
-        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+        let mut text: Option<LitStr> = None;
+        while input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
             let key: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            if key != "crate" {
-                let msg = match crate::suggest::suggest(&key.to_string(), ["crate"]) {
+            if !OPTIONS.iter().any(|o| key == o) {
+                let msg = match crate::suggest::suggest(&key.to_string(), OPTIONS) {
                     Some(s) => {
                         format!("unknown `include_schema!` option `{key}`; did you mean `{s}`?")
                     }
-                    None => format!("unknown `include_schema!` option `{key}`; expected `crate`"),
+                    None => format!(
+                        "unknown `include_schema!` option `{key}`; expected `crate` or `text`"
+                    ),
                 };
                 return Err(syn::Error::new(key.span(), msg));
             }
+            if (key == "crate" && krate.is_some()) || (key == "text" && text.is_some()) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("duplicate `include_schema!` option `{key}`"),
+                ));
+            }
             input.parse::<syn::Token![=]>()?;
             let lit: LitStr = input.parse()?;
-            krate = Some(lit.parse()?);
-            input.parse::<Option<syn::Token![,]>>()?;
+            if key == "crate" {
+                krate = Some(lit.parse()?);
+            } else {
+                if lit.value() != "custom" {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "unknown `text` value `{}`; expected `\"custom\"` (no generated `Display` and `FromStr`: the crate writes its own)",
+                            lit.value()
+                        ),
+                    ));
+                }
+                text = Some(lit);
+            }
         }
-        Ok(Input { path, krate })
+        Ok(Input {
+            path,
+            krate,
+            custom_text: text.is_some(),
+        })
     }
 }
 
 /// Reads the path literal and the file.
-fn read(input: TokenStream) -> syn::Result<(LitStr, Option<syn::Path>, PathBuf, String)> {
-    let Input { path: lit, krate } = syn::parse2(input).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            format!(
-                "{e}; expected the path of a schema file as a string literal: `include_schema!(\"schemas/pci.toml\")`"
-            ),
-        )
-    })?;
+fn read(input: TokenStream) -> syn::Result<(LitStr, Option<syn::Path>, bool, PathBuf, String)> {
+    let Input {
+        path: lit,
+        krate,
+        custom_text,
+    } = syn::parse2(input)?;
     let rel = lit.value();
     let base = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
     let path = base.join(&rel);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((lit, krate, path, text)),
+        Ok(text) => Ok((lit, krate, custom_text, path, text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(syn::Error::new(
             lit.span(),
             format!(
@@ -164,20 +198,40 @@ fn doc_attrs(text: &str) -> TokenStream {
 }
 
 /// The expansion of every type of a checked schema.
-fn expand_schema(schema: &Schema, krate: &TokenStream, span: Span) -> TokenStream {
+/// With `custom_text`, no `Display` and `FromStr` are generated (and the rustdoc says
+/// so): the crate that includes the schema writes both.
+fn expand_schema(
+    schema: &Schema,
+    krate: &TokenStream,
+    span: Span,
+    custom_text: bool,
+) -> TokenStream {
     let mut out = TokenStream::new();
     for td in &schema.types {
         let ident = format_ident!("{}", td.name, span = span);
-        let ty = lower::address_type(td, ident, None, quote!(pub), krate.clone(), span);
-        let def = definition(td, &ty);
-        out.extend(expand::expand(&ty, def));
+        let mut ty = lower::address_type(td, ident, None, quote!(pub), krate.clone(), span);
+        let mut td = td.clone();
+        if custom_text {
+            let note = format!(
+                "Text: `Display` and `FromStr` are written by hand for this type (`include_schema!` \
+                 option `text = \"custom\"`), not generated from the schema format `{}`.",
+                ty.format_text
+            );
+            td.doc = Some(match td.doc.take() {
+                Some(d) => format!("{d}\n\n{note}"),
+                None => note,
+            });
+            ty.doc = td.doc.clone();
+        }
+        let def = definition(&td, &ty);
+        out.extend(expand::expand(&ty, def, !custom_text));
     }
     out
 }
 
 /// `include_schema!`.
 pub fn include(input: TokenStream) -> TokenStream {
-    let (lit, krate, path, text) = match read(input) {
+    let (lit, krate, custom_text, path, text) = match read(input) {
         Ok(r) => r,
         Err(e) => return e.into_compile_error(),
     };
@@ -189,14 +243,14 @@ pub fn include(input: TokenStream) -> TokenStream {
     let rel = lit.value();
     match Schema::from_toml(&text) {
         Ok(schema) => {
-            let body = expand_schema(&schema, &krate, lit.span());
+            let body = expand_schema(&schema, &krate, lit.span(), custom_text);
             quote!(#rebuild #body)
         }
         Err(diags) => {
             let mut cx = Ctxt::new();
             report(&mut cx, lit.span(), &rel, &text, &diags);
             let err = cx.check().err().map(syn::Error::into_compile_error);
-            let stubs = stubs(&text, &krate, lit.span());
+            let stubs = stubs(&text, &krate, lit.span(), custom_text);
             quote!(#rebuild #err #stubs)
         }
     }
@@ -205,7 +259,7 @@ pub fn include(input: TokenStream) -> TokenStream {
 /// For a schema with errors: the types that can still be made out (a valid name, fields
 /// with a valid name and type), defined with stub impls so that their uses elsewhere do
 /// not cascade into more errors.
-fn stubs(text: &str, krate: &TokenStream, span: Span) -> TokenStream {
+fn stubs(text: &str, krate: &TokenStream, span: Span, custom_text: bool) -> TokenStream {
     let Ok(doc) = text.parse::<toml::Table>() else {
         return TokenStream::new();
     };
@@ -264,7 +318,7 @@ fn stubs(text: &str, krate: &TokenStream, span: Span) -> TokenStream {
         };
         let mut def = input.clone();
         def.attrs.retain(|a| !a.path().is_ident("address"));
-        let stub = crate::fallback::derive(&input);
+        let stub = crate::fallback::stubs(&input, !custom_text);
         out.extend(quote!(#def #stub));
     }
     out
@@ -276,7 +330,7 @@ pub fn generate(text: &str, krate: &str) -> Result<TokenStream, Vec<String>> {
         .map(|p| quote!(#p))
         .map_err(|e| vec![format!("invalid crate path `{krate}`: {e}")])?;
     match Schema::from_toml(text) {
-        Ok(schema) => Ok(expand_schema(&schema, &krate, Span::call_site())),
+        Ok(schema) => Ok(expand_schema(&schema, &krate, Span::call_site(), false)),
         Err(diags) => Err(diags
             .iter()
             .map(|d| match d.line_col(text) {
@@ -289,14 +343,18 @@ pub fn generate(text: &str, krate: &str) -> Result<TokenStream, Vec<String>> {
 
 /// `__expand_schema!("path")`: the expansion as a string literal.
 pub fn expand_to_string(input: TokenStream) -> TokenStream {
-    let (lit, _, _, text) = match read(input) {
+    let (lit, _, custom_text, _, text) = match read(input) {
         Ok(r) => r,
         Err(e) => return e.into_compile_error(),
     };
     match Schema::from_toml(&text) {
         Ok(schema) => {
-            let s =
-                crate::source_text(&expand_schema(&schema, &default_krate(), Span::call_site()));
+            let s = crate::source_text(&expand_schema(
+                &schema,
+                &default_krate(),
+                Span::call_site(),
+                custom_text,
+            ));
             quote!(#s)
         }
         Err(diags) => {
