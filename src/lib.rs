@@ -165,6 +165,9 @@ pub use addralloc_derive::AddressSpace;
 ///
 /// `include_schema!("schemas/pci.toml", crate = "path::to::addralloc")` sets where the
 /// generated code finds this crate, as `#[address(crate = "..")]` does for the derive.
+/// `text = "custom"` generates everything but `Display` and `FromStr`, which the
+/// calling crate then writes itself (the facade's `schemas::Ipv6Address` does, to print
+/// RFC 5952 text).
 ///
 /// ```
 /// mod net {
