@@ -517,13 +517,8 @@ impl Fbs {
     fn scan(&self, lo: u64, hi: u64, size: u64) -> Option<u64> {
         let words = self.bits.as_slice();
         // Bit positions that start an aligned group of `size` zeros.
-        let starts: u64 = match size {
-            1 => !0,
-            2 => 0x5555_5555_5555_5555,
-            4 => 0x1111_1111_1111_1111,
-            8 => 0x0101_0101_0101_0101,
-            _ => unimplemented!("block sizes up to 8 are enough here"),
-        };
+        assert!(size.is_power_of_two() && size <= 64, "block size {size}");
+        let starts: u64 = (0..64).step_by(size as usize).fold(0, |m, i| m | 1 << i);
         let mut w = (lo / 64) as usize;
         let last = (hi / 64) as usize;
         while w <= last {
