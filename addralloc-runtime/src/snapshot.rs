@@ -10,7 +10,7 @@ use crate::address::Address;
 use crate::allocator::Allocator;
 use crate::count::Count;
 use crate::engine::grid::Layout;
-use crate::engine::state::{Engine, Set};
+use crate::engine::state::{with_set, Engine};
 use crate::error::Error;
 use crate::front;
 use crate::pattern::FieldInfo;
@@ -224,19 +224,11 @@ pub(crate) fn restore<F: FieldInfo>(
                 text()
             )));
         }
-        let free = match &engine.set {
-            Set::Narrow(st) => st.is_free(s, x),
-            Set::Wide(st) => st.is_free(s, x),
-        };
-        if !free {
+        if !with_set!(&mut engine.set, st => st.try_insert(s, x)) {
             return Err(bad(format!(
                 "reservation {i} `{}` overlaps an earlier reservation",
                 text()
             )));
-        }
-        match &mut engine.set {
-            Set::Narrow(st) => st.insert(s, x),
-            Set::Wide(st) => st.insert(s, x),
         }
         if let Some(o) = &r.owner {
             engine.owners.insert(s, (x, o.as_str().into()));

@@ -12,7 +12,7 @@ use core::ops::Deref;
 use crate::address::Address;
 use crate::allocator::{Allocator, Opts, Request};
 use crate::count::Count;
-use crate::engine::state::{Engine, Set};
+use crate::engine::state::{with_set, Engine};
 use crate::error::Error;
 use crate::pattern::{Block, BlockRange, Pattern};
 
@@ -48,18 +48,12 @@ impl Engine {
     }
 
     fn set_insert(&mut self, s: u128, e: u128) {
-        match &mut self.set {
-            Set::Narrow(st) => st.insert(s, e),
-            Set::Wide(st) => st.insert(s, e),
-        }
+        with_set!(&mut self.set, st => st.insert(s, e));
     }
 
     fn set_remove(&mut self, s: u128, e: u128) {
         self.lower_hints(s);
-        match &mut self.set {
-            Set::Narrow(st) => st.remove(s, e),
-            Set::Wide(st) => st.remove(s, e),
-        }
+        with_set!(&mut self.set, st => st.remove(s, e));
     }
 
     /// Plays an undo log backwards.

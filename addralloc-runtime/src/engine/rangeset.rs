@@ -59,6 +59,13 @@ impl<I: Idx> Clone for RangeSet<I> {
     }
 }
 
+/// What walking one block's gaps found.
+enum Walk {
+    Found(u128, u128),
+    Stop,
+    Next,
+}
+
 /// A position: block and offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pos {
@@ -188,15 +195,6 @@ impl<I: Idx> RangeSet<I> {
     #[inline]
     pub(crate) fn last_starting_at_or_before(&self, x: u128) -> Option<(u128, u128)> {
         self.locate(x).map(|p| self.at(p))
-    }
-
-    /// Whether no range meets `s..=e`.
-    #[inline]
-    pub(crate) fn is_free(&self, s: u128, e: u128) -> bool {
-        match self.first_ending_at_or_after(s) {
-            Some((rs, _)) => rs > e,
-            None => true,
-        }
     }
 
     /// Iterates over the ranges in order.
@@ -576,38 +574,15 @@ impl<I: Idx> RangeSet<I> {
         };
         // Walk the rest of block p.b entry by entry, from p, unless no gap in it is long
         // enough (its cache covers the gap after its last range too).
-        let mut cur = p;
-        if p.b + 1 < self.blocks.len() && self.block_gap(p.b) < len {
-            cur = Pos { b: p.b + 1, o: 0 };
-        }
-        while cur.b == p.b {
-            let (_, e) = self.at(cur);
-            if e >= limit {
-                return None;
-            }
-            let next = self.next_pos(cur);
-            let ge = match next {
-                Some(q) => self.at(q).0 - 1,
-                None => I::MAX.to_u128(),
-            };
-            let (gs, ge2) = clip(e + 1, ge);
-            if gs > limit {
-                return None;
-            }
-            if fits(gs, ge2) {
-                return Some((gs, ge2));
-            }
-            match next {
-                None => return None,
-                Some(q) if q.b != cur.b => {
-                    cur = q;
-                    break;
-                }
-                Some(q) => cur = q,
+        if p.b + 1 == self.blocks.len() || self.block_gap(p.b) >= len {
+            match self.walk_gaps(p.b, p.o, x, len, limit) {
+                Walk::Found(gs, ge) => return Some((gs, ge)),
+                Walk::Stop => return None,
+                Walk::Next => {}
             }
         }
-        // cur is the first entry of a later block: skip blocks and groups by their caches.
-        let mut b = cur.b;
+        // Later blocks: skip blocks and groups by their caches.
+        let mut b = p.b + 1;
         let nblocks = self.blocks.len();
         while b < nblocks {
             if self.firsts[b].to_u128() > limit {
@@ -632,30 +607,39 @@ impl<I: Idx> RangeSet<I> {
                 self.tighten_after(b);
                 continue;
             }
-            // Scan block b.
-            let blen = self.blocks[b].len();
-            for o in 0..blen {
-                let q = Pos { b, o };
-                let (_, e) = self.at(q);
-                if e >= limit {
-                    return None;
-                }
-                let ge = match self.next_pos(q) {
-                    Some(n) => self.at(n).0 - 1,
-                    None => I::MAX.to_u128(),
-                };
-                let (gs, ge2) = clip(e + 1, ge);
-                if gs > limit {
-                    return None;
-                }
-                if fits(gs, ge2) {
-                    return Some((gs, ge2));
-                }
+            match self.walk_gaps(b, 0, x, len, limit) {
+                Walk::Found(gs, ge) => return Some((gs, ge)),
+                Walk::Stop => return None,
+                Walk::Next => {}
             }
             b += 1;
             self.tighten_after(b);
         }
         None
+    }
+
+    /// Walks the gaps after entries `o..` of block `b` (each clipped below to `x`): the
+    /// first with at least `len` points, or `Stop` once past `limit`.
+    fn walk_gaps(&self, b: usize, o: usize, x: u128, len: u128, limit: u128) -> Walk {
+        for o in o..self.blocks[b].len() {
+            let q = Pos { b, o };
+            let (_, e) = self.at(q);
+            if e >= limit {
+                return Walk::Stop;
+            }
+            let ge = match self.next_pos(q) {
+                Some(n) => self.at(n).0 - 1,
+                None => I::MAX.to_u128(),
+            };
+            let (gs, ge) = ((e + 1).max(x), ge.min(limit));
+            if gs > limit {
+                return Walk::Stop;
+            }
+            if ge >= gs && ge - gs >= len - 1 {
+                return Walk::Found(gs, ge);
+            }
+        }
+        Walk::Next
     }
 
     /// Checks the internal invariants (tests only).

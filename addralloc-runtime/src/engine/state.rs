@@ -24,11 +24,12 @@ pub(crate) enum Set {
 macro_rules! with_set {
     ($set:expr, $s:ident => $body:expr) => {
         match $set {
-            Set::Narrow($s) => $body,
-            Set::Wide($s) => $body,
+            $crate::engine::state::Set::Narrow($s) => $body,
+            $crate::engine::state::Set::Wide($s) => $body,
         }
     };
 }
+pub(crate) use with_set;
 
 /// A pool: a box of addresses that automatic choice may use, with tags.
 #[derive(Clone, Debug)]
@@ -612,17 +613,13 @@ impl Engine {
                 let (s, e) = (p + o0, p + o1);
                 if let Some((rs, re)) = with_set!(&self.set, st => st.first_ending_at_or_after(s)) {
                     if rs <= e {
-                        p = self.layout_ceil(lat, (re - o0).checked_add(1)?)?;
+                        p = lat.ceil(&self.layout, (re - o0).checked_add(1)?)?;
                         continue 'candidates;
                     }
                 }
             }
             return Some(p);
         }
-    }
-
-    fn layout_ceil(&self, lat: &Grid, x: u128) -> Option<u128> {
-        lat.ceil(&self.layout, x)
     }
 
     fn block_back(&self, lat: &Grid, offs: &[(u128, u128)], from: u128) -> Option<u128> {
