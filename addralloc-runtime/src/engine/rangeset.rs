@@ -620,6 +620,7 @@ impl<I: Idx> RangeSet<I> {
 
     /// Walks the gaps after entries `o..` of block `b` (each clipped below to `x`): the
     /// first with at least `len` points, or `Stop` once past `limit`.
+    #[inline]
     fn walk_gaps(&self, b: usize, o: usize, x: u128, len: u128, limit: u128) -> Walk {
         for o in o..self.blocks[b].len() {
             let q = Pos { b, o };
