@@ -1037,7 +1037,7 @@ fn w4_addralloc() -> Rep {
         }
         for &s in got.iter().step_by(2) {
             let b = addralloc::BlockRange::new(Pci::from_index(s), Pci::from_index(s + 7)).unwrap();
-            a.release_block(b).unwrap();
+            a.release_block(&b).unwrap();
         }
         for _ in 0..PCI_SLOTS / 2 {
             h = fold(

@@ -1,20 +1,19 @@
 //! [`Allocator<A>`]: the typed allocator over the range engine.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::address::Address;
+use crate::address::{Address, Field};
+use crate::allocator_core::{Core, Opts, Space};
 use crate::count::Count;
-use crate::engine::grid::{Grid, Layout};
-use crate::engine::state::{Engine, Fail};
+use crate::engine::grid::Layout;
 use crate::error::Error;
-use crate::front;
-use crate::pattern::{check_extent, display_extents, Block, BlockRange, Pattern};
+use crate::pattern::{Block, BlockRange, Pattern, RawPattern};
 use crate::policy::Policy;
-use crate::transaction::Undo;
+use crate::transaction::Transaction;
 
 /// Hands out addresses of type `A`: pools, exact and automatic reservations, aligned
 /// blocks, owners, tags and policies.
@@ -57,26 +56,65 @@ use crate::transaction::Undo;
 /// # Ok::<(), addralloc_runtime::Error>(())
 /// ```
 pub struct Allocator<A> {
-    pub(crate) engine: Engine,
-    _a: PhantomData<fn() -> A>,
+    pub(crate) core: Core<Typed<A>>,
+}
+
+/// The [`Space`] of a compiled address type.
+pub(crate) struct Typed<A>(PhantomData<fn() -> A>);
+
+impl<A> Clone for Typed<A> {
+    fn clone(&self) -> Self {
+        Typed(PhantomData)
+    }
+}
+
+impl<A: Address> Space for Typed<A> {
+    type Field = Field;
+
+    fn fields(&self) -> &[Field] {
+        A::FIELDS
+    }
+
+    fn text(&self, layout: &Layout, idx: u128) -> String {
+        addr_at::<A>(layout, idx).to_string()
+    }
+}
+
+/// The address at index `idx`.
+#[inline]
+pub(crate) fn addr_at<A: Address>(layout: &Layout, idx: u128) -> A {
+    let n = A::FIELDS.len();
+    if n <= 4 {
+        // The common case (PCI, drive, IPv4) without zeroing 16 values.
+        let mut v = [0u128; 4];
+        for (i, slot) in v.iter_mut().enumerate().take(n) {
+            *slot = layout.value(idx, i);
+        }
+        return A::from_fields(&v[..n]);
+    }
+    let mut v = [0u128; crate::engine::MAX_FIELDS];
+    for (i, slot) in v.iter_mut().enumerate().take(n) {
+        *slot = layout.value(idx, i);
+    }
+    A::from_fields(&v[..n])
 }
 
 impl<A> Clone for Allocator<A> {
     fn clone(&self) -> Self {
         Allocator {
-            engine: self.engine.clone(),
-            _a: PhantomData,
+            core: self.core.clone(),
         }
     }
 }
 
 impl<A: Address> fmt::Debug for Allocator<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.core.engine;
         f.debug_struct("Allocator")
-            .field("policy", &self.engine.policy())
-            .field("pools", &self.engine.pools().count())
-            .field("reserved", &self.engine.reserved_count())
-            .field("free", &self.engine.free_count())
+            .field("policy", &e.policy())
+            .field("pools", &e.pools().count())
+            .field("reserved", &e.reserved_count())
+            .field("free", &e.free_count())
             .finish()
     }
 }
@@ -87,13 +125,6 @@ impl<A: Address> Default for Allocator<A> {
     }
 }
 
-/// One request's options: owner label and required pool tags.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Opts<'a> {
-    pub(crate) owner: Option<&'a str>,
-    pub(crate) tags: &'a [&'a str],
-}
-
 impl<A: Address> Allocator<A> {
     /// An allocator with no pools, using [`Policy::LowestFirst`].
     ///
@@ -101,6 +132,7 @@ impl<A: Address> Allocator<A> {
     ///
     /// If `A`'s fields cannot be packed (see [`Address`]); derived and schema types are
     /// checked at compile time. [`Allocator::try_new`] reports it as an error instead.
+    #[must_use]
     pub fn new() -> Self {
         Self::with_policy(Policy::default())
     }
@@ -110,6 +142,7 @@ impl<A: Address> Allocator<A> {
     /// # Panics
     ///
     /// As [`Allocator::new`].
+    #[must_use]
     pub fn with_policy(policy: Policy) -> Self {
         match Self::try_with_policy(policy) {
             Ok(a) => a,
@@ -124,17 +157,14 @@ impl<A: Address> Allocator<A> {
 
     /// As [`Allocator::try_new`], with `policy`.
     pub fn try_with_policy(policy: Policy) -> Result<Self, Error> {
-        let layout = Layout::new(A::FIELDS.iter().map(|f| (f.min, f.max)))
-            .map_err(|e| front::layout_error(e, A::FIELDS))?;
         Ok(Allocator {
-            engine: Engine::new(layout, policy),
-            _a: PhantomData,
+            core: Core::new(Typed(PhantomData), policy)?,
         })
     }
 
     /// The allocation policy.
     pub fn policy(&self) -> Policy {
-        self.engine.policy()
+        self.core.engine.policy()
     }
 
     // ----- conversions -------------------------------------------------------
@@ -152,42 +182,19 @@ impl<A: Address> Allocator<A> {
                 });
             }
         }
-        Ok(self.engine.layout.index_of(|i| addr.field(i)))
+        Ok(self.core.engine.layout.index_of(|i| addr.field(i)))
     }
 
+    #[inline]
     pub(crate) fn addr(&self, idx: u128) -> A {
-        let n = A::FIELDS.len();
-        let layout = &self.engine.layout;
-        if n <= 4 {
-            // The common case (PCI, drive, IPv4) without zeroing 16 values.
-            let mut v = [0u128; 4];
-            for (i, slot) in v.iter_mut().enumerate().take(n) {
-                *slot = layout.value(idx, i);
-            }
-            return A::from_fields(&v[..n]);
-        }
-        let mut v = [0u128; crate::engine::MAX_FIELDS];
-        for (i, slot) in v.iter_mut().enumerate().take(n) {
-            *slot = layout.value(idx, i);
-        }
-        A::from_fields(&v[..n])
+        addr_at(&self.core.engine.layout, idx)
     }
 
-    fn grid(&self, p: &Pattern<A>) -> Result<Option<Grid>, Error> {
-        if p.raw.is_any() {
-            return Ok(None);
-        }
-        let r = p.raw.resolve(A::FIELDS)?;
-        Ok(Some(Grid::new(&self.engine.layout, |i| r[i])))
-    }
-
-    pub(crate) fn pattern_of(&self, g: &Grid) -> Pattern<A> {
-        Pattern::from_raw(front::raw_of_grid(g, A::FIELDS))
-    }
-
-    fn error(&self, fail: Fail, tags: &[&str]) -> Error {
-        front::fail_error(&self.engine, A::FIELDS, fail, tags, |i| {
-            self.addr(i).to_string()
+    fn range(&self, first: u128, last: u128) -> Result<BlockRange<A>, Error> {
+        let (a, b) = (self.addr(first), self.addr(last));
+        BlockRange::new(a, b).ok_or_else(|| Error::BadPattern {
+            pattern: alloc::format!("{a}..={b}"),
+            reason: "the first address must not exceed the last on any field".to_string(),
         })
     }
 
@@ -206,20 +213,27 @@ impl<A: Address> Allocator<A> {
         pattern: impl Into<Pattern<A>>,
         tags: &[&str],
     ) -> Result<(), Error> {
-        front::add_pool_raw(&mut self.engine, A::FIELDS, &pattern.into().raw, tags)
+        self.core.add_pool(&pattern.into().raw, tags)
+    }
+
+    /// Removes the pool that is exactly `pattern` (as [`Allocator::pools`] lists it).
+    /// Refused, changing nothing, while any address in it is reserved.
+    pub fn remove_pool(&mut self, pattern: impl Into<Pattern<A>>) -> Result<(), Error> {
+        self.core.remove_pool(&pattern.into().raw)
     }
 
     /// The pools, as patterns with their tags, in address order.
     pub fn pools(&self) -> impl Iterator<Item = (Pattern<A>, Vec<&str>)> + '_ {
-        self.engine
+        self.core
             .pools()
-            .map(|(g, tags)| (self.pattern_of(g), tags.collect()))
+            .map(|(raw, tags)| (Pattern::from_raw(raw), tags))
     }
 
     // ----- requests ----------------------------------------------------------
 
     /// Starts a request whose reservations carry the owner label `owner`: a later
     /// conflict names it, and [`Allocator::owner_of`] returns it.
+    #[must_use]
     pub fn owned_by<'a>(&'a mut self, owner: &'a str) -> Request<'a, A> {
         Request {
             alloc: self,
@@ -227,16 +241,15 @@ impl<A: Address> Allocator<A> {
                 owner: Some(owner),
                 tags: &[],
             },
-            log: None,
         }
     }
 
     /// Starts a request that may only use pools carrying every tag in `tags`.
+    #[must_use]
     pub fn requiring<'a>(&'a mut self, tags: &'a [&'a str]) -> Request<'a, A> {
         Request {
             alloc: self,
             opts: Opts { owner: None, tags },
-            log: None,
         }
     }
 
@@ -248,7 +261,7 @@ impl<A: Address> Allocator<A> {
 
     /// Reserves the first free address matching `pattern`, by policy.
     pub fn reserve_first(&mut self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        self.reserve_first_with(&pattern.into(), Opts::default())
+        self.reserve_first_with(&pattern.into().raw, Opts::default())
     }
 
     /// Reserves any free address in the pools, by policy.
@@ -258,257 +271,247 @@ impl<A: Address> Allocator<A> {
 
     /// Reserves the first free address of the first pattern in `preferences` that has
     /// one; returns the address and the position of the pattern that gave it.
-    pub fn reserve_preferred(&mut self, preferences: &[Pattern<A>]) -> Result<(A, usize), Error> {
+    pub fn reserve_preferred<P: Borrow<Pattern<A>>>(
+        &mut self,
+        preferences: impl IntoIterator<Item = P>,
+    ) -> Result<(A, usize), Error> {
         self.reserve_preferred_with(preferences, Opts::default())
     }
 
     /// Reserves a whole free block with the extents of `block`, naturally aligned,
     /// inside `pattern` and inside one pool: a whole PCI slot (`function` extent 8), an
-    /// IPv4 /29 (last octet extent 8).
+    /// IPv4 /29 (last octet extent 8). The block is one reservation: it is released
+    /// whole with [`Allocator::release_block`].
     pub fn reserve_block(
         &mut self,
         pattern: impl Into<Pattern<A>>,
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
-        self.reserve_block_with(&pattern.into(), &block.into(), Opts::default())
+        self.reserve_block_with(&pattern.into().raw, &block.into(), Opts::default())
     }
 
-    /// Reserves every address of `block` (which need not be aligned); all must be free
-    /// and inside one pool.
-    pub fn reserve_range(&mut self, block: BlockRange<A>) -> Result<BlockRange<A>, Error> {
-        self.reserve_range_with(block, Opts::default())
-    }
-
-    /// The index runs of one (valid) address.
-    pub(crate) fn runs_of_addr(&self, a: &A) -> Vec<(u128, u128)> {
-        self.index(a)
-            .map(|i| alloc::vec![(i, i)])
-            .unwrap_or_default()
-    }
-
-    /// The index runs of a (valid) block.
-    pub(crate) fn runs_of_block(&self, b: &BlockRange<A>) -> Vec<(u128, u128)> {
-        match self.box_of(b) {
-            Ok(g) => g.runs(&self.engine.layout).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn tag_mask(&self, tags: &[&str]) -> Result<u64, Error> {
-        self.engine.tag_mask(tags).map_err(|f| self.error(f, tags))
+    /// Reserves every address of the box from `first` to `last`, field by field (it
+    /// need not be aligned); all must be free and inside one pool. One reservation.
+    pub fn reserve_range(&mut self, first: A, last: A) -> Result<BlockRange<A>, Error> {
+        self.reserve_range_with(first, last, Opts::default())
     }
 
     pub(crate) fn reserve_with(&mut self, addr: A, o: Opts<'_>) -> Result<A, Error> {
         let idx = self.index(&addr)?;
-        let mask = self.tag_mask(o.tags)?;
-        self.engine
-            .reserve_exact(idx, mask, o.owner)
-            .map_err(|f| self.error(f, o.tags))?;
+        self.core.reserve(idx, o)?;
         Ok(addr)
     }
 
-    pub(crate) fn reserve_first_with(
-        &mut self,
-        pattern: &Pattern<A>,
-        o: Opts<'_>,
-    ) -> Result<A, Error> {
-        let g = self.grid(pattern)?;
-        let mask = self.tag_mask(o.tags)?;
-        match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-            Ok(idx) => Ok(self.addr(idx)),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe(format!("address in `{pattern}`"), o.tags),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
+    pub(crate) fn reserve_first_with(&mut self, raw: &RawPattern, o: Opts<'_>) -> Result<A, Error> {
+        let idx = self.core.reserve_first(raw, o)?;
+        Ok(self.addr(idx))
     }
 
-    /// `reserve_first(Pattern::any())` without building a pattern: the hot path.
     pub(crate) fn reserve_any_with(&mut self, o: Opts<'_>) -> Result<A, Error> {
-        let mask = self.tag_mask(o.tags)?;
-        match self.engine.reserve_first(None, mask, o.owner) {
-            Ok(idx) => Ok(self.addr(idx)),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe("address in `*`".to_string(), o.tags),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
+        let idx = self.core.reserve_any(o)?;
+        Ok(self.addr(idx))
     }
 
-    pub(crate) fn reserve_preferred_with(
+    pub(crate) fn reserve_preferred_with<P: Borrow<Pattern<A>>>(
         &mut self,
-        prefs: &[Pattern<A>],
+        prefs: impl IntoIterator<Item = P>,
         o: Opts<'_>,
     ) -> Result<(A, usize), Error> {
-        let grids = prefs
-            .iter()
-            .map(|p| self.grid(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mask = self.tag_mask(o.tags)?;
-        for (i, g) in grids.iter().enumerate() {
-            match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-                Ok(idx) => return Ok((self.addr(idx), i)),
-                Err(Fail::Exhausted) => continue,
-                Err(f) => return Err(self.error(f, o.tags)),
-            }
-        }
-        let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
-        Err(Error::Exhausted {
-            request: front::describe(
-                if list.is_empty() {
-                    "address: the preference list is empty".to_string()
-                } else {
-                    format!("address in any of {}", list.join(", "))
-                },
-                o.tags,
-            ),
-        })
+        let raws: Vec<RawPattern> = prefs.into_iter().map(|p| p.borrow().raw).collect();
+        let (idx, i) = self.core.reserve_preferred(&raws, o)?;
+        Ok((self.addr(idx), i))
     }
 
     pub(crate) fn reserve_block_with(
         &mut self,
-        pattern: &Pattern<A>,
+        raw: &RawPattern,
         block: &Block<A>,
         o: Opts<'_>,
     ) -> Result<BlockRange<A>, Error> {
-        let g = self.grid(pattern)?;
-        for (i, f) in A::FIELDS.iter().enumerate() {
-            check_extent(f, block.extents[i])?;
-        }
-        let mask = self.tag_mask(o.tags)?;
-        let ext = &block.extents[..A::FIELDS.len()];
-        match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
-            Ok((first, last)) => {
-                BlockRange::new(self.addr(first), self.addr(last)).ok_or_else(|| {
-                    Error::BadPattern {
-                        pattern: pattern.to_string(),
-                        reason: "internal error: block corners out of order".to_string(),
-                    }
-                })
-            }
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe(
-                    format!(
-                        "block of `{}` in `{pattern}`",
-                        display_extents(ext, A::FIELDS)
-                    ),
-                    o.tags,
-                ),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
-    }
-
-    pub(crate) fn box_of(&self, block: &BlockRange<A>) -> Result<Grid, Error> {
-        let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
-        Grid::spanned(&self.engine.layout, a, b).ok_or_else(|| Error::BadPattern {
-            pattern: block.to_string(),
-            reason: "the first address must not exceed the last on any field".to_string(),
-        })
+        let (first, last) = self
+            .core
+            .reserve_block(raw, &block.extents[..A::FIELDS.len()], o)?;
+        self.range(first, last)
     }
 
     pub(crate) fn reserve_range_with(
         &mut self,
-        block: BlockRange<A>,
+        first: A,
+        last: A,
         o: Opts<'_>,
     ) -> Result<BlockRange<A>, Error> {
-        let g = self.box_of(&block)?;
-        let mask = self.tag_mask(o.tags)?;
-        self.engine
-            .reserve_box(&g, mask, o.owner)
-            .map_err(|f| self.error(f, o.tags))?;
-        Ok(block)
+        let (a, b) = (self.index(&first)?, self.index(&last)?);
+        self.core.reserve_range(a, b, o)?;
+        self.range(a, b)
     }
 
     // ----- releases ----------------------------------------------------------
 
-    /// Gives back one reserved address (hot-unplug).
+    /// Gives back the reservation of exactly `addr` (hot-unplug). An address that is
+    /// part of a larger reservation (a block or range) is refused, naming that
+    /// reservation and its owner, and nothing changes: release the block, or cut it
+    /// explicitly with [`Allocator::release_range`].
     pub fn release(&mut self, addr: A) -> Result<(), Error> {
         let idx = self.index(&addr)?;
-        self.engine.release(idx).map_err(|f| self.error(f, &[]))
+        self.core.release(idx)
     }
 
-    /// Gives back every address of a block; all of them must be reserved.
-    pub fn release_block(&mut self, block: BlockRange<A>) -> Result<(), Error> {
-        let g = self.box_of(&block)?;
-        self.engine.release_box(&g).map_err(|f| self.error(f, &[]))
+    /// Gives back one whole reservation: exactly the block or range a reserve call
+    /// returned (or a single reserved address). Anything else — part of a reservation,
+    /// or parts of several — is refused naming what is there, and nothing changes.
+    pub fn release_block(&mut self, block: &BlockRange<A>) -> Result<(), Error> {
+        let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
+        self.core.release_block(a, b)
+    }
+
+    /// Gives back every address of the box from `first` to `last`, all of which must be
+    /// reserved, whatever reservations they belong to: the explicit partial release.
+    /// The parts of reservations outside the box stay reserved with their owners (each
+    /// remaining run becomes a reservation of its own). Returns how many addresses
+    /// were freed.
+    pub fn release_range(&mut self, first: A, last: A) -> Result<Count, Error> {
+        let (a, b) = (self.index(&first)?, self.index(&last)?);
+        self.core.release_range(a, b)
+    }
+
+    /// Gives back every reservation labelled `owner`; returns how many addresses were
+    /// freed (zero when `owner` holds nothing).
+    pub fn release_owner(&mut self, owner: &str) -> Count {
+        self.core.release_owner(owner)
     }
 
     // ----- queries -----------------------------------------------------------
 
     /// Whether `addr` is reserved (an out-of-range address is not).
     pub fn is_reserved(&self, addr: A) -> bool {
-        self.index(&addr).is_ok_and(|i| self.engine.is_reserved(i))
+        self.index(&addr)
+            .is_ok_and(|i| self.core.engine.is_reserved(i))
     }
 
     /// The owner label of `addr`'s reservation, if it has one.
     pub fn owner_of(&self, addr: A) -> Option<&str> {
-        self.index(&addr).ok().and_then(|i| self.engine.owner_of(i))
+        self.index(&addr)
+            .ok()
+            .and_then(|i| self.core.engine.owner_of(i))
     }
 
-    /// Reserved addresses as maximal runs `(first, last)` in address order.
+    /// The whole reservation holding `addr`: its first and last address (in address
+    /// order; a block's corners) and its owner label.
+    pub fn reservation(&self, addr: A) -> Option<(A, A, Option<&str>)> {
+        let i = self.index(&addr).ok()?;
+        let (f, l, o) = self.core.reservation_at(i)?;
+        Some((self.addr(f), self.addr(l), o))
+    }
+
+    /// Reserved addresses as maximal runs `(first, last)` in address order (adjacent
+    /// reservations are one run here; [`Allocator::reservation`] tells them apart).
     pub fn reserved(&self) -> impl Iterator<Item = (A, A)> + '_ {
-        self.engine
+        self.core
+            .engine
             .reserved_ranges()
             .map(|(s, e)| (self.addr(s), self.addr(e)))
     }
 
     /// Labelled reservations as runs `(first, last, owner)` in address order.
     pub fn owners(&self) -> impl Iterator<Item = (A, A, &str)> + '_ {
-        self.engine
+        self.core
+            .engine
             .owned_ranges()
             .map(|(s, e, o)| (self.addr(s), self.addr(e), o))
     }
 
     /// Free addresses in the pools as maximal runs `(first, last)`, pool by pool.
     pub fn free_ranges(&self) -> impl Iterator<Item = (A, A)> + '_ {
-        self.engine
+        self.core
+            .engine
             .free_ranges()
             .map(|(s, e)| (self.addr(s), self.addr(e)))
     }
 
     /// Number of reserved addresses.
     pub fn reserved_count(&self) -> Count {
-        self.engine.reserved_count()
+        self.core.engine.reserved_count()
     }
 
     /// Number of addresses in all pools.
     pub fn capacity(&self) -> Count {
-        self.engine.capacity()
+        self.core.engine.capacity()
     }
 
     /// Number of free addresses in all pools.
     pub fn free_count(&self) -> Count {
-        self.engine.free_count()
+        self.core.engine.free_count()
     }
 
     /// Number of free addresses matching `pattern` in the pools.
     pub fn free_count_in(&self, pattern: impl Into<Pattern<A>>) -> Result<Count, Error> {
-        let g = self.grid(&pattern.into())?;
-        Ok(self.engine.free_count_in(g.as_ref(), 0))
+        self.core.free_count_in(&pattern.into().raw)
     }
 
-    /// Heap bytes held by the allocator's ranges, pools and labels (the owner map is
-    /// estimated). For capacity planning and the benchmarks.
+    /// Heap bytes held by the allocator's ranges, pools and labels (the B-tree maps
+    /// are estimated). For capacity planning and the benchmarks.
     pub fn heap_bytes(&self) -> usize {
-        self.engine.heap_bytes()
+        self.core.engine.heap_bytes()
     }
 
-    /// The next-fit position, as the index the next search starts from (internal
-    /// coordinates; meaningful for snapshots).
-    #[doc(hidden)]
-    pub fn cursor(&self) -> u128 {
-        self.engine.cursor()
+    // ----- transactions ------------------------------------------------------
+
+    /// Runs `f` as one transaction: when it returns `Err` (or panics), every
+    /// reservation, release and pool change it made is undone and the allocator is
+    /// exactly as it was before; when it returns `Ok`, all of them stay. Transactions
+    /// nest. The transaction dereferences to the allocator, so every method works
+    /// inside it.
+    ///
+    /// A hot-plugged device that needs a PCI slot, a drive address and a MAC gets all
+    /// three or none.
+    ///
+    /// ```
+    /// # use addralloc_runtime::{Address, Allocator, Field, Pattern, Error};
+    /// # use core::fmt;
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    /// # struct Port(u8);
+    /// # impl Address for Port {
+    /// #     const FIELDS: &'static [Field] = &[Field::new("port", 0, 3)];
+    /// #     fn field(&self, _: usize) -> u128 { self.0 as u128 }
+    /// #     fn from_fields(v: &[u128]) -> Self { Port(v[0] as u8) }
+    /// # }
+    /// # impl fmt::Display for Port {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{}", self.0) }
+    /// # }
+    /// let mut a = Allocator::<Port>::new();
+    /// a.add_pool(Pattern::any())?;
+    /// a.reserve(Port(2))?;
+    /// let r: Result<(), Error> = a.transaction(|tx| {
+    ///     tx.reserve(Port(0))?;
+    ///     tx.release(Port(2))?;
+    ///     tx.reserve(Port(0))?; // fails: already reserved in this transaction
+    ///     Ok(())
+    /// });
+    /// assert!(r.is_err());
+    /// assert!(!a.is_reserved(Port(0)));
+    /// assert!(a.is_reserved(Port(2)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn transaction<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.core.begin();
+        let mut tx = Transaction::new(self, |a| a.core.rollback());
+        let out = f(&mut tx);
+        if out.is_ok() {
+            tx.into_inner().core.commit();
+        }
+        out
     }
 }
 
 /// A request with options: an owner label ([`Allocator::owned_by`]) and required pool
 /// tags ([`Allocator::requiring`]). Its methods are the allocator's reserving methods.
+#[must_use = "a request does nothing until one of its reserve methods is called"]
 pub struct Request<'a, A> {
-    pub(crate) alloc: &'a mut Allocator<A>,
-    pub(crate) opts: Opts<'a>,
-    /// Inside a transaction: where successful reservations are recorded for rollback.
-    pub(crate) log: Option<&'a mut Vec<Undo>>,
+    alloc: &'a mut Allocator<A>,
+    opts: Opts<'a>,
 }
 
 impl<'a, A: Address> Request<'a, A> {
@@ -524,42 +527,28 @@ impl<'a, A: Address> Request<'a, A> {
         self
     }
 
-    fn record(self, runs: Vec<(u128, u128)>) {
-        if let Some(log) = self.log {
-            log.push(Undo::Reserved(runs));
-        }
-    }
-
     /// As [`Allocator::reserve`].
     pub fn reserve(self, addr: A) -> Result<A, Error> {
-        let a = self.alloc.reserve_with(addr, self.opts)?;
-        let runs = self.alloc.runs_of_addr(&a);
-        self.record(runs);
-        Ok(a)
+        self.alloc.reserve_with(addr, self.opts)
     }
 
     /// As [`Allocator::reserve_first`].
     pub fn reserve_first(self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        let a = self.alloc.reserve_first_with(&pattern.into(), self.opts)?;
-        let runs = self.alloc.runs_of_addr(&a);
-        self.record(runs);
-        Ok(a)
+        self.alloc
+            .reserve_first_with(&pattern.into().raw, self.opts)
     }
 
     /// As [`Allocator::reserve_any`].
     pub fn reserve_any(self) -> Result<A, Error> {
-        let a = self.alloc.reserve_any_with(self.opts)?;
-        let runs = self.alloc.runs_of_addr(&a);
-        self.record(runs);
-        Ok(a)
+        self.alloc.reserve_any_with(self.opts)
     }
 
     /// As [`Allocator::reserve_preferred`].
-    pub fn reserve_preferred(self, preferences: &[Pattern<A>]) -> Result<(A, usize), Error> {
-        let (a, i) = self.alloc.reserve_preferred_with(preferences, self.opts)?;
-        let runs = self.alloc.runs_of_addr(&a);
-        self.record(runs);
-        Ok((a, i))
+    pub fn reserve_preferred<P: Borrow<Pattern<A>>>(
+        self,
+        preferences: impl IntoIterator<Item = P>,
+    ) -> Result<(A, usize), Error> {
+        self.alloc.reserve_preferred_with(preferences, self.opts)
     }
 
     /// As [`Allocator::reserve_block`].
@@ -568,19 +557,12 @@ impl<'a, A: Address> Request<'a, A> {
         pattern: impl Into<Pattern<A>>,
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
-        let b = self
-            .alloc
-            .reserve_block_with(&pattern.into(), &block.into(), self.opts)?;
-        let runs = self.alloc.runs_of_block(&b);
-        self.record(runs);
-        Ok(b)
+        self.alloc
+            .reserve_block_with(&pattern.into().raw, &block.into(), self.opts)
     }
 
     /// As [`Allocator::reserve_range`].
-    pub fn reserve_range(self, block: BlockRange<A>) -> Result<BlockRange<A>, Error> {
-        let b = self.alloc.reserve_range_with(block, self.opts)?;
-        let runs = self.alloc.runs_of_block(&b);
-        self.record(runs);
-        Ok(b)
+    pub fn reserve_range(self, first: A, last: A) -> Result<BlockRange<A>, Error> {
+        self.alloc.reserve_range_with(first, last, self.opts)
     }
 }

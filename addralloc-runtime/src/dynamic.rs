@@ -50,9 +50,10 @@ use std::string::{String, ToString};
 use std::sync::Arc;
 use std::vec::Vec;
 
+use crate::allocator_core::{Core, Opts, Space};
 use crate::count::Count;
-use crate::engine::grid::{Grid, Layout};
-use crate::engine::state::{Engine, Fail};
+use crate::engine::grid::Layout;
+use crate::engine::state::Engine;
 use crate::error::Error;
 use crate::format::Format;
 use crate::front;
@@ -60,6 +61,7 @@ use crate::pattern::{check_extent, display_extents, parse_extents, RawPattern};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};
+use crate::transaction::Transaction;
 
 // ----- schema and types --------------------------------------------------------------
 
@@ -652,48 +654,56 @@ impl BlockArg for DynBlock {
 
 // ----- the allocator -----------------------------------------------------------------
 
+impl Space for Arc<DynType> {
+    type Field = FieldDef;
+
+    fn fields(&self) -> &[FieldDef] {
+        &self.def.fields
+    }
+
+    fn text(&self, _layout: &Layout, idx: u128) -> String {
+        self.addr_text(idx)
+    }
+}
+
 /// The allocator of a run-time loaded address type: the operations of
 /// [`Allocator`](crate::Allocator), with addresses, patterns and block shapes as text
-/// (or [`DynAddress`], [`DynPattern`], [`DynBlock`]).
+/// (or [`DynAddress`], [`DynPattern`], [`DynBlock`]). Both share one core: the same
+/// method names, arguments and errors.
 ///
 /// Errors print addresses in the type's own format. Every failing call leaves the
 /// allocator exactly as it was; no input makes it panic.
 #[derive(Clone)]
 pub struct DynAllocator {
-    ty: Arc<DynType>,
-    engine: Engine,
+    core: Core<Arc<DynType>>,
 }
 
 impl fmt::Debug for DynAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.core.engine;
         f.debug_struct("DynAllocator")
-            .field("type", &self.ty.name())
-            .field("policy", &self.engine.policy())
-            .field("pools", &self.engine.pools().count())
-            .field("reserved", &self.engine.reserved_count())
-            .field("free", &self.engine.free_count())
+            .field("type", &self.core.space.name())
+            .field("policy", &e.policy())
+            .field("pools", &e.pools().count())
+            .field("reserved", &e.reserved_count())
+            .field("free", &e.free_count())
             .finish()
     }
-}
-
-/// One request's options: owner label and required pool tags.
-#[derive(Clone, Copy, Default)]
-struct Opts<'a> {
-    owner: Option<&'a str>,
-    tags: &'a [&'a str],
 }
 
 impl DynAllocator {
     /// An allocator of `ty` with no pools.
     pub fn new(ty: Arc<DynType>, policy: Policy) -> DynAllocator {
         let engine = Engine::new(ty.layout.clone(), policy);
-        DynAllocator { ty, engine }
+        DynAllocator {
+            core: Core { engine, space: ty },
+        }
     }
 
     /// An allocator of `ty` with the pools of its schema (`[[address.pool]]`).
     pub fn with_default_pools(ty: Arc<DynType>, policy: Policy) -> Result<DynAllocator, Error> {
         let mut a = Self::new(ty, policy);
-        let pools = a.ty.def.pools.clone();
+        let pools = a.core.space.def.pools.clone();
         for p in &pools {
             let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
             a.add_pool_tagged(p.pattern.as_str(), &tags)?;
@@ -703,53 +713,34 @@ impl DynAllocator {
 
     /// The address type.
     pub fn ty(&self) -> &Arc<DynType> {
-        &self.ty
+        &self.core.space
     }
 
     /// The allocation policy.
     pub fn policy(&self) -> Policy {
-        self.engine.policy()
+        self.core.engine.policy()
     }
 
     // ----- conversions -------------------------------------------------------
 
-    fn grid(&self, p: &DynPattern) -> Result<Option<Grid>, Error> {
-        if p.raw.is_any() {
-            return Ok(None);
-        }
-        let r = p.raw.resolve(&self.ty.def.fields)?;
-        Ok(Some(Grid::new(&self.engine.layout, |i| r[i])))
-    }
-
-    fn pattern_of(&self, g: &Grid) -> DynPattern {
-        DynPattern {
-            ty: Arc::clone(&self.ty),
-            raw: front::raw_of_grid(g, &self.ty.def.fields),
-        }
-    }
-
-    fn error(&self, fail: Fail, tags: &[&str]) -> Error {
-        front::fail_error(&self.engine, &self.ty.def.fields, fail, tags, |i| {
-            self.ty.addr_text(i)
-        })
-    }
-
-    fn tag_mask(&self, tags: &[&str]) -> Result<u64, Error> {
-        self.engine.tag_mask(tags).map_err(|f| self.error(f, tags))
-    }
-
     fn index(&self, addr: impl AddressArg) -> Result<u128, Error> {
-        let values = addr.values(&self.ty)?;
-        self.ty.index(&values)
+        let values = addr.values(&self.core.space)?;
+        self.core.space.index(&values)
     }
 
-    fn box_of(&self, block: &DynBlockRange) -> Result<Grid, Error> {
-        let a = self.index(&block.first)?;
-        let b = self.index(&block.last)?;
-        Grid::spanned(&self.engine.layout, a, b).ok_or_else(|| Error::BadPattern {
-            pattern: block.to_string(),
-            reason: "the first address must not exceed the last on any field".to_string(),
-        })
+    fn addr(&self, idx: u128) -> DynAddress {
+        self.core.space.addr(idx)
+    }
+
+    fn range(&self, first: u128, last: u128) -> DynBlockRange {
+        DynBlockRange {
+            first: self.addr(first),
+            last: self.addr(last),
+        }
+    }
+
+    fn raw(&self, pattern: impl PatternArg) -> Result<RawPattern, Error> {
+        Ok(pattern.pattern(&self.core.space)?.raw)
     }
 
     // ----- pools -------------------------------------------------------------
@@ -766,13 +757,34 @@ impl DynAllocator {
         pattern: impl PatternArg,
         tags: &[&str],
     ) -> Result<(), Error> {
-        let pattern = pattern.pattern(&self.ty)?;
-        front::add_pool_raw(&mut self.engine, &self.ty.def.fields, &pattern.raw, tags)
+        let raw = self.raw(pattern)?;
+        self.core.add_pool(&raw, tags)
+    }
+
+    /// Removes the pool that is exactly `pattern`; refused while it holds a
+    /// reservation, as [`Allocator::remove_pool`](crate::Allocator::remove_pool).
+    pub fn remove_pool(&mut self, pattern: impl PatternArg) -> Result<(), Error> {
+        let raw = self.raw(pattern)?;
+        self.core.remove_pool(&raw)
+    }
+
+    /// The pools, as patterns with their tags, in address order.
+    pub fn pools(&self) -> impl Iterator<Item = (DynPattern, Vec<&str>)> + '_ {
+        self.core.pools().map(|(raw, tags)| {
+            (
+                DynPattern {
+                    ty: Arc::clone(&self.core.space),
+                    raw,
+                },
+                tags,
+            )
+        })
     }
 
     /// The allocator's whole state as plain data (see [`Snapshot`]).
     pub fn snapshot(&self) -> Snapshot {
-        snapshot::take(&self.engine, &self.ty.def.fields, |i| self.ty.addr_text(i))
+        let ty = &self.core.space;
+        snapshot::take(&self.core.engine, &ty.def.fields, |i| ty.addr_text(i))
     }
 
     /// Rebuilds an allocator of `ty` from a snapshot, checking everything first, as
@@ -782,19 +794,15 @@ impl DynAllocator {
             let a = ty.parse_address(text).map_err(|e| e.to_string())?;
             ty.index(&a.values).map_err(|e| e.to_string())
         })?;
-        Ok(DynAllocator { ty, engine })
-    }
-
-    /// The pools, as patterns with their tags, in address order.
-    pub fn pools(&self) -> impl Iterator<Item = (DynPattern, Vec<&str>)> + '_ {
-        self.engine
-            .pools()
-            .map(|(g, tags)| (self.pattern_of(g), tags.collect()))
+        Ok(DynAllocator {
+            core: Core { engine, space: ty },
+        })
     }
 
     // ----- requests ----------------------------------------------------------
 
     /// Starts a request whose reservations carry the owner label `owner`.
+    #[must_use]
     pub fn owned_by<'a>(&'a mut self, owner: &'a str) -> DynRequest<'a> {
         DynRequest {
             alloc: self,
@@ -806,6 +814,7 @@ impl DynAllocator {
     }
 
     /// Starts a request that may only use pools carrying every tag in `tags`.
+    #[must_use]
     pub fn requiring<'a>(&'a mut self, tags: &'a [&'a str]) -> DynRequest<'a> {
         DynRequest {
             alloc: self,
@@ -826,7 +835,7 @@ impl DynAllocator {
 
     /// Reserves any free address in the pools, by policy.
     pub fn reserve_any(&mut self) -> Result<DynAddress, Error> {
-        self.reserve_first_with("*", Opts::default())
+        self.reserve_any_with(Opts::default())
     }
 
     /// Reserves the first free address of the first pattern that has one; returns it
@@ -839,7 +848,7 @@ impl DynAllocator {
     }
 
     /// Reserves a whole free block of shape `block` (naturally aligned), inside
-    /// `pattern` and inside one pool.
+    /// `pattern` and inside one pool. The block is one reservation.
     pub fn reserve_block(
         &mut self,
         pattern: impl PatternArg,
@@ -848,8 +857,8 @@ impl DynAllocator {
         self.reserve_block_with(pattern, block, Opts::default())
     }
 
-    /// Reserves every address from `first` to `last`, field by field (need not be
-    /// aligned); all must be free and inside one pool.
+    /// Reserves every address of the box from `first` to `last`, field by field (need
+    /// not be aligned); all must be free and inside one pool. One reservation.
     pub fn reserve_range(
         &mut self,
         first: impl AddressArg,
@@ -859,14 +868,11 @@ impl DynAllocator {
     }
 
     fn reserve_with(&mut self, addr: impl AddressArg, o: Opts<'_>) -> Result<DynAddress, Error> {
-        let values = addr.values(&self.ty)?;
-        let idx = self.ty.index(&values)?;
-        let mask = self.tag_mask(o.tags)?;
-        self.engine
-            .reserve_exact(idx, mask, o.owner)
-            .map_err(|f| self.error(f, o.tags))?;
+        let values = addr.values(&self.core.space)?;
+        let idx = self.core.space.index(&values)?;
+        self.core.reserve(idx, o)?;
         Ok(DynAddress {
-            ty: Arc::clone(&self.ty),
+            ty: Arc::clone(&self.core.space),
             values,
         })
     }
@@ -876,16 +882,14 @@ impl DynAllocator {
         pattern: impl PatternArg,
         o: Opts<'_>,
     ) -> Result<DynAddress, Error> {
-        let pattern = pattern.pattern(&self.ty)?;
-        let g = self.grid(&pattern)?;
-        let mask = self.tag_mask(o.tags)?;
-        match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-            Ok(idx) => Ok(self.ty.addr(idx)),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe(format!("address in `{pattern}`"), o.tags),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
+        let raw = self.raw(pattern)?;
+        let idx = self.core.reserve_first(&raw, o)?;
+        Ok(self.addr(idx))
+    }
+
+    fn reserve_any_with(&mut self, o: Opts<'_>) -> Result<DynAddress, Error> {
+        let idx = self.core.reserve_any(o)?;
+        Ok(self.addr(idx))
     }
 
     fn reserve_preferred_with<P: PatternArg>(
@@ -893,33 +897,12 @@ impl DynAllocator {
         prefs: impl IntoIterator<Item = P>,
         o: Opts<'_>,
     ) -> Result<(DynAddress, usize), Error> {
-        let prefs = prefs
+        let raws = prefs
             .into_iter()
-            .map(|p| p.pattern(&self.ty))
+            .map(|p| self.raw(p))
             .collect::<Result<Vec<_>, _>>()?;
-        let grids = prefs
-            .iter()
-            .map(|p| self.grid(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mask = self.tag_mask(o.tags)?;
-        for (i, g) in grids.iter().enumerate() {
-            match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-                Ok(idx) => return Ok((self.ty.addr(idx), i)),
-                Err(Fail::Exhausted) => continue,
-                Err(f) => return Err(self.error(f, o.tags)),
-            }
-        }
-        let list: Vec<String> = prefs.iter().map(|p| format!("`{p}`")).collect();
-        Err(Error::Exhausted {
-            request: front::describe(
-                if list.is_empty() {
-                    "address: the preference list is empty".to_string()
-                } else {
-                    format!("address in any of {}", list.join(", "))
-                },
-                o.tags,
-            ),
-        })
+        let (idx, i) = self.core.reserve_preferred(&raws, o)?;
+        Ok((self.addr(idx), i))
     }
 
     fn reserve_block_with(
@@ -928,27 +911,10 @@ impl DynAllocator {
         block: impl BlockArg,
         o: Opts<'_>,
     ) -> Result<DynBlockRange, Error> {
-        let pattern = pattern.pattern(&self.ty)?;
-        let block = block.block(&self.ty)?;
-        let g = self.grid(&pattern)?;
-        let mask = self.tag_mask(o.tags)?;
-        let ext = &block.extents;
-        match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
-            Ok((first, last)) => Ok(DynBlockRange {
-                first: self.ty.addr(first),
-                last: self.ty.addr(last),
-            }),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe(
-                    format!(
-                        "block of `{}` in `{pattern}`",
-                        display_extents(ext, &self.ty.def.fields)
-                    ),
-                    o.tags,
-                ),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
+        let raw = self.raw(pattern)?;
+        let block = block.block(&self.core.space)?;
+        let (first, last) = self.core.reserve_block(&raw, &block.extents, o)?;
+        Ok(self.range(first, last))
     }
 
     fn reserve_range_with(
@@ -957,33 +923,43 @@ impl DynAllocator {
         last: impl AddressArg,
         o: Opts<'_>,
     ) -> Result<DynBlockRange, Error> {
-        let first = self.ty.address(&first.values(&self.ty)?)?;
-        let last = self.ty.address(&last.values(&self.ty)?)?;
-        let text = format!("{first}..={last}");
-        let block = DynBlockRange::new(first, last).ok_or_else(|| Error::BadPattern {
-            pattern: text,
-            reason: "the first address must not exceed the last on any field".to_string(),
-        })?;
-        let g = self.box_of(&block)?;
-        let mask = self.tag_mask(o.tags)?;
-        self.engine
-            .reserve_box(&g, mask, o.owner)
-            .map_err(|f| self.error(f, o.tags))?;
-        Ok(block)
+        let (a, b) = (self.index(first)?, self.index(last)?);
+        self.core.reserve_range(a, b, o)?;
+        Ok(self.range(a, b))
     }
 
     // ----- releases ----------------------------------------------------------
 
-    /// Gives back one reserved address.
+    /// Gives back the reservation of exactly `addr`; an address that is part of a
+    /// larger reservation is refused naming it, as
+    /// [`Allocator::release`](crate::Allocator::release).
     pub fn release(&mut self, addr: impl AddressArg) -> Result<(), Error> {
         let idx = self.index(addr)?;
-        self.engine.release(idx).map_err(|f| self.error(f, &[]))
+        self.core.release(idx)
     }
 
-    /// Gives back every address of a block; all of them must be reserved.
+    /// Gives back one whole reservation, exactly the block or range a reserve call
+    /// returned, as [`Allocator::release_block`](crate::Allocator::release_block).
     pub fn release_block(&mut self, block: &DynBlockRange) -> Result<(), Error> {
-        let g = self.box_of(block)?;
-        self.engine.release_box(&g).map_err(|f| self.error(f, &[]))
+        let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        self.core.release_block(a, b)
+    }
+
+    /// Gives back every address of the box from `first` to `last`, all reserved,
+    /// cutting the reservations it meets, as
+    /// [`Allocator::release_range`](crate::Allocator::release_range).
+    pub fn release_range(
+        &mut self,
+        first: impl AddressArg,
+        last: impl AddressArg,
+    ) -> Result<Count, Error> {
+        let (a, b) = (self.index(first)?, self.index(last)?);
+        self.core.release_range(a, b)
+    }
+
+    /// Gives back every reservation labelled `owner`; how many addresses were freed.
+    pub fn release_owner(&mut self, owner: &str) -> Count {
+        self.core.release_owner(owner)
     }
 
     // ----- queries -----------------------------------------------------------
@@ -991,60 +967,117 @@ impl DynAllocator {
     /// Whether `addr` is reserved (an address that does not parse, or is out of
     /// range, is not).
     pub fn is_reserved(&self, addr: impl AddressArg) -> bool {
-        self.index(addr).is_ok_and(|i| self.engine.is_reserved(i))
+        self.index(addr)
+            .is_ok_and(|i| self.core.engine.is_reserved(i))
     }
 
     /// The owner label of `addr`'s reservation, if it has one.
     pub fn owner_of(&self, addr: impl AddressArg) -> Option<&str> {
-        self.index(addr).ok().and_then(|i| self.engine.owner_of(i))
+        self.index(addr)
+            .ok()
+            .and_then(|i| self.core.engine.owner_of(i))
+    }
+
+    /// The whole reservation holding `addr`: first and last address and owner.
+    pub fn reservation(
+        &self,
+        addr: impl AddressArg,
+    ) -> Option<(DynAddress, DynAddress, Option<&str>)> {
+        let i = self.index(addr).ok()?;
+        let (f, l, o) = self.core.reservation_at(i)?;
+        Some((self.addr(f), self.addr(l), o))
     }
 
     /// Reserved addresses as maximal runs `(first, last)` in address order.
     pub fn reserved(&self) -> impl Iterator<Item = (DynAddress, DynAddress)> + '_ {
-        self.engine
+        self.core
+            .engine
             .reserved_ranges()
-            .map(|(s, e)| (self.ty.addr(s), self.ty.addr(e)))
+            .map(|(s, e)| (self.addr(s), self.addr(e)))
     }
 
     /// Labelled reservations as runs `(first, last, owner)` in address order.
     pub fn owners(&self) -> impl Iterator<Item = (DynAddress, DynAddress, &str)> + '_ {
-        self.engine
+        self.core
+            .engine
             .owned_ranges()
-            .map(|(s, e, o)| (self.ty.addr(s), self.ty.addr(e), o))
+            .map(|(s, e, o)| (self.addr(s), self.addr(e), o))
     }
 
     /// Free addresses in the pools as maximal runs `(first, last)`, pool by pool.
     pub fn free_ranges(&self) -> impl Iterator<Item = (DynAddress, DynAddress)> + '_ {
-        self.engine
+        self.core
+            .engine
             .free_ranges()
-            .map(|(s, e)| (self.ty.addr(s), self.ty.addr(e)))
+            .map(|(s, e)| (self.addr(s), self.addr(e)))
     }
 
     /// Number of reserved addresses.
     pub fn reserved_count(&self) -> Count {
-        self.engine.reserved_count()
+        self.core.engine.reserved_count()
     }
 
     /// Number of addresses in all pools.
     pub fn capacity(&self) -> Count {
-        self.engine.capacity()
+        self.core.engine.capacity()
     }
 
     /// Number of free addresses in all pools.
     pub fn free_count(&self) -> Count {
-        self.engine.free_count()
+        self.core.engine.free_count()
     }
 
     /// Number of free addresses matching `pattern` in the pools.
     pub fn free_count_in(&self, pattern: impl PatternArg) -> Result<Count, Error> {
-        let p = pattern.pattern(&self.ty)?;
-        let g = self.grid(&p)?;
-        Ok(self.engine.free_count_in(g.as_ref(), 0))
+        let raw = self.raw(pattern)?;
+        self.core.free_count_in(&raw)
     }
 
     /// Heap bytes held by the allocator's ranges, pools and labels (estimated).
     pub fn heap_bytes(&self) -> usize {
-        self.engine.heap_bytes()
+        self.core.engine.heap_bytes()
+    }
+
+    // ----- transactions ------------------------------------------------------
+
+    /// Runs `f` as one transaction, as
+    /// [`Allocator::transaction`](crate::Allocator::transaction): when it returns `Err`
+    /// (or panics), everything it did is undone.
+    ///
+    /// ```
+    /// # use addralloc_runtime::dynamic::DynSchema;
+    /// # use addralloc_runtime::{DynAllocator, Error, Policy};
+    /// # let schema = DynSchema::from_toml(r#"
+    /// # [[address]]
+    /// # name = "Port"
+    /// # format = "{port}"
+    /// # [[address.field]]
+    /// # name = "port"
+    /// # type = "u8"
+    /// # range = "0..=3"
+    /// # "#).unwrap();
+    /// let mut a = DynAllocator::new(schema.get("Port").unwrap().clone(), Policy::LowestFirst);
+    /// a.add_pool("*")?;
+    /// let r: Result<(), Error> = a.transaction(|tx| {
+    ///     tx.reserve("0")?;
+    ///     tx.reserve("0")?; // fails: the first reservation is undone too
+    ///     Ok(())
+    /// });
+    /// assert!(r.is_err());
+    /// assert!(!a.is_reserved("0"));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn transaction<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.core.begin();
+        let mut tx = Transaction::new(self, |a| a.core.rollback());
+        let out = f(&mut tx);
+        if out.is_ok() {
+            tx.into_inner().core.commit();
+        }
+        out
     }
 }
 
@@ -1081,7 +1114,7 @@ impl<'a> DynRequest<'a> {
 
     /// As [`DynAllocator::reserve_any`].
     pub fn reserve_any(self) -> Result<DynAddress, Error> {
-        self.alloc.reserve_first_with("*", self.opts)
+        self.alloc.reserve_any_with(self.opts)
     }
 
     /// As [`DynAllocator::reserve_preferred`].

@@ -106,6 +106,32 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A release asked for part of a reservation, or for more than one: a release
+    /// frees exactly one whole reservation (`release_range` cuts explicitly).
+    NotWhole {
+        /// The block asked for, when it was a block.
+        request: Option<String>,
+        /// The address that lies in another reservation, formatted.
+        address: String,
+        /// That reservation: `first..=last`, or one address.
+        reservation: String,
+        /// Its owner label.
+        owner: Option<String>,
+    },
+    /// No pool is exactly this pattern.
+    NoSuchPool {
+        /// The pattern asked for.
+        pool: String,
+    },
+    /// A pool cannot be removed while it holds reservations.
+    PoolInUse {
+        /// The pool.
+        pool: String,
+        /// A reserved address in it, formatted.
+        address: String,
+        /// Its owner label.
+        owner: Option<String>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -174,6 +200,36 @@ impl fmt::Display for Error {
             }
             Error::Snapshot { reason } => write!(f, "invalid snapshot: {reason}"),
             Error::Layout { reason } => write!(f, "unusable address layout: {reason}"),
+            Error::NotWhole {
+                request,
+                address,
+                reservation,
+                owner,
+            } => {
+                match request {
+                    Some(r) => write!(
+                        f,
+                        "{r} is not one whole reservation: address {address} is in the reservation {reservation}"
+                    )?,
+                    None => write!(f, "address {address} is inside the reservation {reservation}")?,
+                }
+                if let Some(o) = owner {
+                    write!(f, " of `{o}`")?;
+                }
+                f.write_str("; release that, or use release_range")
+            }
+            Error::NoSuchPool { pool } => write!(f, "no pool is exactly `{pool}`"),
+            Error::PoolInUse {
+                pool,
+                address,
+                owner,
+            } => {
+                write!(f, "pool `{pool}` still holds address {address}")?;
+                if let Some(o) = owner {
+                    write!(f, " of `{o}`")?;
+                }
+                f.write_str("; release its reservations first")
+            }
         }
     }
 }

@@ -85,18 +85,31 @@ pub(crate) fn fail_error<F: FieldInfo>(
         },
         Fail::UnknownTag(tag) => Error::UnknownTag { tag },
         Fail::TooManyTags => Error::TooManyTags,
+        Fail::PartOf {
+            index,
+            first,
+            last,
+            owner,
+            ..
+        } => Error::NotWhole {
+            request: None,
+            address: addr(index),
+            reservation: if first == last {
+                addr(first)
+            } else {
+                format!("{}..={}", addr(first), addr(last))
+            },
+            owner,
+        },
+        Fail::NoSuchPool => Error::NoSuchPool {
+            pool: String::new(),
+        },
+        Fail::PoolInUse { index } => Error::PoolInUse {
+            pool: String::new(),
+            address: addr(index),
+            owner: engine.owner_of(index).map(String::from),
+        },
     }
-}
-
-/// Adds a pool given as pattern text, with the typed front end's error words.
-pub(crate) fn add_pool_text<F: FieldInfo>(
-    engine: &mut Engine,
-    fields: &[F],
-    pattern: &str,
-    tags: &[&str],
-) -> Result<(), Error> {
-    let raw = RawPattern::parse(pattern, fields)?;
-    add_pool_raw(engine, fields, &raw, tags)
 }
 
 /// Adds a pool; an overlap names both pools.

@@ -39,6 +39,7 @@ extern crate alloc;
 
 mod address;
 mod allocator;
+mod allocator_core;
 mod count;
 pub mod disk;
 #[cfg(feature = "schema")]
@@ -66,7 +67,11 @@ pub use crate::error::Error;
 pub use crate::format::Format;
 pub use crate::pattern::{edit_distance, Block, BlockRange, FieldRange, Pattern, Unsigned};
 pub use crate::policy::Policy;
+#[cfg(all(feature = "std", feature = "schema"))]
+pub use crate::shared::SharedDynAllocator;
 #[cfg(feature = "std")]
-pub use crate::shared::SharedAllocator;
-pub use crate::snapshot::{PoolSnapshot, ReservationSnapshot, Snapshot, SNAPSHOT_VERSION};
+pub use crate::shared::{Shared, SharedAllocator};
+pub use crate::snapshot::{
+    NextFitSnapshot, PoolSnapshot, ReservationSnapshot, Snapshot, SNAPSHOT_VERSION,
+};
 pub use crate::transaction::Transaction;

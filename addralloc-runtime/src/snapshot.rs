@@ -8,18 +8,19 @@ use core::str::FromStr;
 
 use crate::address::Address;
 use crate::allocator::Allocator;
-use crate::count::Count;
-use crate::engine::grid::Layout;
-use crate::engine::state::{with_set, Engine};
+use crate::engine::grid::{Grid, Layout};
+use crate::engine::state::{Engine, Fail, Part, Restored, Shape};
 use crate::error::Error;
 use crate::front;
-use crate::pattern::FieldInfo;
+use crate::pattern::{FieldInfo, RawPattern};
 use crate::policy::Policy;
 
-/// The snapshot format this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format this build writes. It also reads version 1, whose
+/// reservations are runs: an unlabelled run is read as single-address reservations and
+/// a labelled run as one reservation.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
-/// An allocator's state as plain data: pools with tags, policy and next-fit position,
+/// An allocator's state as plain data: pools with tags, policy and next-fit positions,
 /// and reservations with owners, every address in its type's own format.
 ///
 /// With the `serde` feature it serializes to JSON, TOML or any serde format;
@@ -37,18 +38,44 @@ pub struct Snapshot {
     pub space: String,
     /// The allocation policy.
     pub policy: Policy,
-    /// The previous automatic choice; next-fit resumes after it.
+    /// The previous automatic choice of `reserve_any` (next-fit resumes after it).
     #[cfg_attr(
         any(feature = "serde", feature = "schema"),
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub last_choice: Option<String>,
+    /// The previous automatic choice of every other next-fit search (a pattern, or
+    /// required tags).
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub next_fit: Vec<NextFitSnapshot>,
     /// The pools, in address order.
     #[cfg_attr(any(feature = "serde", feature = "schema"), serde(default))]
     pub pools: Vec<PoolSnapshot>,
-    /// Reserved runs, in address order.
+    /// The reservations, in address order.
     #[cfg_attr(any(feature = "serde", feature = "schema"), serde(default))]
     pub reservations: Vec<ReservationSnapshot>,
+}
+
+/// Where one next-fit search of a [`Snapshot`] resumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    any(feature = "serde", feature = "schema"),
+    derive(serde::Serialize, serde::Deserialize)
+)]
+pub struct NextFitSnapshot {
+    /// The search's pattern (`*` for none).
+    pub pattern: String,
+    /// The tags it required.
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub tags: Vec<String>,
+    /// Its previous automatic choice.
+    pub last_choice: String,
 }
 
 /// One pool of a [`Snapshot`].
@@ -68,8 +95,13 @@ pub struct PoolSnapshot {
     pub tags: Vec<String>,
 }
 
-/// One reserved run of a [`Snapshot`]: every address from `first` to `last` in address
-/// order.
+/// One entry of a [`Snapshot`]'s reservations.
+///
+/// Without a `shape`, an unlabelled entry is a run of single-address reservations
+/// (`first..=last` in address order, each address its own) and a labelled one is one
+/// reservation of that run. `shape = "run"` makes an unlabelled run one reservation;
+/// `shape = "box"` is one reservation of the box with corners `first` and `last`
+/// (a block whose addresses are not contiguous).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     any(feature = "serde", feature = "schema"),
@@ -90,6 +122,12 @@ pub struct ReservationSnapshot {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub owner: Option<String>,
+    /// `run` or `box`: see the type's documentation.
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub shape: Option<String>,
 }
 
 /// `bus=0..=255, slot=0..=31`: the address space a snapshot belongs to.
@@ -112,56 +150,84 @@ pub(crate) fn take<F: FieldInfo>(
     addr: impl Fn(u128) -> String,
 ) -> Snapshot {
     let e = engine;
+    let tag_names = |mask: u64| -> Vec<String> {
+        e.tags
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, t)| t.to_string())
+            .collect()
+    };
     let pools = e
         .pools
         .iter()
         .map(|p| PoolSnapshot {
             pattern: front::raw_of_grid(&p.grid, fields).display(fields),
-            tags: e
-                .tags
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| p.tags & (1 << i) != 0)
-                .map(|(_, t)| t.to_string())
-                .collect(),
+            tags: tag_names(p.tags),
         })
         .collect();
     let mut reservations = Vec::new();
-    let mut push = |s: u128, x: u128, owner: Option<&str>| {
+    let mut push = |s: u128, x: u128, owner: Option<&str>, shape: Option<&str>| {
         reservations.push(ReservationSnapshot {
             first: addr(s),
             last: (x != s).then(|| addr(x)),
             owner: owner.map(String::from),
+            shape: shape.map(String::from),
         })
     };
+    let recs = &e.records;
     for (s, x) in e.reserved_ranges() {
-        // Split the run where owner labels start and end. Labels overlapping the run
-        // start at most one entry before it.
-        let before = e.owners.range(..s).next_back();
-        let inside = e.owners.range(s..=x);
+        // Between records: single-address reservations. A record is written once, at
+        // its first run.
         let mut cur = Some(s);
-        for (&os, (oe, name)) in before.into_iter().chain(inside) {
+        for (rs, r) in recs.overlapping(s, x) {
             let Some(c) = cur else { break };
-            if *oe < c {
-                continue;
+            if rs > c {
+                push(c, rs - 1, None, None);
             }
-            let (os, oe) = (os.max(c), (*oe).min(x));
-            if os > c {
-                push(c, os - 1, None);
+            if rs == r.head {
+                let owner = recs.owner(&r);
+                match recs.extent(r.head) {
+                    Some((f, l, true)) => push(f, l, owner, Some("box")),
+                    _ => push(rs, r.end, owner, owner.is_none().then_some("run")),
+                }
             }
-            push(os, oe, Some(name));
-            cur = oe.checked_add(1).filter(|n| *n <= x);
+            cur = r.end.checked_add(1).filter(|n| *n <= x);
         }
         if let Some(c) = cur {
-            push(c, x, None);
+            push(c, x, None, None);
         }
     }
-    let last_choice = e.cursor.checked_sub(1).map(&addr);
+    let mut last_choice = None;
+    let mut next_fit = Vec::new();
+    for (&(lo, hi, mask), &next) in &e.cursors {
+        let Some(last) = next.checked_sub(1) else {
+            continue;
+        };
+        if (lo, hi, mask) == (0, u128::MAX, 0) {
+            last_choice = Some(addr(last));
+            continue;
+        }
+        let pattern = if (lo, hi) == (0, u128::MAX) {
+            "*".to_string()
+        } else {
+            match Grid::spanned(&e.layout, lo, hi) {
+                Some(g) => front::raw_of_grid(&g, fields).display(fields),
+                None => continue,
+            }
+        };
+        next_fit.push(NextFitSnapshot {
+            pattern,
+            tags: tag_names(mask),
+            last_choice: addr(last),
+        });
+    }
     Snapshot {
         version: SNAPSHOT_VERSION,
         space: space_text(fields),
         policy: e.policy,
         last_choice,
+        next_fit,
         pools,
         reservations,
     }
@@ -175,9 +241,9 @@ pub(crate) fn restore<F: FieldInfo>(
     layout: Layout,
     parse: impl Fn(&str) -> Result<u128, String>,
 ) -> Result<Engine, Error> {
-    if snapshot.version != SNAPSHOT_VERSION {
+    if snapshot.version != SNAPSHOT_VERSION && snapshot.version != 1 {
         return Err(bad(format!(
-            "unsupported snapshot version {}; this build reads version {SNAPSHOT_VERSION}",
+            "unsupported snapshot version {}; this build reads versions 1 and {SNAPSHOT_VERSION}",
             snapshot.version
         )));
     }
@@ -188,62 +254,142 @@ pub(crate) fn restore<F: FieldInfo>(
             snapshot.space
         )));
     }
-    let mut engine = Engine::new(layout, snapshot.policy);
+    // Pools: parsed here, checked by the engine.
+    let mut pools = Vec::with_capacity(snapshot.pools.len());
     for (i, p) in snapshot.pools.iter().enumerate() {
-        let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
-        front::add_pool_text(&mut engine, fields, &p.pattern, &tags)
+        let g = RawPattern::parse(&p.pattern, fields)
+            .and_then(|raw| raw.resolve(fields))
+            .map(|r| Grid::new(&layout, |k| r[k]))
             .map_err(|e| bad(format!("pool {} `{}`: {e}", i + 1, p.pattern)))?;
+        pools.push((g, p.tags.iter().map(String::as_str).collect::<Vec<&str>>()));
     }
+    let mut reservations = Vec::with_capacity(snapshot.reservations.len());
     for (i, r) in snapshot.reservations.iter().enumerate() {
         let i = i + 1;
         let idx = |text: &str| {
             parse(text).map_err(|e| bad(format!("reservation {i}: address `{text}`: {e}")))
         };
-        let s = idx(&r.first)?;
-        let x = match &r.last {
+        let first = idx(&r.first)?;
+        let last = match &r.last {
             Some(l) => idx(l)?,
-            None => s,
+            None => first,
         };
         let text = || match &r.last {
             Some(l) => format!("{}..={l}", r.first),
             None => r.first.clone(),
         };
-        if x < s {
+        if last < first {
             return Err(bad(format!(
                 "reservation {i} `{}`: the last address comes before the first",
                 text()
             )));
         }
-        let span = Count::span(s, x);
-        let in_pools = engine.pools.iter().fold(Count::ZERO, |c, p| {
-            c.add(p.grid.count_in(&engine.layout, s, x))
+        let shape = match (r.shape.as_deref(), &r.owner) {
+            (None, None) => Shape::Singles,
+            (None, Some(_)) | (Some("run"), _) => Shape::Run,
+            (Some("box"), _) => {
+                if Grid::spanned(&layout, first, last).is_none() {
+                    return Err(bad(format!(
+                        "reservation {i} `{}`: a box's first address must not exceed its last on any field",
+                        text()
+                    )));
+                }
+                Shape::Box
+            }
+            (Some(other), _) => {
+                return Err(bad(format!(
+                    "reservation {i} `{}`: unknown shape `{other}`; expected `run` or `box`",
+                    text()
+                )))
+            }
+        };
+        reservations.push(Restored {
+            first,
+            last,
+            shape,
+            owner: r.owner.as_deref(),
         });
-        if in_pools != span {
-            return Err(bad(format!(
-                "reservation {i} `{}` is not inside the pools",
-                text()
-            )));
-        }
-        if !with_set!(&mut engine.set, st => st.try_insert(s, x)) {
-            return Err(bad(format!(
-                "reservation {i} `{}` overlaps an earlier reservation",
-                text()
-            )));
-        }
-        if let Some(o) = &r.owner {
-            engine.owners.insert(s, (x, o.as_str().into()));
-        }
-        engine.reserved = engine.reserved.add(span);
     }
-    if let Some(text) = &snapshot.last_choice {
-        let idx = parse(text).map_err(|e| bad(format!("last choice `{text}`: {e}")))?;
-        engine.cursor = if idx >= engine.layout.max_index() {
+    // Next-fit positions.
+    let next_of = |text: &str, what: &str| -> Result<u128, Error> {
+        let idx = parse(text).map_err(|e| bad(format!("{what} `{text}`: {e}")))?;
+        Ok(if idx >= layout.max_index() {
             0
         } else {
             idx + 1
-        };
+        })
+    };
+    let mut cursors = Vec::new();
+    let tag_mask = |tags: &[String], pools: &[(Grid, Vec<&str>)]| -> Result<u64, Error> {
+        // Tags are numbered in the order pools first carry them, as the engine does.
+        let mut order: Vec<&str> = Vec::new();
+        for (_, ts) in pools {
+            for t in ts {
+                if !order.contains(t) {
+                    order.push(t);
+                }
+            }
+        }
+        let mut mask = 0u64;
+        for t in tags {
+            match order.iter().position(|o| o == t) {
+                Some(k) if k < 64 => mask |= 1 << k,
+                _ => return Err(bad(format!("next-fit position: no pool carries tag `{t}`"))),
+            }
+        }
+        Ok(mask)
+    };
+    if let Some(text) = &snapshot.last_choice {
+        cursors.push(((0, u128::MAX, 0), next_of(text, "last choice")?));
     }
-    Ok(engine)
+    for n in &snapshot.next_fit {
+        let mask = tag_mask(&n.tags, &pools)?;
+        let (lo, hi) = if n.pattern.trim() == "*" {
+            (0, u128::MAX)
+        } else {
+            let r = RawPattern::parse(&n.pattern, fields)
+                .and_then(|raw| raw.resolve(fields))
+                .map_err(|e| bad(format!("next-fit pattern `{}`: {e}", n.pattern)))?;
+            let g = Grid::new(&layout, |k| r[k]);
+            (g.first(&layout), g.last(&layout))
+        };
+        cursors.push((
+            (lo, hi, mask),
+            next_of(&n.last_choice, "next-fit last choice")?,
+        ));
+    }
+    let policy = snapshot.policy;
+    Engine::from_parts(layout, policy, &pools, &reservations, &cursors).map_err(|(part, fail)| {
+        match part {
+            Part::Pool(i) => {
+                let p = &snapshot.pools[i];
+                let why = match fail {
+                    Fail::PoolOverlap { existing } => format!(
+                        "overlaps pool `{}`",
+                        snapshot
+                            .pools
+                            .get(existing)
+                            .map_or("?", |q| q.pattern.as_str())
+                    ),
+                    Fail::TooManyTags => "too many pool tags: at most 64 are supported".to_string(),
+                    f => format!("{f:?}"),
+                };
+                bad(format!("pool {} `{}`: {why}", i + 1, p.pattern))
+            }
+            Part::Reservation(i) => {
+                let r = &snapshot.reservations[i];
+                let text = match &r.last {
+                    Some(l) => format!("{}..={l}", r.first),
+                    None => r.first.clone(),
+                };
+                let why = match fail {
+                    Fail::OutsidePools { .. } => "is not inside the pools",
+                    _ => "overlaps an earlier reservation",
+                };
+                bad(format!("reservation {} `{text}` {why}", i + 1))
+            }
+        }
+    })
 }
 
 impl<A: Address> Allocator<A> {
@@ -276,7 +422,7 @@ impl<A: Address> Allocator<A> {
     /// # Ok::<(), addralloc_runtime::Error>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        take(&self.engine, A::FIELDS, |i| self.addr(i).to_string())
+        take(&self.core.engine, A::FIELDS, |i| self.addr(i).to_string())
     }
 
     /// Rebuilds an allocator from a snapshot, checking everything first: the version,
@@ -289,8 +435,8 @@ impl<A: Address> Allocator<A> {
         A::Err: fmt::Display,
     {
         let mut alloc = Allocator::<A>::try_with_policy(snapshot.policy)?;
-        let layout = alloc.engine.layout.clone();
-        alloc.engine = restore(snapshot, A::FIELDS, layout, |text| {
+        let layout = alloc.core.engine.layout.clone();
+        alloc.core.engine = restore(snapshot, A::FIELDS, layout, |text| {
             let a: A = text.parse().map_err(|e: A::Err| e.to_string())?;
             alloc.index(&a).map_err(|e| e.to_string())
         })?;

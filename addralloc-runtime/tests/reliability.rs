@@ -115,7 +115,8 @@ fn snapshot_lists_owner_runs() {
         ReservationSnapshot {
             first: "0.1.0".into(),
             last: None,
-            owner: Some("isa".into())
+            owner: Some("isa".into()),
+            shape: None,
         }
     );
     assert_eq!(r[2].owner.as_deref(), Some("ide"));
@@ -136,8 +137,8 @@ fn restore_err(f: impl FnOnce(&mut Snapshot)) -> String {
 #[test]
 fn restore_rejects_bad_snapshots_with_clear_errors() {
     assert_eq!(
-        restore_err(|s| s.version = 2),
-        "invalid snapshot: unsupported snapshot version 2; this build reads version 1"
+        restore_err(|s| s.version = 3),
+        "invalid snapshot: unsupported snapshot version 3; this build reads versions 1 and 2"
     );
     assert_eq!(
         restore_err(|s| s.space = "port=0..=31".into()),
@@ -159,7 +160,8 @@ fn restore_rejects_bad_snapshots_with_clear_errors() {
         restore_err(|s| s.reservations.push(ReservationSnapshot {
             first: "1.0.0".into(),
             last: None,
-            owner: None
+            owner: None,
+            shape: None,
         })),
         "invalid snapshot: reservation 6 `1.0.0` is not inside the pools"
     );
@@ -220,7 +222,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn run(tx: &mut addralloc_runtime::Transaction<'_, Small>, ops: &[Op]) -> Result<(), Error> {
+fn run(
+    tx: &mut addralloc_runtime::Transaction<'_, Allocator<Small>>,
+    ops: &[Op],
+) -> Result<(), Error> {
     for op in ops {
         // Individual failures are tolerated: only `Fail` aborts the transaction.
         match *op {
@@ -243,7 +248,7 @@ fn run(tx: &mut addralloc_runtime::Transaction<'_, Small>, ops: &[Op]) -> Result
             Op::ReleaseBlock(a, b) => {
                 if let Some(r) = addralloc_runtime::BlockRange::new(small(a, b, 0), small(a, b, 3))
                 {
-                    let _ = tx.release_block(r);
+                    let _ = tx.release_block(&r);
                 }
             }
             Op::Fail => return Err(Error::TooManyTags),

@@ -5,7 +5,9 @@
 
 pub(crate) mod grid;
 pub(crate) mod idx;
+pub(crate) mod journal;
 pub(crate) mod rangeset;
+pub(crate) mod records;
 pub(crate) mod state;
 
 pub use self::grid::MAX_FIELDS;

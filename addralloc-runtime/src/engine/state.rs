@@ -10,7 +10,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::grid::{Grid, Layout};
+use super::journal::{Journal, Op};
 use super::rangeset::RangeSet;
+use super::records::{Rec, Records, NO_OWNER};
 use crate::count::Count;
 use crate::policy::Policy;
 
@@ -29,7 +31,6 @@ macro_rules! with_set {
         }
     };
 }
-pub(crate) use with_set;
 
 /// A pool: a box of addresses that automatic choice may use, with tags.
 #[derive(Clone, Debug)]
@@ -46,14 +47,42 @@ pub(crate) struct Pool {
 /// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Fail {
-    AlreadyReserved { index: u128, owner: Option<String> },
-    OutsidePools { index: u128 },
+    AlreadyReserved {
+        index: u128,
+        owner: Option<String>,
+    },
+    OutsidePools {
+        index: u128,
+    },
     Exhausted,
-    NotReserved { index: u128 },
-    PoolOverlap { existing: usize },
+    NotReserved {
+        index: u128,
+    },
+    PoolOverlap {
+        existing: usize,
+    },
     UnknownTag(String),
     TooManyTags,
+    /// `index` lies in the reservation `first..=last` (a box when `boxed`), which is
+    /// more than what a whole-reservation release asked for.
+    PartOf {
+        index: u128,
+        first: u128,
+        last: u128,
+        boxed: bool,
+        owner: Option<String>,
+    },
+    /// No pool is exactly this box.
+    NoSuchPool,
+    /// The pool still holds the reservation at `index`.
+    PoolInUse {
+        index: u128,
+    },
 }
+
+/// A next-fit cursor's key: the search box's corners (`(0, u128::MAX)` for no
+/// pattern) and the required tags.
+pub(crate) type CursorKey = (u128, u128, u64);
 
 /// The untyped allocator state.
 #[derive(Clone, Debug)]
@@ -63,11 +92,14 @@ pub(crate) struct Engine {
     /// Sorted by first index; pairwise disjoint.
     pub(crate) pools: Vec<Pool>,
     pub(crate) tags: Vec<Box<str>>,
-    /// Labelled runs: start -> (end, owner). Empty when nobody labels.
-    pub(crate) owners: BTreeMap<u128, (u128, Box<str>)>,
+    /// Owners and the extents of reservations of more than one address.
+    pub(crate) records: Records,
     pub(crate) policy: Policy,
-    /// Next-fit position: the search for the next automatic choice starts here.
-    pub(crate) cursor: u128,
+    /// Next-fit positions, one per search (pattern and required tags): the next
+    /// automatic choice of that search starts here. Empty under other policies.
+    pub(crate) cursors: BTreeMap<CursorKey, u128>,
+    /// Open transactions.
+    journal: Journal,
     pub(crate) reserved: Count,
     /// Block geometry of the last `reserve_block` without a pattern.
     pub(crate) block_cache: Option<Box<BlockCache>>,
@@ -114,9 +146,10 @@ impl Engine {
             set,
             pools: Vec::new(),
             tags: Vec::new(),
-            owners: BTreeMap::new(),
+            records: Records::default(),
             policy,
-            cursor: 0,
+            cursors: BTreeMap::new(),
+            journal: Journal::default(),
             reserved: Count::ZERO,
             block_cache: None,
             pattern_hints: Vec::new(),
@@ -127,8 +160,16 @@ impl Engine {
         self.policy
     }
 
-    pub(crate) fn cursor(&self) -> u128 {
-        self.cursor
+    /// The cursor key of a search.
+    pub(crate) fn cursor_key(&self, pattern: Option<&Grid>, mask: TagMask) -> CursorKey {
+        match pattern {
+            None => (0, u128::MAX, mask),
+            Some(g) => (g.first(&self.layout), g.last(&self.layout), mask),
+        }
+    }
+
+    fn cursor_of(&self, key: &CursorKey) -> u128 {
+        self.cursors.get(key).copied().unwrap_or(0)
     }
 
     pub(crate) fn pools(&self) -> impl Iterator<Item = (&Grid, impl Iterator<Item = &str>)> {
@@ -150,8 +191,7 @@ impl Engine {
         let pools = self.pools.capacity() * core::mem::size_of::<Pool>();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
-        let owners: usize = self.owners.values().map(|(_, o)| o.len() + 48).sum();
-        set + pools + tags + owners
+        set + pools + tags + self.records.heap_bytes()
     }
 
     /// The mask of the named tags.
@@ -184,6 +224,7 @@ impl Engine {
         if self.tags.len() + new.len() > 64 {
             return Err(Fail::TooManyTags);
         }
+        let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
         let first = grid.first(&self.layout);
@@ -202,6 +243,7 @@ impl Engine {
                 hint: 0,
             },
         );
+        self.journal.push(Op::PoolInsert(at, tags_before));
         Ok(())
     }
 
@@ -218,11 +260,18 @@ impl Engine {
     }
 
     pub(crate) fn owner_of(&self, idx: u128) -> Option<&str> {
-        if self.owners.is_empty() {
-            return None;
+        let (_, r) = self.records.containing(idx)?;
+        self.records.owner(&r)
+    }
+
+    /// The whole reservation holding `idx`: first and last index, whether it is a box
+    /// of several runs, and its owner.
+    pub(crate) fn reservation_at(&self, idx: u128) -> Option<(u128, u128, bool, Option<&str>)> {
+        if let Some((_, r)) = self.records.containing(idx) {
+            let (f, l, boxed) = self.records.extent(r.head)?;
+            return Some((f, l, boxed, self.records.owner(&r)));
         }
-        let (_, (end, name)) = self.owners.range(..=idx).next_back()?;
-        (*end >= idx).then_some(&**name)
+        self.is_reserved(idx).then_some((idx, idx, false, None))
     }
 
     pub(crate) fn reserved_count(&self) -> Count {
@@ -268,7 +317,10 @@ impl Engine {
     }
 
     pub(crate) fn owned_ranges(&self) -> impl Iterator<Item = (u128, u128, &str)> + '_ {
-        self.owners.iter().map(|(s, (e, o))| (*s, *e, &**o))
+        self.records
+            .runs
+            .iter()
+            .filter_map(|(s, r)| Some((*s, r.end, self.records.owner(r)?)))
     }
 
     /// Free runs inside the pools, in index order.
@@ -309,33 +361,119 @@ impl Engine {
         }
     }
 
-    fn label(&mut self, s: u128, e: u128, owner: Option<&str>) {
-        if let Some(o) = owner {
-            self.owners.insert(s, (e, Box::from(o)));
+    // ----- primitive changes (the only places that journal) -------------------
+
+    /// Bookkeeping after `s..=e` went into the set.
+    #[inline]
+    fn inserted(&mut self, s: u128, e: u128) {
+        self.reserved = self.reserved.add(Count::span(s, e));
+        self.journal.push(Op::SetInsert(s, e));
+    }
+
+    /// Takes `s..=e` (all reserved) out of the set.
+    fn set_remove(&mut self, s: u128, e: u128) {
+        with_set!(&mut self.set, st => st.remove(s, e));
+        self.reserved = self.reserved.sub(Count::span(s, e));
+        self.lower_hints(s);
+        self.journal.push(Op::SetRemove(s, e));
+    }
+
+    fn rec_insert(&mut self, key: u128, rec: Rec) {
+        if rec.owner != NO_OWNER {
+            self.records.names.inc(rec.owner);
+        }
+        self.records.runs.insert(key, rec);
+        self.journal.push(Op::RecInsert(key));
+    }
+
+    fn rec_remove(&mut self, key: u128) -> Option<Rec> {
+        let rec = self.records.runs.remove(&key)?;
+        self.name_dropped(rec.owner);
+        self.journal.push(Op::RecRemove(key, rec));
+        Some(rec)
+    }
+
+    /// One record fewer uses `owner`: free the name when it was the last, at once or,
+    /// inside a transaction, when the outermost one ends.
+    fn name_dropped(&mut self, owner: u32) {
+        if owner != NO_OWNER && self.records.names.dec(owner) {
+            if self.journal.active() {
+                self.journal.unused_names.push(owner);
+            } else {
+                self.records.names.collect(owner);
+            }
         }
     }
 
-    fn unlabel(&mut self, s: u128, e: u128) {
-        if self.owners.is_empty() {
+    fn box_insert(&mut self, head: u128, last: u128) {
+        self.records.boxes.insert(head, last);
+        self.journal.push(Op::BoxInsert(head));
+    }
+
+    fn box_remove(&mut self, head: u128) {
+        if let Some(last) = self.records.boxes.remove(&head) {
+            self.journal.push(Op::BoxRemove(head, last));
+        }
+    }
+
+    fn set_cursor(&mut self, key: CursorKey, next: u128) {
+        let old = self.cursors.insert(key, next);
+        if self.journal.active() && old != Some(next) {
+            self.journal.ops.push(Op::Cursor(key, old));
+        }
+    }
+
+    /// Records a fresh reservation `first..=last` made of `runs` (several runs: a box
+    /// with those corners). An unlabelled single address needs no record.
+    fn record(&mut self, runs: &[(u128, u128)], first: u128, last: u128, owner: Option<&str>) {
+        if owner.is_none() && first == last {
             return;
         }
-        let hits: Vec<u128> = self
-            .owners
-            .range(..=e)
-            .rev()
-            .take_while(|(_, (ke, _))| *ke >= s)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in hits {
-            if let Some((ke, name)) = self.owners.remove(&k) {
-                if k < s {
-                    self.owners.insert(k, (s - 1, name.clone()));
-                }
-                if ke > e {
-                    self.owners.insert(e + 1, (ke, name));
-                }
-            }
+        let id = match owner {
+            Some(o) => self.records.names.intern(o),
+            None => NO_OWNER,
+        };
+        for &(s, e) in runs {
+            self.rec_insert(
+                s,
+                Rec {
+                    end: e,
+                    head: first,
+                    owner: id,
+                },
+            );
         }
+        if runs.len() > 1 {
+            self.box_insert(first, last);
+        }
+    }
+
+    /// The runs of the reservation `first..=last` (a box when `boxed`).
+    fn runs_of(&self, first: u128, last: u128, boxed: bool) -> Vec<(u128, u128)> {
+        if !boxed {
+            return alloc::vec![(first, last)];
+        }
+        match Grid::spanned(&self.layout, first, last) {
+            Some(g) => g.runs(&self.layout).collect(),
+            None => alloc::vec![(first, last)],
+        }
+    }
+
+    /// Frees the whole recorded reservation starting at `head`; its size.
+    fn drop_reservation(&mut self, head: u128) -> Count {
+        let Some((first, last, boxed)) = self.records.extent(head) else {
+            return Count::ZERO;
+        };
+        let mut size = Count::ZERO;
+        for (s, e) in self.runs_of(first, last, boxed) {
+            self.rec_remove(s);
+            self.set_remove(s, e);
+            size = size.add(Count::span(s, e));
+        }
+        if boxed {
+            self.box_remove(head);
+        }
+        size
     }
 
     fn conflict(&self, idx: u128) -> Fail {
@@ -358,9 +496,9 @@ impl Engine {
         if !with_set!(&mut self.set, s => s.try_insert(idx, idx)) {
             return Err(self.conflict(idx));
         }
+        self.inserted(idx, idx);
         self.raise_hints(idx, idx);
-        self.label(idx, idx, owner);
-        self.reserved = self.reserved.add(Count::from(1u128));
+        self.record(&[(idx, idx)], idx, idx, owner);
         Ok(())
     }
 
@@ -386,6 +524,7 @@ impl Engine {
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
     fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
+        let from = self.cursor_of(&self.cursor_key(pattern, mask));
         let Some(pattern) = pattern else {
             return self.choose_any(mask);
         };
@@ -419,7 +558,6 @@ impl Engine {
                 .max(),
             Policy::NextFit => {
                 let boxes: Vec<_> = boxes.collect();
-                let from = self.cursor;
                 boxes
                     .iter()
                     .filter_map(|(b, hint)| self.first_free_fwd(b, from.max(*hint)))
@@ -482,7 +620,7 @@ impl Engine {
                 .filter_map(|p| self.first_free_back(&p.grid, u128::MAX))
                 .max(),
             Policy::NextFit => {
-                let from = self.cursor;
+                let from = self.cursor_of(&(0, u128::MAX, mask));
                 pools
                     .clone()
                     .filter_map(|p| self.first_free_fwd(&p.grid, from.max(p.hint)))
@@ -516,12 +654,17 @@ impl Engine {
         }
     }
 
-    fn advance(&mut self, last: u128) {
-        self.cursor = if last >= self.layout.max_index() {
+    /// Next-fit: the search `key` continues after `last`.
+    fn advance(&mut self, key: CursorKey, last: u128) {
+        if self.policy != Policy::NextFit {
+            return;
+        }
+        let next = if last >= self.layout.max_index() {
             0
         } else {
             last + 1
         };
+        self.set_cursor(key, next);
     }
 
     /// The lowest free index without a search when the lowest eligible pool's hint is
@@ -539,10 +682,9 @@ impl Engine {
         if x > b || !with_set!(&mut self.set, s => s.try_extend_last(x) || s.try_insert(x, x)) {
             return None;
         }
+        self.inserted(x, x);
         self.pools[i].hint = x.saturating_add(1);
-        self.label(x, x, owner);
-        self.reserved = self.reserved.add(Count::from(1u128));
-        self.advance(x);
+        self.record(&[(x, x)], x, x, owner);
         Some(x)
     }
 
@@ -560,6 +702,7 @@ impl Engine {
         }
         let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
         with_set!(&mut self.set, s => s.insert(idx, idx));
+        self.inserted(idx, idx);
         if pattern.is_none() && self.policy == Policy::LowestFirst {
             // The lowest free index of its pool: everything below it there is taken.
             for p in &mut self.pools {
@@ -574,9 +717,9 @@ impl Engine {
                 self.set_pattern_hint(p, mask, idx.saturating_add(1));
             }
         }
-        self.label(idx, idx, owner);
-        self.reserved = self.reserved.add(Count::from(1u128));
-        self.advance(idx);
+        self.record(&[(idx, idx)], idx, idx, owner);
+        let key = self.cursor_key(pattern, mask);
+        self.advance(key, idx);
         Ok(idx)
     }
 
@@ -706,7 +849,7 @@ impl Engine {
                 .filter_map(|(l, _)| self.block_back(l, offs, u128::MAX))
                 .max(),
             Policy::NextFit => {
-                let from = self.cursor;
+                let from = self.cursor_of(&self.cursor_key(pattern, mask));
                 let mut best = None;
                 for (l, pool) in lattices {
                     let hint = self.pools[*pool].hint;
@@ -729,61 +872,188 @@ impl Engine {
             self.block_cache = cache.reusable.then_some(cache);
             return Err(Fail::Exhausted);
         };
-        let mut size = Count::ZERO;
         for &(o0, o1) in &cache.offs {
             with_set!(&mut self.set, s => s.insert(p + o0, p + o1));
+            self.inserted(p + o0, p + o1);
             self.raise_hints(p + o0, p + o1);
-            self.label(p + o0, p + o1, owner);
-            size = size.add(Count::span(p + o0, p + o1));
         }
-        self.reserved = self.reserved.add(size);
         let last = p + cache.offs.last().map_or(0, |o| o.1);
+        if owner.is_some() || last != p {
+            if let [(0, o1)] = cache.offs[..] {
+                self.record(&[(p, p + o1)], p, last, owner);
+            } else {
+                let runs: Vec<(u128, u128)> = cache
+                    .offs
+                    .iter()
+                    .map(|&(o0, o1)| (p + o0, p + o1))
+                    .collect();
+                self.record(&runs, p, last, owner);
+            }
+        }
         self.block_cache = cache.reusable.then_some(cache);
-        self.advance(last);
+        let key = self.cursor_key(pattern, mask);
+        self.advance(key, last);
         Ok((p, last))
     }
 
-    /// Releases one index.
-    pub(crate) fn release(&mut self, idx: u128) -> Result<(), Fail> {
-        if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
-            return Err(Fail::NotReserved { index: idx });
+    /// The failure for `idx`, which lies in a reservation other than the one asked for.
+    fn part_of(&self, idx: u128) -> Fail {
+        match self.reservation_at(idx) {
+            Some((first, last, boxed, owner)) => Fail::PartOf {
+                index: idx,
+                first,
+                last,
+                boxed,
+                owner: owner.map(String::from),
+            },
+            None => self.not_reserved(idx),
         }
-        self.lower_hints(idx);
-        self.unlabel(idx, idx);
+    }
+
+    fn not_reserved(&self, idx: u128) -> Fail {
+        if self.pool_of(idx, 0).is_none() {
+            Fail::OutsidePools { index: idx }
+        } else {
+            Fail::NotReserved { index: idx }
+        }
+    }
+
+    /// Releases the reservation of exactly one index; a reservation of more than one
+    /// address is refused (naming it), and nothing changes.
+    pub(crate) fn release(&mut self, idx: u128) -> Result<(), Fail> {
+        if let Some((_, r)) = self.records.containing(idx) {
+            let (first, last, _) = self.records.extent(r.head).unwrap_or((idx, idx, false));
+            if first != last {
+                return Err(self.part_of(idx));
+            }
+            self.drop_reservation(r.head);
+            return Ok(());
+        }
+        if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
+            return Err(self.not_reserved(idx));
+        }
         self.reserved = self.reserved.sub(Count::from(1u128));
+        self.lower_hints(idx);
+        self.journal.push(Op::SetRemove(idx, idx));
         Ok(())
     }
 
-    /// Releases every index of a step-1 box; all of them must be reserved.
-    pub(crate) fn release_box(&mut self, b: &Grid) -> Result<(), Fail> {
+    /// Releases the one whole reservation that is exactly the step-1 box `b` (a
+    /// reserved block or range, or a single address); anything else is refused naming
+    /// what is there, and nothing changes.
+    pub(crate) fn release_whole(&mut self, b: &Grid) -> Result<(), Fail> {
+        let (first, last) = (b.first(&self.layout), b.last(&self.layout));
+        if first == last {
+            return self.release(first);
+        }
+        let Some((_, r)) = self.records.containing(first) else {
+            return Err(self.part_of(first));
+        };
+        let Some((f, l, boxed)) = self.records.extent(r.head) else {
+            return Err(self.part_of(first));
+        };
+        // The same addresses: one run either way, or the same box.
+        let same = f == first && l == last && (boxed || b.interval().is_some());
+        if !same {
+            return Err(self.part_of(first));
+        }
+        self.drop_reservation(r.head);
+        Ok(())
+    }
+
+    /// Releases every index of a step-1 box, all of which must be reserved, cutting
+    /// the reservations it meets: their parts outside the box stay reserved, each run
+    /// of them its own reservation with the same owner.
+    pub(crate) fn release_range(&mut self, b: &Grid) -> Result<Count, Fail> {
         // Check first, then change: a failure leaves everything as it was.
         for (s, e) in b.runs(&self.layout) {
             match with_set!(&self.set, st => st.containing(s)) {
                 Some((_, re)) if re >= e => {}
                 Some((_, re)) => return Err(Fail::NotReserved { index: re + 1 }),
-                None => return Err(Fail::NotReserved { index: s }),
+                None => return Err(self.not_reserved(s)),
             }
         }
-        if let Some((s, e)) = b.interval() {
-            // One run (a whole PCI slot, an IPv4 block): no list of runs to build.
-            with_set!(&mut self.set, st => st.remove(s, e));
-            self.lower_hints(s);
-            self.unlabel(s, e);
-            self.reserved = self.reserved.sub(Count::span(s, e));
-            return Ok(());
-        }
-        let mut size = Count::ZERO;
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
-        if let Some(&(s, _)) = runs.first() {
-            self.lower_hints(s);
-        }
+        let mut size = Count::ZERO;
         for (s, e) in runs {
-            with_set!(&mut self.set, st => st.remove(s, e));
-            self.unlabel(s, e);
+            // Boxes met become one record per run, then the runs are cut.
+            let heads: Vec<u128> = self
+                .records
+                .overlapping(s, e)
+                .map(|(_, r)| r.head)
+                .filter(|h| self.records.boxes.contains_key(h))
+                .collect();
+            for h in heads {
+                self.linearize(h);
+            }
+            let met: Vec<(u128, Rec)> = self.records.overlapping(s, e).collect();
+            for (k, r) in met {
+                // Hold the name while its record is replaced by the pieces.
+                self.records.names.inc(r.owner);
+                self.rec_remove(k);
+                if k < s {
+                    self.record_piece(k, s - 1, r.owner);
+                }
+                if r.end > e {
+                    self.record_piece(e + 1, r.end, r.owner);
+                }
+                self.name_dropped(r.owner);
+            }
+            self.set_remove(s, e);
             size = size.add(Count::span(s, e));
         }
-        self.reserved = self.reserved.sub(size);
-        Ok(())
+        Ok(size)
+    }
+
+    /// Turns the box reservation at `head` into one reservation per run.
+    fn linearize(&mut self, head: u128) {
+        let Some((first, last, true)) = self.records.extent(head) else {
+            return;
+        };
+        for (s, e) in self.runs_of(first, last, true) {
+            if let Some(r) = self.records.runs.get(&s).copied() {
+                self.records.names.inc(r.owner);
+                self.rec_remove(s);
+                self.record_piece(s, e, r.owner);
+                self.name_dropped(r.owner);
+            }
+        }
+        self.box_remove(head);
+    }
+
+    /// A record for the remaining piece `s..=e` of a cut reservation.
+    fn record_piece(&mut self, s: u128, e: u128, owner: u32) {
+        if owner == NO_OWNER && s == e {
+            return;
+        }
+        self.rec_insert(
+            s,
+            Rec {
+                end: e,
+                head: s,
+                owner,
+            },
+        );
+    }
+
+    /// Releases every reservation labelled `owner`; the number of addresses freed.
+    pub(crate) fn release_owner(&mut self, owner: &str) -> Count {
+        let Some(id) = self.records.names.id_of(owner) else {
+            return Count::ZERO;
+        };
+        let mut heads: Vec<u128> = self
+            .records
+            .runs
+            .values()
+            .filter(|r| r.owner == id)
+            .map(|r| r.head)
+            .collect();
+        heads.dedup();
+        let mut size = Count::ZERO;
+        for h in heads {
+            size = size.add(self.drop_reservation(h));
+        }
+        size
     }
 
     /// Reserves every index of a step-1 box that lies inside one pool carrying `mask`.
@@ -810,14 +1080,230 @@ impl Engine {
             }
         }
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
-        let mut size = Count::ZERO;
-        for (s, e) in runs {
+        for &(s, e) in &runs {
             with_set!(&mut self.set, st => st.insert(s, e));
+            self.inserted(s, e);
             self.raise_hints(s, e);
-            self.label(s, e, owner);
-            size = size.add(Count::span(s, e));
         }
-        self.reserved = self.reserved.add(size);
+        let (first, last) = (b.first(&self.layout), b.last(&self.layout));
+        self.record(&runs, first, last, owner);
         Ok(())
     }
+
+    // ----- pools going away ----------------------------------------------------
+
+    /// Removes the pool that is exactly `grid`; refused while it holds a reservation.
+    pub(crate) fn remove_pool(&mut self, grid: &Grid) -> Result<(), Fail> {
+        let Some(at) = self.pools.iter().position(|p| p.grid == *grid) else {
+            return Err(Fail::NoSuchPool);
+        };
+        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
+        let held = with_set!(&self.set, s => {
+            let mut found = None;
+            for (rs, re) in s.iter_from(first) {
+                if rs > last {
+                    break;
+                }
+                if !grid.count_in(&self.layout, rs, re).is_zero() {
+                    found = Some(grid.ceil(&self.layout, rs).unwrap_or(rs));
+                    break;
+                }
+            }
+            found
+        });
+        if let Some(index) = held {
+            return Err(Fail::PoolInUse { index });
+        }
+        let pool = self.pools.remove(at);
+        self.block_cache = None;
+        self.pattern_hints.clear();
+        self.journal.push(Op::PoolRemove(at, pool));
+        Ok(())
+    }
+
+    // ----- transactions ----------------------------------------------------------
+
+    /// Opens a (possibly nested) transaction: from here on every change is journaled.
+    pub(crate) fn begin(&mut self) {
+        let at = self.journal.ops.len();
+        self.journal.marks.push(at);
+    }
+
+    /// Keeps the changes of the innermost open transaction (they become part of the
+    /// enclosing one, if any).
+    pub(crate) fn commit(&mut self) {
+        self.journal.marks.pop();
+        if !self.journal.active() {
+            self.journal.ops.clear();
+            self.end_names();
+        }
+    }
+
+    /// Undoes every change of the innermost open transaction, newest first.
+    pub(crate) fn rollback(&mut self) {
+        let Some(mark) = self.journal.marks.pop() else {
+            return;
+        };
+        while self.journal.ops.len() > mark {
+            let Some(op) = self.journal.ops.pop() else {
+                break;
+            };
+            self.undo(op);
+        }
+        if !self.journal.active() {
+            self.journal.ops.clear();
+            self.end_names();
+        }
+    }
+
+    /// Frees the names that lost their last record while transactions were open.
+    fn end_names(&mut self) {
+        let ids = core::mem::take(&mut self.journal.unused_names);
+        for id in ids {
+            self.records.names.collect(id);
+        }
+    }
+
+    fn undo(&mut self, op: Op) {
+        match op {
+            Op::SetInsert(s, e) => {
+                with_set!(&mut self.set, st => st.remove(s, e));
+                self.reserved = self.reserved.sub(Count::span(s, e));
+                self.lower_hints(s);
+            }
+            Op::SetRemove(s, e) => {
+                with_set!(&mut self.set, st => st.insert(s, e));
+                self.reserved = self.reserved.add(Count::span(s, e));
+            }
+            Op::RecInsert(k) => {
+                if let Some(r) = self.records.runs.remove(&k) {
+                    if r.owner != NO_OWNER && self.records.names.dec(r.owner) {
+                        self.journal.unused_names.push(r.owner);
+                    }
+                }
+            }
+            Op::RecRemove(k, r) => {
+                if r.owner != NO_OWNER {
+                    self.records.names.inc(r.owner);
+                }
+                self.records.runs.insert(k, r);
+            }
+            Op::BoxInsert(h) => {
+                self.records.boxes.remove(&h);
+            }
+            Op::BoxRemove(h, l) => {
+                self.records.boxes.insert(h, l);
+            }
+            Op::PoolInsert(at, tags) => {
+                if at < self.pools.len() {
+                    self.pools.remove(at);
+                }
+                self.tags.truncate(tags);
+                self.block_cache = None;
+                self.pattern_hints.clear();
+            }
+            Op::PoolRemove(at, mut pool) => {
+                pool.hint = 0;
+                self.pools.insert(at.min(self.pools.len()), pool);
+                self.block_cache = None;
+                self.pattern_hints.clear();
+            }
+            Op::Cursor(key, old) => match old {
+                Some(v) => {
+                    self.cursors.insert(key, v);
+                }
+                None => {
+                    self.cursors.remove(&key);
+                }
+            },
+        }
+    }
+
+    // ----- the checked constructor --------------------------------------------
+
+    /// Builds an engine from parts, checking everything: pools (disjoint, at most 64
+    /// tags), reservations (inside the pools, no overlaps, a box's corners in order)
+    /// and cursors. A failure names the part by position.
+    pub(crate) fn from_parts(
+        layout: Layout,
+        policy: Policy,
+        pools: &[(Grid, Vec<&str>)],
+        reservations: &[Restored<'_>],
+        cursors: &[(CursorKey, u128)],
+    ) -> Result<Engine, (Part, Fail)> {
+        let mut engine = Engine::new(layout, policy);
+        for (i, (g, tags)) in pools.iter().enumerate() {
+            engine
+                .add_pool(g.clone(), tags)
+                .map_err(|f| (Part::Pool(i), f))?;
+        }
+        for (i, r) in reservations.iter().enumerate() {
+            engine
+                .restore_one(r)
+                .map_err(|f| (Part::Reservation(i), f))?;
+        }
+        for &(key, next) in cursors {
+            engine.cursors.insert(key, next);
+        }
+        Ok(engine)
+    }
+
+    fn restore_one(&mut self, r: &Restored<'_>) -> Result<(), Fail> {
+        let runs: Vec<(u128, u128)> = match r.shape {
+            Shape::Box => match Grid::spanned(&self.layout, r.first, r.last) {
+                Some(g) => g.runs(&self.layout).collect(),
+                None => return Err(Fail::Exhausted),
+            },
+            Shape::Run | Shape::Singles => alloc::vec![(r.first, r.last)],
+        };
+        for &(s, e) in &runs {
+            let span = Count::span(s, e);
+            let inside = self.pools.iter().fold(Count::ZERO, |c, p| {
+                c.add(p.grid.count_in(&self.layout, s, e))
+            });
+            if inside != span {
+                return Err(Fail::OutsidePools { index: s });
+            }
+            if with_set!(&self.set, st => st.first_ending_at_or_after(s))
+                .is_some_and(|(rs, _)| rs <= e)
+            {
+                return Err(self.conflict(s));
+            }
+        }
+        for &(s, e) in &runs {
+            with_set!(&mut self.set, st => st.insert(s, e));
+            self.reserved = self.reserved.add(Count::span(s, e));
+        }
+        if r.shape != Shape::Singles {
+            self.record(&runs, r.first, r.last, r.owner);
+        }
+        Ok(())
+    }
+}
+
+/// Which part of [`Engine::from_parts`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Pool(usize),
+    Reservation(usize),
+}
+
+/// How a restored reservation covers `first..=last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Every address its own (unlabelled) reservation.
+    Singles,
+    /// One reservation of the run `first..=last`.
+    Run,
+    /// One reservation of the box with corners `first` and `last`.
+    Box,
+}
+
+/// One reservation for [`Engine::from_parts`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Restored<'a> {
+    pub(crate) first: u128,
+    pub(crate) last: u128,
+    pub(crate) shape: Shape,
+    pub(crate) owner: Option<&'a str>,
 }

@@ -53,7 +53,6 @@ pub struct Snap {
     pub pools: Vec<(String, Vec<String>)>,
     /// The next automatic choice, taken on a clone.
     pub next: Result<String, Error>,
-    pub cursor: u128,
 }
 
 /// Takes a [`Snap`] of `a` (the next automatic choice is made on a clone).
@@ -80,7 +79,6 @@ pub fn snapshot<A: Address>(a: &Allocator<A>) -> Snap {
             .map(|(p, t)| (p.to_string(), t.iter().map(|t| t.to_string()).collect()))
             .collect(),
         next: a.clone().reserve_any().map(|x| x.to_string()),
-        cursor: a.cursor(),
     }
 }
 

@@ -1,0 +1,294 @@
+//! The allocator core: every allocator operation, written once over the engine.
+//!
+//! [`Allocator<A>`](crate::Allocator) and [`DynAllocator`](crate::DynAllocator) hold a
+//! [`Core`] and only convert arguments (addresses to indices, patterns to
+//! [`RawPattern`]s) and results (indices back to addresses). A [`Space`] tells the core
+//! the fields and how an index prints, so errors name addresses in the type's format.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::count::Count;
+use crate::engine::grid::{Grid, Layout};
+use crate::engine::state::{Engine, Fail, TagMask};
+use crate::error::Error;
+use crate::front;
+use crate::pattern::{check_extent, display_extents, FieldInfo, RawPattern};
+use crate::policy::Policy;
+
+/// What the core needs to know of an address type.
+pub(crate) trait Space {
+    type Field: FieldInfo;
+    /// The fields, most significant first.
+    fn fields(&self) -> &[Self::Field];
+    /// Prints the address at `idx` in the type's format.
+    fn text(&self, layout: &Layout, idx: u128) -> String;
+}
+
+/// One request's options: owner label and required pool tags.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Opts<'a> {
+    pub(crate) owner: Option<&'a str>,
+    pub(crate) tags: &'a [&'a str],
+}
+
+/// The engine with its address type.
+#[derive(Clone)]
+pub(crate) struct Core<S> {
+    pub(crate) engine: Engine,
+    pub(crate) space: S,
+}
+
+impl<S: Space> Core<S> {
+    /// A core with no pools, or [`Error::Layout`] when the fields cannot be packed.
+    pub(crate) fn new(space: S, policy: Policy) -> Result<Self, Error> {
+        let fields = space.fields();
+        let layout = Layout::new(fields.iter().map(|f| (f.min(), f.max())))
+            .map_err(|e| front::layout_error(e, fields))?;
+        Ok(Core {
+            engine: Engine::new(layout, policy),
+            space,
+        })
+    }
+
+    // ----- conversions -------------------------------------------------------
+
+    pub(crate) fn text(&self, idx: u128) -> String {
+        self.space.text(&self.engine.layout, idx)
+    }
+
+    pub(crate) fn error(&self, fail: Fail, tags: &[&str]) -> Error {
+        front::fail_error(&self.engine, self.space.fields(), fail, tags, |i| {
+            self.text(i)
+        })
+    }
+
+    fn mask(&self, tags: &[&str]) -> Result<TagMask, Error> {
+        self.engine.tag_mask(tags).map_err(|f| self.error(f, tags))
+    }
+
+    /// The search box of a pattern; `None` for `*`.
+    pub(crate) fn grid(&self, raw: &RawPattern) -> Result<Option<Grid>, Error> {
+        if raw.is_any() {
+            return Ok(None);
+        }
+        let r = raw.resolve(self.space.fields())?;
+        Ok(Some(Grid::new(&self.engine.layout, |i| r[i])))
+    }
+
+    /// The step-1 box with corners `first` and `last`.
+    pub(crate) fn spanned(&self, first: u128, last: u128) -> Result<Grid, Error> {
+        Grid::spanned(&self.engine.layout, first, last).ok_or_else(|| Error::BadPattern {
+            pattern: format!("{}..={}", self.text(first), self.text(last)),
+            reason: "the first address must not exceed the last on any field".to_string(),
+        })
+    }
+
+    fn show(&self, raw: &RawPattern) -> String {
+        raw.display(self.space.fields())
+    }
+
+    // ----- pools -------------------------------------------------------------
+
+    pub(crate) fn add_pool(&mut self, raw: &RawPattern, tags: &[&str]) -> Result<(), Error> {
+        front::add_pool_raw(&mut self.engine, self.space.fields(), raw, tags)
+    }
+
+    pub(crate) fn remove_pool(&mut self, raw: &RawPattern) -> Result<(), Error> {
+        let r = raw.resolve(self.space.fields())?;
+        let g = Grid::new(&self.engine.layout, |i| r[i]);
+        self.engine.remove_pool(&g).map_err(|f| match f {
+            Fail::NoSuchPool => Error::NoSuchPool {
+                pool: self.show(raw),
+            },
+            Fail::PoolInUse { index } => Error::PoolInUse {
+                pool: self.show(raw),
+                address: self.text(index),
+                owner: self.engine.owner_of(index).map(String::from),
+            },
+            f => self.error(f, &[]),
+        })
+    }
+
+    pub(crate) fn pools(&self) -> impl Iterator<Item = (RawPattern, Vec<&str>)> + '_ {
+        self.engine
+            .pools()
+            .map(|(g, tags)| (front::raw_of_grid(g, self.space.fields()), tags.collect()))
+    }
+
+    // ----- reservations ------------------------------------------------------
+
+    pub(crate) fn reserve(&mut self, idx: u128, o: Opts<'_>) -> Result<(), Error> {
+        let mask = self.mask(o.tags)?;
+        self.engine
+            .reserve_exact(idx, mask, o.owner)
+            .map_err(|f| self.error(f, o.tags))
+    }
+
+    pub(crate) fn reserve_first(&mut self, raw: &RawPattern, o: Opts<'_>) -> Result<u128, Error> {
+        let g = self.grid(raw)?;
+        let mask = self.mask(o.tags)?;
+        match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+            Ok(idx) => Ok(idx),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe(format!("address in `{}`", self.show(raw)), o.tags),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    /// `reserve_first(*)` without a pattern: the hot path.
+    pub(crate) fn reserve_any(&mut self, o: Opts<'_>) -> Result<u128, Error> {
+        let mask = self.mask(o.tags)?;
+        match self.engine.reserve_first(None, mask, o.owner) {
+            Ok(idx) => Ok(idx),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe("address in `*`".to_string(), o.tags),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    pub(crate) fn reserve_preferred(
+        &mut self,
+        prefs: &[RawPattern],
+        o: Opts<'_>,
+    ) -> Result<(u128, usize), Error> {
+        let grids = prefs
+            .iter()
+            .map(|p| self.grid(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mask = self.mask(o.tags)?;
+        for (i, g) in grids.iter().enumerate() {
+            match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+                Ok(idx) => return Ok((idx, i)),
+                Err(Fail::Exhausted) => continue,
+                Err(f) => return Err(self.error(f, o.tags)),
+            }
+        }
+        let list: Vec<String> = prefs
+            .iter()
+            .map(|p| format!("`{}`", self.show(p)))
+            .collect();
+        Err(Error::Exhausted {
+            request: front::describe(
+                if list.is_empty() {
+                    "address: the preference list is empty".to_string()
+                } else {
+                    format!("address in any of {}", list.join(", "))
+                },
+                o.tags,
+            ),
+        })
+    }
+
+    pub(crate) fn reserve_block(
+        &mut self,
+        raw: &RawPattern,
+        extents: &[u128],
+        o: Opts<'_>,
+    ) -> Result<(u128, u128), Error> {
+        let g = self.grid(raw)?;
+        let fields = self.space.fields();
+        for (f, &e) in fields.iter().zip(extents) {
+            check_extent(f, e)?;
+        }
+        let ext = &extents[..fields.len().min(extents.len())];
+        let mask = self.mask(o.tags)?;
+        match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
+            Ok(r) => Ok(r),
+            Err(Fail::Exhausted) => Err(Error::Exhausted {
+                request: front::describe(
+                    format!(
+                        "block of `{}` in `{}`",
+                        display_extents(ext, self.space.fields()),
+                        self.show(raw)
+                    ),
+                    o.tags,
+                ),
+            }),
+            Err(f) => Err(self.error(f, o.tags)),
+        }
+    }
+
+    /// Reserves the box with corners `first` and `last`.
+    pub(crate) fn reserve_range(
+        &mut self,
+        first: u128,
+        last: u128,
+        o: Opts<'_>,
+    ) -> Result<(), Error> {
+        let g = self.spanned(first, last)?;
+        let mask = self.mask(o.tags)?;
+        self.engine
+            .reserve_box(&g, mask, o.owner)
+            .map_err(|f| self.error(f, o.tags))
+    }
+
+    // ----- releases ----------------------------------------------------------
+
+    pub(crate) fn release(&mut self, idx: u128) -> Result<(), Error> {
+        self.engine.release(idx).map_err(|f| self.error(f, &[]))
+    }
+
+    pub(crate) fn release_block(&mut self, first: u128, last: u128) -> Result<(), Error> {
+        let g = self.spanned(first, last)?;
+        self.engine.release_whole(&g).map_err(|f| match f {
+            Fail::PartOf { .. } if first != last => match self.error(f, &[]) {
+                Error::NotWhole {
+                    address,
+                    reservation,
+                    owner,
+                    ..
+                } => Error::NotWhole {
+                    request: Some(format!("{}..={}", self.text(first), self.text(last))),
+                    address,
+                    reservation,
+                    owner,
+                },
+                e => e,
+            },
+            f => self.error(f, &[]),
+        })
+    }
+
+    pub(crate) fn release_range(&mut self, first: u128, last: u128) -> Result<Count, Error> {
+        let g = self.spanned(first, last)?;
+        self.engine
+            .release_range(&g)
+            .map_err(|f| self.error(f, &[]))
+    }
+
+    pub(crate) fn release_owner(&mut self, owner: &str) -> Count {
+        self.engine.release_owner(owner)
+    }
+
+    // ----- queries -----------------------------------------------------------
+
+    pub(crate) fn free_count_in(&self, raw: &RawPattern) -> Result<Count, Error> {
+        let g = self.grid(raw)?;
+        Ok(self.engine.free_count_in(g.as_ref(), 0))
+    }
+
+    /// The whole reservation holding `idx`: first, last and owner.
+    pub(crate) fn reservation_at(&self, idx: u128) -> Option<(u128, u128, Option<&str>)> {
+        self.engine
+            .reservation_at(idx)
+            .map(|(f, l, _, o)| (f, l, o))
+    }
+
+    // ----- transactions ------------------------------------------------------
+
+    pub(crate) fn begin(&mut self) {
+        self.engine.begin();
+    }
+
+    pub(crate) fn commit(&mut self) {
+        self.engine.commit();
+    }
+
+    pub(crate) fn rollback(&mut self) {
+        self.engine.rollback();
+    }
+}
