@@ -442,9 +442,11 @@ fn a_state_whose_allocator_fails_its_checks_is_refused() {
     let state = dir.join("state.json");
     let o = addralloc(&["plan", "examples/plans/ipam.toml", "--state", s(&state)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let good: serde_json::Value =
+    let mut good: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).expect("a state file"))
             .expect("JSON");
+    // `lan` is lowest-first, which keeps no next-fit position; give it one to spoil.
+    good["spaces"]["lan"]["allocator"]["last_choice"] = "192.168.1.2".into();
     let cases: [(&str, serde_json::Value, &str); 4] = [
         (
             "/spaces/lan/allocator/last_choice",

@@ -233,7 +233,6 @@ impl<A: Address> Allocator<A> {
 
     /// Starts a request whose reservations carry the owner label `owner`: a later
     /// conflict names it, and [`Allocator::owner_of`] returns it.
-    #[must_use]
     pub fn owned_by<'a>(&'a mut self, owner: &'a str) -> Request<'a, A> {
         Request {
             alloc: self,
@@ -245,7 +244,6 @@ impl<A: Address> Allocator<A> {
     }
 
     /// Starts a request that may only use pools carrying every tag in `tags`.
-    #[must_use]
     pub fn requiring<'a>(&'a mut self, tags: &'a [&'a str]) -> Request<'a, A> {
         Request {
             alloc: self,

@@ -802,7 +802,6 @@ impl DynAllocator {
     // ----- requests ----------------------------------------------------------
 
     /// Starts a request whose reservations carry the owner label `owner`.
-    #[must_use]
     pub fn owned_by<'a>(&'a mut self, owner: &'a str) -> DynRequest<'a> {
         DynRequest {
             alloc: self,
@@ -814,7 +813,6 @@ impl DynAllocator {
     }
 
     /// Starts a request that may only use pools carrying every tag in `tags`.
-    #[must_use]
     pub fn requiring<'a>(&'a mut self, tags: &'a [&'a str]) -> DynRequest<'a> {
         DynRequest {
             alloc: self,
@@ -1084,6 +1082,7 @@ impl DynAllocator {
 /// A request with options: an owner label ([`DynAllocator::owned_by`]) and required
 /// pool tags ([`DynAllocator::requiring`]). Its methods are the allocator's reserving
 /// methods.
+#[must_use = "a request does nothing until one of its reserve methods is called"]
 pub struct DynRequest<'a> {
     alloc: &'a mut DynAllocator,
     opts: Opts<'a>,

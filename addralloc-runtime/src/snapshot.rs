@@ -364,15 +364,15 @@ pub(crate) fn restore<F: FieldInfo>(
             Part::Pool(i) => {
                 let p = &snapshot.pools[i];
                 let why = match fail {
-                    Fail::PoolOverlap { existing } => format!(
-                        "overlaps pool `{}`",
-                        snapshot
-                            .pools
-                            .get(existing)
-                            .map_or("?", |q| q.pattern.as_str())
-                    ),
-                    Fail::TooManyTags => "too many pool tags: at most 64 are supported".to_string(),
-                    f => format!("{f:?}"),
+                    Fail::PoolOverlap { .. } => Error::PoolOverlap {
+                        pool: p.pattern.clone(),
+                        existing: pools[..i]
+                            .iter()
+                            .zip(&snapshot.pools)
+                            .find(|((g, _), _)| g.meets(&pools[i].0))
+                            .map_or_else(String::new, |(_, q)| q.pattern.clone()),
+                    },
+                    _ => Error::TooManyTags,
                 };
                 bad(format!("pool {} `{}`: {why}", i + 1, p.pattern))
             }

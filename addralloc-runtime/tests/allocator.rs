@@ -982,46 +982,81 @@ fn release_and_coalescing_of_single_addresses() {
 }
 
 #[test]
-fn release_outside_pools_is_not_reserved() {
+fn release_outside_pools_says_so() {
     let mut a = pci_bus0();
-    fails(&mut a, "address 05:00.0 is not reserved", |a| {
+    fails(&mut a, "address 05:00.0 is outside every pool", |a| {
         a.release(pci(5, 0, 0))
+    });
+    fails(&mut a, "address 00:05.0 is not reserved", |a| {
+        a.release(pci(0, 5, 0))
     });
 }
 
 #[test]
-fn release_block_all_or_nothing() {
+fn release_frees_one_whole_reservation_or_nothing() {
     let mut a = pci_bus0();
     let slot = a
         .owned_by("nic")
         .reserve_block(Pattern::any(), Block::single().extent(2, 8))
         .unwrap();
-    a.release(pci(0, 0, 5)).unwrap();
-    let e = fails(&mut a, "address 00:00.5 is not reserved", |a| {
-        a.release_block(&slot)
-    });
+    // Part of the block: refused, naming the block and its owner.
+    let e = fails(
+        &mut a,
+        "address 00:00.5 is inside the reservation 00:00.0..=00:00.7 of `nic`; release that, or use release_range",
+        |a| a.release(pci(0, 0, 5)),
+    );
     assert_eq!(
         e,
-        Error::NotReserved {
-            address: "00:00.5".into()
+        Error::NotWhole {
+            request: None,
+            address: "00:00.5".into(),
+            reservation: "00:00.0..=00:00.7".into(),
+            owner: Some("nic".into()),
         }
     );
-    // A box: slots 0..=1 × functions 6..=7; 00:01.6 is its first free address.
-    fails(&mut a, "address 00:01.6 is not reserved", |a| {
-        a.release_block(&br(pci(0, 0, 6), pci(0, 1, 7)))
+    // A block that is not exactly one reservation.
+    fails(
+        &mut a,
+        "00:00.4..=00:00.7 is not one whole reservation: address 00:00.4 is in the reservation 00:00.0..=00:00.7 of `nic`; release that, or use release_range",
+        |a| a.release_block(&br(pci(0, 0, 4), pci(0, 0, 7))),
+    );
+    // Two adjacent reservations are not one, even though their runs coalesce.
+    let next = a
+        .reserve_block(Pattern::any(), Block::single().extent(2, 8))
+        .unwrap();
+    assert_eq!(next.to_string(), "00:01.0..=00:01.7");
+    assert_eq!(runs(&a), ["00:00.0..=00:01.7"]);
+    fails(
+        &mut a,
+        "00:00.0..=00:01.7 is not one whole reservation: address 00:00.0 is in the reservation 00:00.0..=00:00.7 of `nic`; release that, or use release_range",
+        |a| a.release_block(&br(pci(0, 0, 0), pci(0, 1, 7))),
+    );
+    // The second half of one and the first half of the next: refused, nothing cut.
+    fails(
+        &mut a,
+        "00:00.4..=00:01.7 is not one whole reservation: address 00:00.4 is in the reservation 00:00.0..=00:00.7 of `nic`; release that, or use release_range",
+        |a| a.release_block(&br(pci(0, 0, 4), pci(0, 1, 7))),
+    );
+    fails(&mut a, "address 00:02.0 is not reserved", |a| {
+        a.release_block(&br(pci(0, 2, 0), pci(0, 2, 7)))
     });
     fails(
         &mut a,
         "field `slot` value 32 is out of range 0..=31",
         |a| a.release_block(&br(pci(0, 0, 0), pci(0, 32, 0))),
     );
-    a.reserve(pci(0, 0, 5)).unwrap();
     a.release_block(&slot).unwrap();
+    assert_eq!(a.reservation(pci(0, 0, 3)), None);
+    assert_eq!(
+        a.reservation(pci(0, 1, 3)),
+        Some((pci(0, 1, 0), pci(0, 1, 7), None))
+    );
+    a.release_block(&next).unwrap();
     assert_eq!(a.reserved_count(), 0u128);
     assert_eq!(a.owners().count(), 0);
-    // Release a box across slots, leaving its neighbours.
-    a.reserve_range(pci(0, 4, 0), pci(0, 6, 7)).unwrap();
-    a.release_block(&br(pci(0, 5, 2), pci(0, 6, 3))).unwrap();
+    // A range is one reservation too; release_range cuts explicitly.
+    let r = a.reserve_range(pci(0, 4, 0), pci(0, 6, 7)).unwrap();
+    assert_eq!(a.release_range(pci(0, 5, 2), pci(0, 6, 3)).unwrap(), 4u128);
     assert_eq!(
         runs(&a),
         [
@@ -1030,6 +1065,53 @@ fn release_block_all_or_nothing() {
             "00:06.4..=00:06.7"
         ]
     );
+    // The rest are reservations of their own, one per run.
+    fails(
+        &mut a,
+        "00:04.0..=00:06.7 is not one whole reservation: address 00:04.0 is in the reservation 00:04.0..=00:05.1; release that, or use release_range",
+        |a| a.release_block(&r),
+    );
+    a.release_block(&br(pci(0, 6, 4), pci(0, 6, 7))).unwrap();
+    fails(&mut a, "address 00:05.2 is not reserved", |a| {
+        a.release_range(pci(0, 5, 0), pci(0, 5, 7))
+    });
+}
+
+#[test]
+fn release_owner_frees_everything_one_owner_holds() {
+    let mut a = pci_bus0();
+    a.owned_by("vm1").reserve(pci(0, 1, 0)).unwrap();
+    a.owned_by("vm2").reserve(pci(0, 1, 1)).unwrap();
+    a.owned_by("vm1")
+        .reserve_block(Pattern::any(), Block::single().extent(2, 8))
+        .unwrap();
+    a.reserve(pci(0, 3, 0)).unwrap();
+    assert_eq!(a.release_owner("vm1"), 9u128);
+    assert_eq!(a.release_owner("vm1"), 0u128);
+    assert_eq!(a.release_owner("nobody"), 0u128);
+    assert_eq!(owners(&a), ["00:01.1..=00:01.1 vm2"]);
+    assert_eq!(runs(&a), ["00:01.1..=00:01.1", "00:03.0..=00:03.0"]);
+}
+
+#[test]
+fn adjacent_reservations_of_one_owner_stay_separate() {
+    let mut a = pci_bus0();
+    let x = a
+        .owned_by("gpu")
+        .reserve_range(pci(0, 1, 0), pci(0, 1, 3))
+        .unwrap();
+    let y = a
+        .owned_by("gpu")
+        .reserve_range(pci(0, 1, 4), pci(0, 1, 7))
+        .unwrap();
+    assert_eq!(
+        owners(&a),
+        ["00:01.0..=00:01.3 gpu", "00:01.4..=00:01.7 gpu"]
+    );
+    a.release_block(&x).unwrap();
+    assert_eq!(a.owner_of(pci(0, 1, 5)), Some("gpu"));
+    a.release_block(&y).unwrap();
+    assert_eq!(a.reserved_count(), 0u128);
 }
 
 // ----- owners ------------------------------------------------------------------------
@@ -1047,7 +1129,7 @@ fn owners_survive_partial_release_of_a_block() {
         owners(&a),
         ["00:01.0..=00:01.7 gpu", "00:02.0..=00:02.0 nic"]
     );
-    a.release(pci(0, 1, 3)).unwrap();
+    a.release_range(pci(0, 1, 3), pci(0, 1, 3)).unwrap();
     assert_eq!(a.owner_of(pci(0, 1, 2)), Some("gpu"));
     assert_eq!(a.owner_of(pci(0, 1, 3)), None);
     assert_eq!(a.owner_of(pci(0, 1, 4)), Some("gpu"));
@@ -1071,7 +1153,7 @@ fn owners_survive_partial_release_of_a_block() {
             "00:01.4..=00:02.0"
         ]
     );
-    a.release_block(&br(pci(0, 1, 4), pci(0, 1, 5))).unwrap();
+    a.release_range(pci(0, 1, 4), pci(0, 1, 5)).unwrap();
     assert_eq!(
         owners(&a),
         [
@@ -1080,9 +1162,11 @@ fn owners_survive_partial_release_of_a_block() {
             "00:02.0..=00:02.0 nic"
         ]
     );
-    fails(&mut a, "address 00:01.3 is not reserved", |a| {
-        a.release_block(&b)
-    });
+    fails(
+        &mut a,
+        "00:01.0..=00:01.7 is not one whole reservation: address 00:01.0 is in the reservation 00:01.0..=00:01.2 of `gpu`; release that, or use release_range",
+        |a| a.release_block(&b),
+    );
     // A re-reservation without a label carries none.
     a.reserve(pci(0, 1, 3)).unwrap();
     assert_eq!(a.owner_of(pci(0, 1, 3)), None);
@@ -1316,10 +1400,13 @@ fn two_64_bit_fields_count_across_2_pow_128() {
     assert_eq!(w.reserved_count(), Count::FULL_128);
     assert_eq!(w.free_count(), Count::ZERO);
     fails(&mut w, "no free address in `*`", |a| a.reserve_any());
-    w.release(U64x2([M, M])).unwrap();
+    w.release_range(U64x2([M, M]), U64x2([M, M])).unwrap();
     assert_eq!(w.reserved_count(), u128::MAX);
     assert_eq!(w.reserve_any().unwrap(), U64x2([M, M]));
-    w.release_block(&b).unwrap();
+    assert_eq!(
+        w.release_range(b.first(), b.last()).unwrap(),
+        Count::FULL_128
+    );
     assert_eq!(w.reserved_count(), 0u128);
     assert_eq!(w.free_ranges().count(), 1);
 }
@@ -1368,7 +1455,8 @@ fn memory_grows_with_fragmentation_not_with_addresses() {
     let small = a.heap_bytes();
     a.reserve_range(V6([0]), V6([1 << 100])).unwrap();
     let one_range = a.heap_bytes();
-    assert!(one_range <= small + 512, "{small} then {one_range} bytes");
+    // One run in the set and one record of the reservation's extent.
+    assert!(one_range <= small + 640, "{small} then {one_range} bytes");
     assert_eq!(a.reserved_count(), (1u128 << 100) + 1);
     for i in 0..200u128 {
         a.reserve(V6([(1 << 101) + 2 * i])).unwrap();
@@ -1403,11 +1491,32 @@ fn next_fit_does_not_hand_back_a_just_released_address() {
     assert_eq!(a.reserve_any().unwrap(), Tiny([1]));
     assert_eq!(a.reserve_any().unwrap(), Tiny([3]));
     fails(&mut a, "no free address in `*`", |a| a.reserve_any());
-    // Patterns search from the position too, then wrap.
+    // Each search keeps its own position: a pattern never used starts at the
+    // beginning, then moves on.
     a.release(Tiny([0])).unwrap();
     a.release(Tiny([6])).unwrap();
+    assert_eq!(a.reserve_first(pat::<Tiny>("x=0..=6")).unwrap(), Tiny([0]));
     assert_eq!(a.reserve_first(pat::<Tiny>("x=0..=6")).unwrap(), Tiny([6]));
-    assert_eq!(a.reserve_any().unwrap(), Tiny([0]));
+    fails(&mut a, "no free address in `*`", |a| a.reserve_any());
+}
+
+/// The promise holds across patterns: choosing in another pattern does not move the
+/// position of the first.
+#[test]
+fn next_fit_keeps_one_position_per_pattern() {
+    let mut a = Allocator::<Ipv4>::with_policy(Policy::NextFit);
+    a.add_pool(pat::<Ipv4>("a=10, b=0, c=1..=2, d=10..=20"))
+        .unwrap();
+    let c1 = pat::<Ipv4>("c=1");
+    let c2 = pat::<Ipv4>("c=2");
+    assert_eq!(a.reserve_first(c1).unwrap(), Ipv4([10, 0, 1, 10]));
+    assert_eq!(a.reserve_first(c1).unwrap(), Ipv4([10, 0, 1, 11]));
+    assert_eq!(a.reserve_first(c2).unwrap(), Ipv4([10, 0, 2, 10]));
+    a.release(Ipv4([10, 0, 1, 11])).unwrap();
+    assert_eq!(a.reserve_first(c1).unwrap(), Ipv4([10, 0, 1, 12]));
+    assert_eq!(a.reserve_first(c2).unwrap(), Ipv4([10, 0, 2, 11]));
+    a.release(Ipv4([10, 0, 1, 12])).unwrap();
+    assert_eq!(a.reserve_first(c1).unwrap(), Ipv4([10, 0, 1, 13]));
 }
 
 #[test]
@@ -1843,9 +1952,11 @@ fn failures_leave_a_busy_allocator_unchanged() {
         "address 00:02.0 is already reserved by `gpu`",
         |a| a.reserve_range(pci(0, 2, 0), pci(0, 2, 1)),
     );
-    fails(&mut a, "address 00:03.1 is not reserved", |a| {
-        a.release_block(&br(pci(0, 3, 0), pci(0, 3, 1)))
-    });
+    fails(
+        &mut a,
+        "00:03.0..=00:03.1 is not one whole reservation: address 00:03.0 is in the reservation 00:03.0; release that, or use release_range",
+        |a| a.release_block(&br(pci(0, 3, 0), pci(0, 3, 1))),
+    );
     fails(&mut a, "no free block of `slot=32` in `bus=0`", |a| {
         a.reserve_block(pat::<Pci>("bus=0"), Block::single().extent(1, 32))
     });

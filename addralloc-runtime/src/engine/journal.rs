@@ -25,7 +25,7 @@ pub(crate) enum Op {
     /// A pool was inserted at this position; the tag list had this length before.
     PoolInsert(usize, usize),
     /// This pool was removed from this position.
-    PoolRemove(usize, Pool),
+    PoolRemove(usize, alloc::boxed::Box<Pool>),
     /// A next-fit cursor changed; its earlier value (`None`: it did not exist).
     Cursor((u128, u128, u64), Option<u128>),
 }

@@ -1117,7 +1117,7 @@ impl Engine {
         let pool = self.pools.remove(at);
         self.block_cache = None;
         self.pattern_hints.clear();
-        self.journal.push(Op::PoolRemove(at, pool));
+        self.journal.push(Op::PoolRemove(at, Box::new(pool)));
         Ok(())
     }
 
@@ -1204,7 +1204,7 @@ impl Engine {
             }
             Op::PoolRemove(at, mut pool) => {
                 pool.hint = 0;
-                self.pools.insert(at.min(self.pools.len()), pool);
+                self.pools.insert(at.min(self.pools.len()), *pool);
                 self.block_cache = None;
                 self.pattern_hints.clear();
             }
