@@ -581,8 +581,8 @@ fn reserve_preferred_takes_the_first_pattern_with_room() {
         pat::<Pci>("slot=2, function=3"),
         Pattern::any(),
     ];
-    assert_eq!(a.reserve_preferred(&prefs).unwrap(), (pci(0, 2, 3), 1));
-    assert_eq!(a.reserve_preferred(&prefs).unwrap(), (pci(0, 0, 0), 2));
+    assert_eq!(a.reserve_preferred(prefs).unwrap(), (pci(0, 2, 3), 1));
+    assert_eq!(a.reserve_preferred(prefs).unwrap(), (pci(0, 0, 0), 2));
     fails(
         &mut a,
         "no free address in any of `slot=1`, `slot=2, function=3`",
@@ -592,13 +592,13 @@ fn reserve_preferred_takes_the_first_pattern_with_room() {
     fails(
         &mut a,
         "field `slot` value 99 is out of range 0..=31",
-        |a| a.reserve_preferred(&[Pattern::any(), Pattern::any().field(1, 99u8)]),
+        |a| a.reserve_preferred([Pattern::any(), Pattern::any().field(1, 99u8)]),
     );
     a.add_pool_tagged(pat::<Pci>("bus=1"), &["pcie"]).unwrap();
     assert_eq!(
         a.requiring(&["pcie"])
             .owned_by("nic")
-            .reserve_preferred(&[pat::<Pci>("slot=1"), pat::<Pci>("slot=2")])
+            .reserve_preferred([pat::<Pci>("slot=1"), pat::<Pci>("slot=2")])
             .unwrap(),
         (pci(1, 1, 0), 0)
     );
@@ -608,11 +608,14 @@ fn reserve_preferred_takes_the_first_pattern_with_room() {
         "no free address in any of `bus=0` in pools tagged `pcie`",
         |a| {
             a.requiring(&["pcie"])
-                .reserve_preferred(&[pat::<Pci>("bus=0")])
+                .reserve_preferred([pat::<Pci>("bus=0")])
         },
     );
     // An empty list has nothing to offer.
-    let e = a.clone().reserve_preferred(&[]).unwrap_err();
+    let e = a
+        .clone()
+        .reserve_preferred(&[] as &[Pattern<Pci>])
+        .unwrap_err();
     assert!(matches!(e, Error::Exhausted { .. }), "{e:?}");
 }
 
@@ -1210,7 +1213,7 @@ fn requests_combine_owner_and_tags() {
     assert_eq!(a.owner_of(r.last()), None);
     let (x, i) = a
         .owned_by("f")
-        .reserve_preferred(&[pat::<Pci>("bus=1, slot=0, function=0")])
+        .reserve_preferred([pat::<Pci>("bus=1, slot=0, function=0")])
         .unwrap_or((pci(0, 0, 0), 99));
     assert_eq!((x, i), (pci(0, 0, 0), 99), "bus 1 slot 0 fn 0 is taken");
     fails(
@@ -1218,7 +1221,7 @@ fn requests_combine_owner_and_tags() {
         "no free address in any of `bus=1, slot=0, function=0`",
         |a| {
             a.owned_by("f")
-                .reserve_preferred(&[pat::<Pci>("bus=1, slot=0, function=0")])
+                .reserve_preferred([pat::<Pci>("bus=1, slot=0, function=0")])
         },
     );
     // The later `requiring` replaces the earlier one.
@@ -1560,7 +1563,7 @@ fn highest_first_allocates_top_down() {
         .unwrap();
     assert_eq!(b.to_string(), "02:00.6..=02:01.6");
     assert_eq!(
-        a.reserve_preferred(&[pat::<Pci>("bus=1"), pat::<Pci>("bus=0, slot=1")])
+        a.reserve_preferred([pat::<Pci>("bus=1"), pat::<Pci>("bus=0, slot=1")])
             .unwrap(),
         (pci(0, 1, 7), 1)
     );

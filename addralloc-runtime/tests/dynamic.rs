@@ -354,3 +354,92 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn transactions_roll_back_on_err_and_on_panic() {
+    let mut a = pci_alloc();
+    a.owned_by("isa").reserve("0000:00:01.0").unwrap();
+    let before = a.snapshot();
+    let r: Result<(), addralloc_runtime::Error> = a.transaction(|tx| {
+        tx.owned_by("nic").reserve_block("*", "function=8")?;
+        tx.release("0000:00:01.0")?;
+        tx.reserve("0000:00:01.0")?;
+        tx.reserve("0000:00:01.0")?; // fails: everything above is undone
+        Ok(())
+    });
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "address 0000:00:01.0 is already reserved"
+    );
+    assert_eq!(a.snapshot(), before);
+    assert_eq!(a.owner_of("0000:00:01.0"), Some("isa"));
+
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = a.transaction(|tx| -> Result<(), addralloc_runtime::Error> {
+            tx.reserve_any()?;
+            panic!("a device model crashed");
+        });
+    }));
+    assert!(caught.is_err());
+    assert_eq!(a.snapshot(), before);
+
+    // Committed, and nested: the inner failure undoes the inner part only.
+    a.transaction(|tx| {
+        tx.reserve("0000:00:02.0")?;
+        let inner: Result<(), addralloc_runtime::Error> = tx.transaction(|tx| {
+            tx.reserve("0000:00:03.0")?;
+            Err(addralloc_runtime::Error::TooManyTags)
+        });
+        assert!(inner.is_err());
+        Ok::<(), addralloc_runtime::Error>(())
+    })
+    .unwrap();
+    assert!(a.is_reserved("0000:00:02.0"));
+    assert!(!a.is_reserved("0000:00:03.0"));
+}
+
+#[test]
+fn release_is_whole_on_the_dynamic_front_too() {
+    let mut a = pci_alloc();
+    let slot = a.owned_by("nic").reserve_block("*", "function=8").unwrap();
+    assert_eq!(
+        a.release("0000:00:01.3").unwrap_err().to_string(),
+        "address 0000:00:01.3 is inside the reservation 0000:00:01.0..=0000:00:01.7 of `nic`; release that, or use release_range"
+    );
+    assert_eq!(
+        a.reservation("0000:00:01.3")
+            .map(|(f, l, o)| (f.to_string(), l.to_string(), o)),
+        Some(("0000:00:01.0".into(), "0000:00:01.7".into(), Some("nic")))
+    );
+    assert_eq!(
+        a.release_range("0000:00:01.6", "0000:00:01.7").unwrap(),
+        2u128
+    );
+    assert_eq!(a.release_owner("nic"), 6u128);
+    assert!(a.release_block(&slot).is_err());
+    assert_eq!(a.reserved_count(), 0u128);
+}
+
+#[test]
+fn a_shared_dynamic_allocator_hands_out_distinct_addresses() {
+    let shared = addralloc_runtime::SharedDynAllocator::new(pci_alloc());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let s = shared.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| s.reserve_any().map(|a| a.to_string()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("thread {t}: {e}"))
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in threads {
+        all.extend(t.join().expect("no panic").expect("no error"));
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 100);
+    assert_eq!(shared.reserved_count(), 100u128);
+}

@@ -36,9 +36,6 @@ pub(crate) struct Journal {
     pub(crate) ops: Vec<Op>,
     /// Journal length at the start of each open transaction, outermost first.
     pub(crate) marks: Vec<usize>,
-    /// Owner ids whose last record went while a transaction was open: freed when the
-    /// outermost transaction ends, so that undo never meets a reused id.
-    pub(crate) unused_names: Vec<u32>,
 }
 
 impl Journal {

@@ -25,13 +25,17 @@ pub(crate) struct Rec {
 }
 
 /// Owner labels, interned: a reservation stores a 4-byte id, and labelling many
-/// reservations with one name allocates once.
+/// reservations with one name allocates once. A name whose last reservation went
+/// stays interned (so that churn under one name allocates nothing) until unused names
+/// outnumber the used ones and 64; then they are all freed at once.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Names {
     /// Name and number of records using it; an empty name marks a free slot.
     slots: Vec<(Box<str>, u32)>,
     ids: BTreeMap<Box<str>, u32>,
     free: Vec<u32>,
+    /// Interned names that no record uses.
+    unused: usize,
 }
 
 impl Names {
@@ -51,6 +55,7 @@ impl Names {
             }
         };
         self.ids.insert(Box::from(name), id);
+        self.unused += 1;
         id
     }
 
@@ -67,32 +72,37 @@ impl Names {
 
     pub(crate) fn inc(&mut self, id: u32) {
         if let Some(s) = self.slots.get_mut(id as usize) {
+            if s.1 == 0 {
+                self.unused -= 1;
+            }
             s.1 += 1;
         }
     }
 
-    /// One user fewer; true when nobody uses the name any more.
-    pub(crate) fn dec(&mut self, id: u32) -> bool {
-        match self.slots.get_mut(id as usize) {
-            Some(s) => {
-                s.1 = s.1.saturating_sub(1);
-                s.1 == 0
+    pub(crate) fn dec(&mut self, id: u32) {
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            if s.1 == 1 {
+                self.unused += 1;
             }
-            None => false,
+            s.1 = s.1.saturating_sub(1);
         }
     }
 
-    /// Frees `id` if nobody uses it.
-    pub(crate) fn collect(&mut self, id: u32) {
-        let Some(s) = self.slots.get_mut(id as usize) else {
-            return;
-        };
-        if s.1 != 0 || s.0.is_empty() {
+    /// Frees every unused name when they outnumber the used ones and 64. Never called
+    /// while a transaction is open, whose journal may still name them.
+    pub(crate) fn sweep(&mut self) {
+        let used = self.ids.len() - self.unused;
+        if self.unused <= used.max(64) {
             return;
         }
-        let name = core::mem::take(&mut s.0);
-        self.ids.remove(&name);
-        self.free.push(id);
+        for (id, s) in self.slots.iter_mut().enumerate() {
+            if s.1 == 0 && !s.0.is_empty() {
+                let name = core::mem::take(&mut s.0);
+                self.ids.remove(&name);
+                self.free.push(id as u32);
+            }
+        }
+        self.unused = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -393,14 +393,13 @@ impl Engine {
         Some(rec)
     }
 
-    /// One record fewer uses `owner`: free the name when it was the last, at once or,
-    /// inside a transaction, when the outermost one ends.
+    /// One record fewer uses `owner`; unused names are swept now and then, never
+    /// inside a transaction.
     fn name_dropped(&mut self, owner: u32) {
-        if owner != NO_OWNER && self.records.names.dec(owner) {
-            if self.journal.active() {
-                self.journal.unused_names.push(owner);
-            } else {
-                self.records.names.collect(owner);
+        if owner != NO_OWNER {
+            self.records.names.dec(owner);
+            if !self.journal.active() {
+                self.records.names.sweep();
             }
         }
     }
@@ -464,15 +463,19 @@ impl Engine {
         let Some((first, last, boxed)) = self.records.extent(head) else {
             return Count::ZERO;
         };
+        if !boxed {
+            // One run: no list to build.
+            self.rec_remove(first);
+            self.set_remove(first, last);
+            return Count::span(first, last);
+        }
         let mut size = Count::ZERO;
         for (s, e) in self.runs_of(first, last, boxed) {
             self.rec_remove(s);
             self.set_remove(s, e);
             size = size.add(Count::span(s, e));
         }
-        if boxed {
-            self.box_remove(head);
-        }
+        self.box_remove(head);
         size
     }
 
@@ -1135,7 +1138,7 @@ impl Engine {
         self.journal.marks.pop();
         if !self.journal.active() {
             self.journal.ops.clear();
-            self.end_names();
+            self.records.names.sweep();
         }
     }
 
@@ -1152,15 +1155,7 @@ impl Engine {
         }
         if !self.journal.active() {
             self.journal.ops.clear();
-            self.end_names();
-        }
-    }
-
-    /// Frees the names that lost their last record while transactions were open.
-    fn end_names(&mut self) {
-        let ids = core::mem::take(&mut self.journal.unused_names);
-        for id in ids {
-            self.records.names.collect(id);
+            self.records.names.sweep();
         }
     }
 
@@ -1177,8 +1172,8 @@ impl Engine {
             }
             Op::RecInsert(k) => {
                 if let Some(r) = self.records.runs.remove(&k) {
-                    if r.owner != NO_OWNER && self.records.names.dec(r.owner) {
-                        self.journal.unused_names.push(r.owner);
+                    if r.owner != NO_OWNER {
+                        self.records.names.dec(r.owner);
                     }
                 }
             }
