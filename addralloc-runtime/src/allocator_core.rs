@@ -17,6 +17,11 @@ use crate::front;
 use crate::pattern::{check_extent, display_extents, FieldInfo, RawPattern};
 use crate::policy::Policy;
 
+/// The most separate runs one block, range or release may cover: a box whose extents
+/// leave gaps between its rows (`e=65536, f=65536` on IPv6 is 2^32 runs) is refused
+/// instead of being spelled out run by run.
+pub const MAX_RUNS: u128 = 1 << 20;
+
 /// What the core needs to know of an address type.
 pub(crate) trait Space {
     type Field: FieldInfo;
@@ -83,6 +88,19 @@ impl<S: Space> Core<S> {
             pattern: format!("{}..={}", self.text(first), self.text(last)),
             reason: "the first address must not exceed the last on any field".to_string(),
         })
+    }
+
+    /// Refuses a box of more than [`MAX_RUNS`] runs; `what` names it.
+    fn check_runs(&self, g: &Grid, what: impl FnOnce() -> String) -> Result<(), Error> {
+        let n = g.run_count(&self.engine.layout);
+        if n > MAX_RUNS {
+            return Err(Error::TooManyRuns {
+                what: what(),
+                runs: n,
+                limit: MAX_RUNS,
+            });
+        }
+        Ok(())
     }
 
     fn show(&self, raw: &RawPattern) -> String {
@@ -195,6 +213,10 @@ impl<S: Space> Core<S> {
             check_extent(f, e)?;
         }
         let ext = &extents[..fields.len().min(extents.len())];
+        let shape = Grid::block_at(&self.engine.layout, 0, ext);
+        self.check_runs(&shape, || {
+            format!("block `{}`", display_extents(ext, self.space.fields()))
+        })?;
         let mask = self.mask(o.tags)?;
         match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
             Ok(r) => Ok(r),
@@ -220,6 +242,9 @@ impl<S: Space> Core<S> {
         o: Opts<'_>,
     ) -> Result<(), Error> {
         let g = self.spanned(first, last)?;
+        self.check_runs(&g, || {
+            format!("range `{}..={}`", self.text(first), self.text(last))
+        })?;
         let mask = self.mask(o.tags)?;
         self.engine
             .reserve_box(&g, mask, o.owner)
@@ -255,6 +280,9 @@ impl<S: Space> Core<S> {
 
     pub(crate) fn release_range(&mut self, first: u128, last: u128) -> Result<Count, Error> {
         let g = self.spanned(first, last)?;
+        self.check_runs(&g, || {
+            format!("range `{}..={}`", self.text(first), self.text(last))
+        })?;
         self.engine
             .release_range(&g)
             .map_err(|f| self.error(f, &[]))

@@ -118,6 +118,16 @@ pub enum Error {
         /// Its owner label.
         owner: Option<String>,
     },
+    /// A block or range whose extents leave gaps between its rows would be too many
+    /// separate runs to represent.
+    TooManyRuns {
+        /// The block or range.
+        what: String,
+        /// How many runs it has (saturating at `u128::MAX`).
+        runs: u128,
+        /// The most supported.
+        limit: u128,
+    },
     /// No pool is exactly this pattern.
     NoSuchPool {
         /// The pattern asked for.
@@ -218,6 +228,10 @@ impl fmt::Display for Error {
                 }
                 f.write_str("; release that, or use release_range")
             }
+            Error::TooManyRuns { what, runs, limit } => write!(
+                f,
+                "{what} is {runs} separate runs (its extents leave gaps between them); at most {limit} are supported"
+            ),
             Error::NoSuchPool { pool } => write!(f, "no pool is exactly `{pool}`"),
             Error::PoolInUse {
                 pool,

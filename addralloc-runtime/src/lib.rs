@@ -59,6 +59,7 @@ mod transaction;
 
 pub use crate::address::{Address, Field};
 pub use crate::allocator::{Allocator, Request};
+pub use crate::allocator_core::MAX_RUNS;
 pub use crate::count::Count;
 #[cfg(feature = "schema")]
 pub use crate::dynamic::{DynAddress, DynAllocator, DynSchema, DynType};

@@ -1965,3 +1965,27 @@ fn failures_leave_a_busy_allocator_unchanged() {
     });
     assert_eq!(snapshot(&a), before);
 }
+
+/// A block whose rows do not touch is a run per row: 2^21 rows are refused with the
+/// limit named, in no time and no memory, and nothing changes.
+#[test]
+fn a_block_of_too_many_runs_is_refused() {
+    let mut a = Allocator::<U64x2>::new();
+    a.add_pool(Pattern::any()).unwrap();
+    let tall = Block::single().extent(0, 1 << 21);
+    fails(
+        &mut a,
+        "block `hi=2097152` is 2097152 separate runs (its extents leave gaps between them); at most 1048576 are supported",
+        |a| a.reserve_block(Pattern::any(), tall),
+    );
+    fails(
+        &mut a,
+        "range `0:0..=2097151:0` is 2097152 separate runs (its extents leave gaps between them); at most 1048576 are supported",
+        |a| a.reserve_range(U64x2([0, 0]), U64x2([(1 << 21) - 1, 0])),
+    );
+    // Rows that touch are one run, however tall.
+    let whole_rows = Block::single().extent(0, 1 << 21).extent(1, 1 << 64);
+    let b = a.reserve_block(Pattern::any(), whole_rows).unwrap();
+    assert_eq!(a.reserved().count(), 1);
+    a.release_block(&b).unwrap();
+}

@@ -340,6 +340,19 @@ impl Grid {
         Some(Grid::from_axes(layout, axes))
     }
 
+    /// For a step-1 box: how many separate runs of indices it covers (saturating).
+    /// Trailing fields covered whole, with no index holes, join the runs of the field
+    /// before them.
+    pub(crate) fn run_count(&self, layout: &Layout) -> u128 {
+        let mut k = self.n;
+        while k > 0 && self.axes[k - 1].lo == 0 && self.axes[k - 1].hi == layout.dims[k - 1].mask {
+            k -= 1;
+        }
+        (0..k.saturating_sub(1)).fold(1u128, |n, i| {
+            n.saturating_mul(self.axes[i].hi - self.axes[i].lo + 1)
+        })
+    }
+
     /// The block with the given extents that starts at grid point `p`, as a step-1 box.
     pub(crate) fn block_at(layout: &Layout, p: u128, extents: &[u128]) -> Grid {
         Grid::new(layout, |i| {
