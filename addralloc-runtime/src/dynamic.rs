@@ -910,6 +910,8 @@ impl DynAllocator {
         o: Opts<'_>,
     ) -> Result<DynBlockRange, Error> {
         let raw = self.raw(pattern)?;
+        // The pattern's ranges are checked first, as on the typed front.
+        raw.resolve(&self.core.space.def.fields)?;
         let block = block.block(&self.core.space)?;
         let (first, last) = self.core.reserve_block(&raw, &block.extents, o)?;
         Ok(self.range(first, last))

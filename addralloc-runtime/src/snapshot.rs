@@ -51,6 +51,13 @@ pub struct Snapshot {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub next_fit: Vec<NextFitSnapshot>,
+    /// Every pool tag, numbered in this order (the order of first use); absent in
+    /// version 1, where it is the order tags first appear in `pools`.
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub tags: Vec<String>,
     /// The pools, in address order.
     #[cfg_attr(any(feature = "serde", feature = "schema"), serde(default))]
     pub pools: Vec<PoolSnapshot>,
@@ -200,19 +207,19 @@ pub(crate) fn take<F: FieldInfo>(
     }
     let mut last_choice = None;
     let mut next_fit = Vec::new();
-    for (&(lo, hi, mask), &next) in &e.cursors {
+    for (&(explicit, lo, hi, mask), &next) in &e.cursors {
         let Some(last) = next.checked_sub(1) else {
             continue;
         };
-        if (lo, hi, mask) == (0, u128::MAX, 0) {
+        if !explicit && mask == 0 {
             last_choice = Some(addr(last));
             continue;
         }
-        let pattern = if (lo, hi) == (0, u128::MAX) {
+        let pattern = if !explicit {
             "*".to_string()
         } else {
             match Grid::spanned(&e.layout, lo, hi) {
-                Some(g) => front::raw_of_grid(&g, fields).display(fields),
+                Some(g) => explicit_pattern(&g, fields),
                 None => continue,
             }
         };
@@ -228,9 +235,28 @@ pub(crate) fn take<F: FieldInfo>(
         policy: e.policy,
         last_choice,
         next_fit,
+        tags: e.tags.iter().map(|t| t.to_string()).collect(),
         pools,
         reservations,
     }
+}
+
+/// A box as a pattern naming every field, so that a box covering the whole space
+/// stays distinct from `*`.
+fn explicit_pattern<F: FieldInfo>(g: &Grid, fields: &[F]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (lo, hi) = (g.axes[i].lo + f.min(), g.axes[i].hi + f.min());
+            if lo == hi {
+                format!("{}={lo}", f.name())
+            } else {
+                format!("{}={lo}..={hi}", f.name())
+            }
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// Builds an engine from a snapshot, checking everything; `parse` turns address text
@@ -320,19 +346,19 @@ pub(crate) fn restore<F: FieldInfo>(
         })
     };
     let mut cursors = Vec::new();
-    let tag_mask = |tags: &[String], pools: &[(Grid, Vec<&str>)]| -> Result<u64, Error> {
-        // Tags are numbered in the order pools first carry them, as the engine does.
-        let mut order: Vec<&str> = Vec::new();
-        for (_, ts) in pools {
-            for t in ts {
-                if !order.contains(t) {
-                    order.push(t);
-                }
+    // The tag registry: as written, else (version 1) in pool order.
+    let mut registry: Vec<&str> = snapshot.tags.iter().map(String::as_str).collect();
+    for (_, ts) in &pools {
+        for t in ts {
+            if !registry.contains(t) {
+                registry.push(t);
             }
         }
+    }
+    let tag_mask = |tags: &[String]| -> Result<u64, Error> {
         let mut mask = 0u64;
         for t in tags {
-            match order.iter().position(|o| o == t) {
+            match registry.iter().position(|o| o == t) {
                 Some(k) if k < 64 => mask |= 1 << k,
                 _ => return Err(bad(format!("next-fit position: no pool carries tag `{t}`"))),
             }
@@ -340,27 +366,24 @@ pub(crate) fn restore<F: FieldInfo>(
         Ok(mask)
     };
     if let Some(text) = &snapshot.last_choice {
-        cursors.push(((0, u128::MAX, 0), next_of(text, "last choice")?));
+        cursors.push(((false, 0, 0, 0), next_of(text, "last choice")?));
     }
     for n in &snapshot.next_fit {
-        let mask = tag_mask(&n.tags, &pools)?;
-        let (lo, hi) = if n.pattern.trim() == "*" {
-            (0, u128::MAX)
+        let mask = tag_mask(&n.tags)?;
+        let key = if n.pattern.trim() == "*" {
+            (false, 0, 0, mask)
         } else {
             let r = RawPattern::parse(&n.pattern, fields)
                 .and_then(|raw| raw.resolve(fields))
                 .map_err(|e| bad(format!("next-fit pattern `{}`: {e}", n.pattern)))?;
             let g = Grid::new(&layout, |k| r[k]);
-            (g.first(&layout), g.last(&layout))
+            (true, g.first(&layout), g.last(&layout), mask)
         };
-        cursors.push((
-            (lo, hi, mask),
-            next_of(&n.last_choice, "next-fit last choice")?,
-        ));
+        cursors.push((key, next_of(&n.last_choice, "next-fit last choice")?));
     }
     let policy = snapshot.policy;
-    Engine::from_parts(layout, policy, &pools, &reservations, &cursors).map_err(|(part, fail)| {
-        match part {
+    Engine::from_parts(layout, policy, &registry, &pools, &reservations, &cursors).map_err(
+        |(part, fail)| match part {
             Part::Pool(i) => {
                 let p = &snapshot.pools[i];
                 let why = match fail {
@@ -388,8 +411,8 @@ pub(crate) fn restore<F: FieldInfo>(
                 };
                 bad(format!("reservation {} `{text}` {why}", i + 1))
             }
-        }
-    })
+        },
+    )
 }
 
 impl<A: Address> Allocator<A> {

@@ -27,7 +27,7 @@ pub(crate) enum Op {
     /// This pool was removed from this position.
     PoolRemove(usize, alloc::boxed::Box<Pool>),
     /// A next-fit cursor changed; its earlier value (`None`: it did not exist).
-    Cursor((u128, u128, u64), Option<u128>),
+    Cursor(super::state::CursorKey, Option<u128>),
 }
 
 /// Open transactions: the journal and where each nesting level began.

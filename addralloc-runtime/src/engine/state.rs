@@ -80,9 +80,9 @@ pub(crate) enum Fail {
     },
 }
 
-/// A next-fit cursor's key: the search box's corners (`(0, u128::MAX)` for no
-/// pattern) and the required tags.
-pub(crate) type CursorKey = (u128, u128, u64);
+/// A next-fit cursor's key: whether the search has a pattern, the pattern box's
+/// corners (`(0, 0)` without one) and the required tags.
+pub(crate) type CursorKey = (bool, u128, u128, u64);
 
 /// The untyped allocator state.
 #[derive(Clone, Debug)]
@@ -163,8 +163,8 @@ impl Engine {
     /// The cursor key of a search.
     pub(crate) fn cursor_key(&self, pattern: Option<&Grid>, mask: TagMask) -> CursorKey {
         match pattern {
-            None => (0, u128::MAX, mask),
-            Some(g) => (g.first(&self.layout), g.last(&self.layout), mask),
+            None => (false, 0, 0, mask),
+            Some(g) => (true, g.first(&self.layout), g.last(&self.layout), mask),
         }
     }
 
@@ -623,7 +623,7 @@ impl Engine {
                 .filter_map(|p| self.first_free_back(&p.grid, u128::MAX))
                 .max(),
             Policy::NextFit => {
-                let from = self.cursor_of(&(0, u128::MAX, mask));
+                let from = self.cursor_of(&(false, 0, 0, mask));
                 pools
                     .clone()
                     .filter_map(|p| self.first_free_fwd(&p.grid, from.max(p.hint)))
@@ -972,7 +972,7 @@ impl Engine {
         for (s, e) in b.runs(&self.layout) {
             match with_set!(&self.set, st => st.containing(s)) {
                 Some((_, re)) if re >= e => {}
-                Some((_, re)) => return Err(Fail::NotReserved { index: re + 1 }),
+                Some((_, re)) => return Err(self.not_reserved(re + 1)),
                 None => return Err(self.not_reserved(s)),
             }
         }
@@ -1222,11 +1222,21 @@ impl Engine {
     pub(crate) fn from_parts(
         layout: Layout,
         policy: Policy,
+        tags: &[&str],
         pools: &[(Grid, Vec<&str>)],
         reservations: &[Restored<'_>],
         cursors: &[(CursorKey, u128)],
     ) -> Result<Engine, (Part, Fail)> {
         let mut engine = Engine::new(layout, policy);
+        // The tag registry in its own order (tags are numbered by first use).
+        for t in tags {
+            if !engine.tags.iter().any(|x| &**x == *t) {
+                if engine.tags.len() == 64 {
+                    return Err((Part::Pool(0), Fail::TooManyTags));
+                }
+                engine.tags.push(Box::from(*t));
+            }
+        }
         for (i, (g, tags)) in pools.iter().enumerate() {
             engine
                 .add_pool(g.clone(), tags)
