@@ -1901,3 +1901,363 @@ fn a_block_at_the_top_of_a_128_bit_field() {
     assert_eq!(b.last(), Wide([u128::MAX]));
     assert_eq!(b.first(), Wide([u128::MAX - ((1 << 64) - 1)]));
 }
+
+// ----- next-fit: one cursor per search key ---------------------------------------------
+
+/// What the next-fit and transaction properties need of a front besides `Front`.
+trait Probe: Front {
+    /// First and last address of the reservation holding `p`.
+    fn res_at(&self, p: &Pt) -> Option<(Pt, Pt)>;
+    fn reserved_pt(&self, p: &Pt) -> bool;
+    fn pooled(&self, p: &Pt) -> bool;
+}
+
+impl<A: Twin + FromStr> Probe for Allocator<A>
+where
+    A::Err: std::fmt::Display,
+{
+    fn res_at(&self, p: &Pt) -> Option<(Pt, Pt)> {
+        self.reservation(A::from_fields(p))
+            .map(|(f, l, _)| (pt(&f), pt(&l)))
+    }
+    fn reserved_pt(&self, p: &Pt) -> bool {
+        self.is_reserved(A::from_fields(p))
+    }
+    fn pooled(&self, p: &Pt) -> bool {
+        let x = A::from_fields(p);
+        self.pools().any(|(q, _)| q.matches(&x))
+    }
+}
+
+impl Probe for DynAllocator {
+    fn res_at(&self, p: &Pt) -> Option<(Pt, Pt)> {
+        let x = self.ty().address(p).ok()?;
+        self.reservation(&x)
+            .map(|(f, l, _)| (f.values().to_vec(), l.values().to_vec()))
+    }
+    fn reserved_pt(&self, p: &Pt) -> bool {
+        self.ty().address(p).is_ok_and(|x| self.is_reserved(&x))
+    }
+    fn pooled(&self, p: &Pt) -> bool {
+        self.ty()
+            .address(p)
+            .is_ok_and(|x| self.pools().any(|(q, _)| q.matches(&x)))
+    }
+}
+
+/// `Model::concrete` from what a front shows: `ReleaseNth` picks among the
+/// reservations found at the `universe` points.
+fn concrete_on<F: Probe>(f: &F, universe: &[Pt], op: &Op) -> Op {
+    let Op::ReleaseNth { n, how } = op else {
+        return op.clone();
+    };
+    let mut all: Vec<(Pt, Pt)> = universe.iter().filter_map(|p| f.res_at(p)).collect();
+    all.sort();
+    all.dedup();
+    let Some((first, last)) = all.get(n % all.len().max(1)).cloned() else {
+        return Op::Release {
+            p: universe[n % universe.len()].clone(),
+        };
+    };
+    let ordered = first.iter().zip(&last).all(|(a, b)| a <= b);
+    match (how % 4, ordered) {
+        (0, true) => Op::ReleaseBlock { first, last },
+        (1, _) | (0, false) => Op::Release { p: first },
+        (2, _) => Op::ReleaseRange {
+            first: first.clone(),
+            last: first,
+        },
+        _ => Op::ReleaseRange { first, last },
+    }
+}
+
+/// The boxes of the search keys an operation advances (untagged requests only; a
+/// tagged one is another key anyway). `None` inside: `*`.
+fn keys_of<A: Twin>(op: &Op) -> Vec<Option<BoxR>> {
+    let untagged = |r: &Req| r.tags.is_empty();
+    let pats: Vec<&MPat> = match op {
+        Op::ReserveFirst { pat, req } | Op::ReserveBlock { pat, req, .. } if untagged(req) => {
+            vec![pat]
+        }
+        Op::ReservePreferred { pats, req } if untagged(req) => pats.iter().collect(),
+        Op::ReserveAny { req } if untagged(req) => return vec![None],
+        _ => vec![],
+    };
+    pats.into_iter()
+        .filter_map(|p| Model::<A>::resolve_opt(p).ok())
+        .collect()
+}
+
+/// The next-fit promise for one search key (`pat`, no tags), on one front: after
+/// `x = reserve_first(pat)`, any other operations that do not search with that key,
+/// and `release(x)`, the key's next search resumes after `x`: it returns the first free
+/// address of `pat` after `x` in address order, else (wrapping) the lowest free one.
+/// So it hands `x` straight back only when `x` is the only free address of `pat`.
+fn next_fit_promise<A: Twin, F: Probe>(
+    mut f: F,
+    universe: &[Pt],
+    prefix: &[Op],
+    pat: &MPat,
+    between: &[Op],
+) -> Result<bool, TestCaseError> {
+    for op in prefix {
+        let op = concrete_on(&f, universe, op);
+        let _ = f.apply(&op);
+    }
+    let first = Op::ReserveFirst {
+        pat: pat.clone(),
+        req: Req::default(),
+    };
+    let Ok(Out::Addr(x)) = f.apply(&first) else {
+        return Ok(false);
+    };
+    let key = Model::<A>::resolve_opt(pat).expect("a pattern that found an address");
+    for op in between {
+        let op = concrete_on(&f, universe, op);
+        let frees_x = match &op {
+            Op::Release { p } => *p == x,
+            Op::ReleaseRange { first, last } | Op::ReleaseBlock { first, last } => {
+                in_box(&x, &corners(first, last))
+            }
+            Op::ReleaseOwner { .. } => false,
+            _ => false,
+        };
+        if frees_x || keys_of::<A>(&op).contains(&key) {
+            continue;
+        }
+        let _ = f.apply(&op);
+    }
+    prop_assert_eq!(f.apply(&Op::Release { p: x.clone() }), Ok(Out::Unit));
+    let free: Vec<&Pt> = universe
+        .iter()
+        .filter(|p| key.as_ref().is_none_or(|b| in_box(p, b)))
+        .filter(|p| f.pooled(p) && !f.reserved_pt(p))
+        .collect();
+    let want = free
+        .iter()
+        .find(|p| Model::<A>::index(p) > Model::<A>::index(&x))
+        .or(free.first())
+        .map(|p| (*p).clone());
+    let got = f.apply(&first);
+    prop_assert_eq!(&got, &Ok(Out::Addr(want.clone().expect("x itself is free"))));
+    if free.len() > 1 {
+        prop_assert_ne!(got, Ok(Out::Addr(x)), "a just-released address came straight back");
+    }
+    Ok(true)
+}
+
+fn next_fit_case<A: Twin + FromStr + Debug>(
+    spec: &Spec,
+    prefix: &[Op],
+    pat: &MPat,
+    between: &[Op],
+) -> Result<(), TestCaseError>
+where
+    A::Err: std::fmt::Display,
+{
+    let universe = Model::<A>::new(Policy::NextFit, &spec.windows).universe;
+    let t = Allocator::<A>::with_policy(Policy::NextFit);
+    let d = DynAllocator::new(twin::<A>(), Policy::NextFit);
+    let a = next_fit_promise::<A, _>(t, &universe, prefix, pat, between)?;
+    let b = next_fit_promise::<A, _>(d, &universe, prefix, pat, between)?;
+    prop_assert_eq!(a, b, "both fronts find an address, or neither");
+    Ok(())
+}
+
+fn next_fit_script(spec: &Spec) -> BoxedStrategy<(Vec<Op>, MPat, Vec<Op>)> {
+    (
+        prop::collection::vec(add_pool(spec), 1..=4),
+        prop::collection::vec(op(spec), 0..20),
+        any_pat(spec),
+        prop::collection::vec(op(spec), 0..12),
+    )
+        .prop_map(|(mut pools, ops, pat, between)| {
+            pools.extend(ops);
+            (pools, pat, between)
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(config(CASES))]
+
+    #[test]
+    fn next_fit_resumes_after_the_previous_choice_of_its_key_two(
+        s in next_fit_script(&Spec::small::<Two>())
+    ) {
+        next_fit_case::<Two>(&Spec::small::<Two>(), &s.0, &s.1, &s.2)?;
+    }
+
+    #[test]
+    fn next_fit_resumes_after_the_previous_choice_of_its_key_three(
+        s in next_fit_script(&Spec::small::<Three>())
+    ) {
+        next_fit_case::<Three>(&Spec::small::<Three>(), &s.0, &s.1, &s.2)?;
+    }
+
+    #[test]
+    fn next_fit_resumes_after_the_previous_choice_of_its_key_wide(
+        s in next_fit_script(&wide_spec())
+    ) {
+        next_fit_case::<Wide>(&wide_spec(), &s.0, &s.1, &s.2)?;
+    }
+}
+
+// ----- transactions ----------------------------------------------------------------------
+
+/// How the outer transaction ends.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Commit,
+    Fail,
+    Panic,
+}
+
+#[derive(Clone, Debug)]
+struct TxCase {
+    prefix: Vec<Op>,
+    /// Before the nested transaction, in it, after it.
+    a: Vec<Op>,
+    b: Vec<Op>,
+    c: Vec<Op>,
+    inner_commits: bool,
+    end: End,
+    /// Run afterwards on the result and on the expected state: the next choices.
+    after: Vec<Op>,
+}
+
+/// A transaction with a nested one, on one front, against the same operations run
+/// without transactions: inside, every result is what the plain run gives; a rolled
+/// back (inner) transaction leaves no trace; at the end the state is the plain run's
+/// (commit) or exactly the state before (`Err` or panic), snapshot and next choices.
+fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), TestCaseError> {
+    for op in &c.prefix {
+        let op = concrete_on(&f, universe, op);
+        let _ = f.apply(&op);
+    }
+    let before = f.clone();
+    // The plain run.
+    let mut plain = f.clone();
+    let mut want: Vec<Res> = Vec::new();
+    let mut ops_done: Vec<Op> = Vec::new();
+    {
+        let mut run_plain = |ops: &[Op], keep: bool| {
+            let mut scratch = plain.clone();
+            for op in ops {
+                let target = if keep { &mut plain } else { &mut scratch };
+                let op = concrete_on(target, universe, op);
+                want.push(target.apply(&op));
+                ops_done.push(op);
+            }
+        };
+        run_plain(&c.a, true);
+        run_plain(&c.b, c.inner_commits);
+        run_plain(&c.c, true);
+    }
+    // The same in a transaction (the concrete operations of the plain run).
+    let (na, nb) = (c.a.len(), c.b.len());
+    let inner_commits = c.inner_commits;
+    let end = c.end;
+    let mut got: Vec<Res> = Vec::new();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        f.tx(|t| {
+            for op in &ops_done[..na] {
+                got.push(t.apply(op));
+            }
+            let inner = t.tx(|u| {
+                for op in &ops_done[na..na + nb] {
+                    got.push(u.apply(op));
+                }
+                if inner_commits {
+                    Ok(())
+                } else {
+                    Err("inner".to_string())
+                }
+            });
+            assert_eq!(inner.is_ok(), inner_commits);
+            for op in &ops_done[na + nb..] {
+                got.push(t.apply(op));
+            }
+            match end {
+                End::Commit => Ok(()),
+                End::Fail => Err("outer".to_string()),
+                End::Panic => panic!("a panic inside a transaction (expected by the test)"),
+            }
+        })
+    }));
+    prop_assert_eq!(&got, &want, "results inside the transaction");
+    let expected = match (end, &outcome) {
+        (End::Commit, Ok(Ok(()))) => plain,
+        (End::Fail, Ok(Err(_))) | (End::Panic, Err(_)) => before,
+        _ => return Err(TestCaseError::fail(format!("{end:?} ended as {outcome:?}"))),
+    };
+    prop_assert_eq!(f.state(), expected.state(), "state after the transaction");
+    let mut e = expected;
+    for op in &c.after {
+        let op = concrete_on(&e, universe, op);
+        prop_assert_eq!(f.apply(&op), e.apply(&op), "after the transaction: {:?}", op);
+    }
+    prop_assert_eq!(f.state(), e.state());
+    Ok(())
+}
+
+fn tx_script(spec: &Spec) -> BoxedStrategy<(Policy, TxCase)> {
+    let ops = |n| prop::collection::vec(op(spec), 0..n);
+    (
+        policy(),
+        prop::collection::vec(add_pool(spec), 1..=4),
+        ops(15),
+        (ops(8), ops(8), ops(8)),
+        any::<bool>(),
+        select(vec![End::Commit, End::Fail, End::Panic]),
+        ops(10),
+    )
+        .prop_map(|(p, mut prefix, more, (a, b, c), inner_commits, end, after)| {
+            prefix.extend(more);
+            (
+                p,
+                TxCase {
+                    prefix,
+                    a,
+                    b,
+                    c,
+                    inner_commits,
+                    end,
+                    after,
+                },
+            )
+        })
+        .boxed()
+}
+
+fn tx_case<A: Twin + FromStr + Debug>(
+    spec: &Spec,
+    policy: Policy,
+    c: &TxCase,
+) -> Result<(), TestCaseError>
+where
+    A::Err: std::fmt::Display,
+{
+    let universe = Model::<A>::new(policy, &spec.windows).universe;
+    tx_property(DynAllocator::new(twin::<A>(), policy), &universe, c)?;
+    tx_property(Allocator::<A>::with_policy(policy), &universe, c)
+}
+
+proptest! {
+    #![proptest_config(config(CASES / 2))]
+
+    #[test]
+    fn transactions_roll_back_exactly_two(s in tx_script(&Spec::small::<Two>())) {
+        tx_case::<Two>(&Spec::small::<Two>(), s.0, &s.1)?;
+    }
+
+    #[test]
+    fn transactions_roll_back_exactly_three(s in tx_script(&Spec::small::<Three>())) {
+        tx_case::<Three>(&Spec::small::<Three>(), s.0, &s.1)?;
+    }
+
+    #[test]
+    fn transactions_roll_back_exactly_wide(s in tx_script(&wide_spec())) {
+        tx_case::<Wide>(&wide_spec(), s.0, &s.1)?;
+    }
+}
