@@ -308,8 +308,7 @@ fn run_dyn(a: &mut DynAllocator, op: &Op) -> Result<Out, Error> {
             with_req!(a, req, r => r.reserve(&p)).map(|x| Out::Addr(v(&x)))
         }
         Op::ReserveFirst { pat, req } => {
-            with_req!(a, req, r => r.reserve_first(dyn_pattern(&ty, pat)))
-                .map(|x| Out::Addr(v(&x)))
+            with_req!(a, req, r => r.reserve_first(dyn_pattern(&ty, pat))).map(|x| Out::Addr(v(&x)))
         }
         Op::ReserveAny { req } => with_req!(a, req, r => r.reserve_any()).map(|x| Out::Addr(v(&x))),
         Op::ReservePreferred { pats, req } => {
@@ -1198,12 +1197,7 @@ fn view_model<A: Twin>(m: &Model<A>, probe: &[Pt]) -> View {
         pools: m
             .pools
             .iter()
-            .map(|q| {
-                (
-                    Model::<A>::canon(&q.bx),
-                    sorted(q.tags.clone()),
-                )
-            })
+            .map(|q| (Model::<A>::canon(&q.bx), sorted(q.tags.clone())))
             .collect(),
         next: m
             .choose(None, &[])
@@ -1801,7 +1795,11 @@ fn gap_caches_with_many_blocks() {
             if r % 4 == 0 {
                 let x = 3 * (next() % 25_000) as usize + 1;
                 let got = a.release(Big([x as u128]));
-                assert_eq!(got.is_ok(), single[x], "{policy:?} step {step}: release {x}");
+                assert_eq!(
+                    got.is_ok(),
+                    single[x],
+                    "{policy:?} step {step}: release {x}"
+                );
                 if single[x] {
                     used[x] = false;
                     single[x] = false;
@@ -2039,9 +2037,16 @@ fn next_fit_promise<A: Twin, F: Probe>(
         .or(free.first())
         .map(|p| (*p).clone());
     let got = f.apply(&first);
-    prop_assert_eq!(&got, &Ok(Out::Addr(want.clone().expect("x itself is free"))));
+    prop_assert_eq!(
+        &got,
+        &Ok(Out::Addr(want.clone().expect("x itself is free")))
+    );
     if free.len() > 1 {
-        prop_assert_ne!(got, Ok(Out::Addr(x)), "a just-released address came straight back");
+        prop_assert_ne!(
+            got,
+            Ok(Out::Addr(x)),
+            "a just-released address came straight back"
+        );
     }
     Ok(true)
 }
@@ -2195,7 +2200,12 @@ fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), Te
     let mut e = expected;
     for op in &c.after {
         let op = concrete_on(&e, universe, op);
-        prop_assert_eq!(f.apply(&op), e.apply(&op), "after the transaction: {:?}", op);
+        prop_assert_eq!(
+            f.apply(&op),
+            e.apply(&op),
+            "after the transaction: {:?}",
+            op
+        );
     }
     prop_assert_eq!(f.state(), e.state());
     Ok(())
@@ -2212,21 +2222,23 @@ fn tx_script(spec: &Spec) -> BoxedStrategy<(Policy, TxCase)> {
         select(vec![End::Commit, End::Fail, End::Panic]),
         ops(10),
     )
-        .prop_map(|(p, mut prefix, more, (a, b, c), inner_commits, end, after)| {
-            prefix.extend(more);
-            (
-                p,
-                TxCase {
-                    prefix,
-                    a,
-                    b,
-                    c,
-                    inner_commits,
-                    end,
-                    after,
-                },
-            )
-        })
+        .prop_map(
+            |(p, mut prefix, more, (a, b, c), inner_commits, end, after)| {
+                prefix.extend(more);
+                (
+                    p,
+                    TxCase {
+                        prefix,
+                        a,
+                        b,
+                        c,
+                        inner_commits,
+                        end,
+                        after,
+                    },
+                )
+            },
+        )
         .boxed()
 }
 

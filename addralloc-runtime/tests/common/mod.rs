@@ -68,7 +68,10 @@ pub trait Twin: Address {
 /// The schema TOML of an address type named `T` with the same fields and ranges as `A`
 /// and a format that prints the same text as `A`'s `Display`.
 pub fn twin_toml<A: Twin>() -> String {
-    let format: Vec<String> = A::FIELDS.iter().map(|f| format!("{{{}}}", f.name)).collect();
+    let format: Vec<String> = A::FIELDS
+        .iter()
+        .map(|f| format!("{{{}}}", f.name))
+        .collect();
     let mut s = format!(
         "[[address]]\nname = \"T\"\nformat = \"{}\"\n",
         format.join(A::SEP)
