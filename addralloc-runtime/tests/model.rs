@@ -1034,6 +1034,9 @@ impl<A: Twin> Model<A> {
 
 // ----- observing ---------------------------------------------------------------------
 
+/// One address: is_reserved, owner_of and reservation (first, last, owner).
+type PointView = (Pt, bool, Option<String>, Option<(Pt, Pt, Option<String>)>);
+
 /// What a user can observe of an allocator (with addresses as field values), sampled
 /// at `probe` points.
 #[derive(Debug, PartialEq)]
@@ -1042,7 +1045,7 @@ struct View {
     reserved: Vec<(Pt, Pt)>,
     owners: Vec<(Pt, Pt, String)>,
     /// Per probe point: is_reserved, owner_of, reservation.
-    points: Vec<(Pt, bool, Option<String>, Option<(Pt, Pt, Option<String>)>)>,
+    points: Vec<PointView>,
     free: Vec<(Pt, Pt)>,
     capacity: Count,
     reserved_count: Count,
