@@ -25,6 +25,25 @@ macro_rules! address_type {
             }
         }
 
+        impl $crate::common::Twin for $name {
+            const SEP: &'static str = $sep;
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let parts: Vec<&str> = s.split($sep).collect();
+                if parts.len() != $n {
+                    return Err(format!("`{s}`: expected {} values", $n));
+                }
+                let mut a = [0u128; $n];
+                for (v, t) in a.iter_mut().zip(parts) {
+                    *v = t.parse().map_err(|e| format!("`{s}`: {e}"))?;
+                }
+                Ok($name(a))
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 for (i, v) in self.0.iter().enumerate() {
@@ -39,6 +58,48 @@ macro_rules! address_type {
     };
 }
 pub(crate) use address_type;
+
+/// A test address type that can describe itself as a run-time schema.
+pub trait Twin: Address {
+    /// The text between two field values.
+    const SEP: &'static str;
+}
+
+/// The schema TOML of an address type named `T` with the same fields and ranges as `A`
+/// and a format that prints the same text as `A`'s `Display`.
+pub fn twin_toml<A: Twin>() -> String {
+    let format: Vec<String> = A::FIELDS
+        .iter()
+        .map(|f| format!("{{{}}}", f.name))
+        .collect();
+    let mut s = format!(
+        "[[address]]\nname = \"T\"\nformat = \"{}\"\n",
+        format.join(A::SEP)
+    );
+    for f in A::FIELDS {
+        let ty = match f.max {
+            m if m <= u8::MAX as u128 => "u8",
+            m if m <= u16::MAX as u128 => "u16",
+            m if m <= u32::MAX as u128 => "u32",
+            m if m <= u64::MAX as u128 => "u64",
+            _ => "u128",
+        };
+        s += &format!(
+            "\n[[address.field]]\nname = \"{}\"\ntype = \"{ty}\"\nrange = \"{}..={}\"\n",
+            f.name, f.min, f.max
+        );
+    }
+    s
+}
+
+/// The run-time type equivalent to `A` (see [`twin_toml`]).
+pub fn twin<A: Twin>() -> std::sync::Arc<addralloc_runtime::DynType> {
+    let toml = twin_toml::<A>();
+    match addralloc_runtime::DynSchema::from_toml(&toml) {
+        Ok(s) => s.types()[0].clone(),
+        Err(e) => panic!("schema of the twin type:\n{toml}\n{e:?}"),
+    }
+}
 
 /// Everything an allocator lets a user observe, with addresses formatted.
 #[derive(Clone, Debug, PartialEq, Eq)]
