@@ -517,6 +517,33 @@ impl<A: Twin> Model<A> {
     }
 
     /// The box with corners `first` and `last`, both checked.
+    /// The runtime refuses a box of more than `MAX_RUNS` separate runs: trailing
+    /// fields covered whole (and without index holes) join the runs of the field before.
+    fn check_runs(bx: &[(u128, u128)], what: impl FnOnce() -> String) -> Result<(), Error> {
+        let f = A::FIELDS;
+        let mut k = f.len();
+        while k > 0 {
+            let (lo, hi) = bx[k - 1];
+            let values = (f[k - 1].max - f[k - 1].min).checked_add(1);
+            let no_holes = values.is_none_or(u128::is_power_of_two);
+            if !(lo == f[k - 1].min && hi == f[k - 1].max && no_holes) {
+                break;
+            }
+            k -= 1;
+        }
+        let runs = bx[..k.saturating_sub(1)]
+            .iter()
+            .fold(1u128, |n, (lo, hi)| n.saturating_mul(hi - lo + 1));
+        if runs > addralloc_runtime::MAX_RUNS {
+            return Err(Error::TooManyRuns {
+                what: what(),
+                runs,
+                limit: addralloc_runtime::MAX_RUNS,
+            });
+        }
+        Ok(())
+    }
+
     fn spanned(first: &Pt, last: &Pt) -> Result<BoxR, Error> {
         Self::check_point(first)?;
         Self::check_point(last)?;
@@ -804,6 +831,9 @@ impl<A: Twin> Model<A> {
             Op::ReserveBlock { pat, ext, req } => self.reserve_block(pat, ext, req),
             Op::ReserveRange { first, last, req } => {
                 let bx = Self::spanned(first, last)?;
+                Self::check_runs(&bx, || {
+                    format!("range `{}..={}`", Self::name(first), Self::name(last))
+                })?;
                 self.tag_check(&req.tags)?;
                 let inside = self
                     .eligible(&req.tags)
@@ -864,6 +894,9 @@ impl<A: Twin> Model<A> {
             }
             Op::ReleaseRange { first, last } => {
                 let bx = Self::spanned(first, last)?;
+                Self::check_runs(&bx, || {
+                    format!("range `{}..={}`", Self::name(first), Self::name(last))
+                })?;
                 let pts = self.box_points(&bx);
                 if let Some(p) = pts.iter().find(|p| self.is_free(p)) {
                     return Err(self.not_reserved(p));
@@ -962,6 +995,25 @@ impl<A: Twin> Model<A> {
                 });
             }
         }
+        let shape_box: BoxR = A::FIELDS
+            .iter()
+            .zip(ext)
+            .map(|(f, e)| (f.min, f.min + (e - 1)))
+            .collect();
+        Self::check_runs(&shape_box, || {
+            let parts: Vec<String> = A::FIELDS
+                .iter()
+                .zip(ext)
+                .filter(|(_, e)| **e != 1)
+                .map(|(f, e)| format!("{}={e}", f.name))
+                .collect();
+            let shape = if parts.is_empty() {
+                "1".to_string()
+            } else {
+                parts.join(", ")
+            };
+            format!("block `{shape}`")
+        })?;
         self.tag_check(&req.tags)?;
         let mut starts: Vec<Pt> = Vec::new();
         for pool in self.eligible(&req.tags) {
