@@ -355,7 +355,7 @@ const CASES: &[Case] = &[
     lib("snapshot", "0000:00:03.0 => 0000:00:02.5", "invalid snapshot: reservation 2 `0000:00:02.5` overlaps an earlier reservation"),
     lib("snapshot", "slot=1..=31 => slot=1..=40", "invalid snapshot: pool 1 `domain=0, bus=0, slot=1..=40`: field `slot` value 40 is out of range 0..=31"),
     lib("snapshot", "\"LowestFirst\" => \"Random\"", "unknown variant `Random`, expected one of `LowestFirst`, `NextFit`, `HighestFirst` at line 1 column 99"),
-    lib("snapshot", "\"version\":2, => ", "missing field `version` at line 1 column 279"),
+    lib("snapshot", "\"version\":2, => ", "missing field `version` at line 1 column 294"),
     lib("snapshot", "\"last\":\"0000:00:02.7\" => \"last\":\"0000:00:01.7\"", "invalid snapshot: reservation 1 `0000:00:02.0..=0000:00:01.7`: the last address comes before the first"),
     lib("snapshot", "\"policy\":\"LowestFirst\" => \"policy\":\"NextFit\",\"last_choice\":\"zz\"", "invalid snapshot: last choice `zz`: invalid address `zz` at column 1 (field `domain`): expected a hexadecimal digit"),
     // ----- plan files: the plan text, then optionally `\n---state---\n` and the
