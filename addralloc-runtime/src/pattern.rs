@@ -253,26 +253,47 @@ impl RawPattern {
 
 /// "unknown field `x`; did you mean `y`?" or the list of fields.
 pub(crate) fn unknown_field<F: FieldInfo>(name: &str, fields: &[F]) -> String {
-    // Compared without case (`SLOT` is `slot`); a suggestion must keep something of
-    // the name, so one-letter names get the list instead.
-    let lower = name.to_lowercase();
-    let best = fields
-        .iter()
-        .map(|f| (edit_distance(&lower, &f.name().to_lowercase()), f.name()))
-        .min_by_key(|(d, _)| *d);
-    let len = name.chars().count();
-    match best {
-        Some((d, n)) if d <= 1.max(len.div_ceil(3)) && d < len => {
-            format!("unknown field `{name}`; did you mean `{n}`?")
-        }
-        _ => {
+    match suggest(name, fields.iter().map(FieldInfo::name)) {
+        Some(n) => format!("unknown field `{name}`; did you mean `{n}`?"),
+        None => {
             let list: Vec<String> = fields.iter().map(|f| format!("`{}`", f.name())).collect();
             format!("unknown field `{name}`; the fields are {}", list.join(", "))
         }
     }
 }
 
-/// Levenshtein distance, for "did you mean" suggestions.
+/// The candidate closest to `name`, when close enough for a "did you mean": every
+/// "did you mean" of the runtime, the schema compiler and the command line comes from
+/// here, with this one threshold.
+///
+/// Names are compared without case (`SLOT` is `slot`), by edit distance. A candidate is
+/// close enough at no more edits than a third of the name's length (rounded up, at
+/// least 1) and fewer edits than the name has characters, so a suggestion keeps
+/// something of the name (`x` suggests nothing). Ties go to an anagram of the name (a
+/// transposition), then to a candidate of the same length, then to the first.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let len = lower.chars().count();
+    let mut sorted: Vec<char> = lower.chars().collect();
+    sorted.sort_unstable();
+    let limit = 1.max(len.div_ceil(3));
+    candidates
+        .into_iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let mut cs: Vec<char> = cl.chars().collect();
+            let same_len = cs.len() == len;
+            cs.sort_unstable();
+            (edit_distance(&lower, &cl), cs != sorted, !same_len, c)
+        })
+        .filter(|(d, ..)| *d <= limit && *d < len)
+        .min_by_key(|(d, a, l, _)| (*d, *a, *l))
+        .map(|(.., c)| c)
+}
+
+/// Levenshtein distance, behind [`suggest`]. Public only for the runtime's re-export;
+/// not public API.
+#[doc(hidden)]
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -693,5 +714,37 @@ impl<A: Address> BlockRange<A> {
 impl<A: Address> fmt::Display for BlockRange<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..={}", self.first, self.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_share_one_threshold() {
+        let keys = ["name", "type", "doc", "range"];
+        // A third of the length, rounded up: 1 edit for up to 3 characters, 2 up to 6.
+        assert_eq!(suggest("nme", keys), Some("name"));
+        assert_eq!(suggest("rnage", keys), Some("range"));
+        assert_eq!(suggest("rnge", keys), Some("range"));
+        assert_eq!(suggest("xyz", keys), None);
+        // Fewer edits than characters: a one-letter name suggests nothing.
+        assert_eq!(suggest("x", ["y", "z"]), None);
+        assert_eq!(suggest("yy", ["y"]), Some("y"));
+        // Without case.
+        assert_eq!(suggest("SLOT", ["bus", "slot"]), Some("slot"));
+        assert_eq!(suggest("Format", ["format"]), Some("format"));
+        // Ties: an anagram first, then the same length.
+        assert_eq!(suggest("abdc", ["abxy", "abcd"]), Some("abcd"));
+        assert_eq!(suggest("tags", ["tag", "tagz"]), Some("tagz"));
+        assert_eq!(suggest("slot", core::iter::empty()), None);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("slot", "slt"), 1);
+        assert_eq!(edit_distance("", "bus"), 3);
+        assert_eq!(edit_distance("fromat", "format"), 2);
     }
 }

@@ -10,8 +10,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{Diagnostic, FieldDef, FieldType, PoolDef, Schema, TypeDef};
-use crate::format::suggest;
 use crate::pattern::parse_number;
+use crate::pattern::suggest;
 
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;

@@ -592,11 +592,11 @@ mod tests {
     #[test]
     fn format_spans_shift_into_plain_strings() {
         let mut t = TypeDef::new("T");
-        t.fields.push(FieldDef::new("a", FieldType::U8));
-        t.format = Some("{b}".into());
-        t.format_span = Some(10..15);
-        assert_eq!(t.check()[0].span, Some(12..13));
-        t.format_span = Some(10..18); // an escaped or raw string: the whole literal
-        assert_eq!(t.check()[0].span, Some(10..18));
+        t.fields.push(FieldDef::new("bus", FieldType::U8));
+        t.format = Some("{bux}".into());
+        t.format_span = Some(10..17);
+        assert_eq!(t.check()[0].span, Some(12..15));
+        t.format_span = Some(10..20); // an escaped or raw string: the whole literal
+        assert_eq!(t.check()[0].span, Some(10..20));
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use addralloc::__private::suggest;
 use addralloc::disk::DiskBus;
-use addralloc::edit_distance;
 
 use crate::report::Problem;
 use crate::toml::{Spanned, Table, Value};
@@ -68,12 +68,8 @@ struct Reader {
 }
 
 fn unknown_key(key: &Text, allowed: &[&str], what: &str) -> Problem {
-    let best = allowed
-        .iter()
-        .map(|a| (edit_distance(&key.value, a), *a))
-        .min_by_key(|(d, _)| *d);
-    let message = match best {
-        Some((d, a)) if d <= 2.max(key.value.len() / 3) => {
+    let message = match suggest(&key.value, allowed.iter().copied()) {
+        Some(a) => {
             format!("unknown key `{}` in {what}; did you mean `{a}`?", key.value)
         }
         _ => {
