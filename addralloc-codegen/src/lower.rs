@@ -42,11 +42,9 @@ pub fn typedef(ty: &AddressType, attrs: &StructAttrs, spans: &mut SpanMap) -> Ty
         td.fields.push(def);
     }
     for p in &attrs.pools {
-        td.pools.push(PoolDef {
-            pattern: p.pattern.value(),
-            tags: p.tags.clone(),
-            span: Some(spans.add(p.pattern.span(), 1)),
-        });
+        let mut pool = PoolDef::new(p.pattern.value()).with_tags(p.tags.iter().cloned());
+        pool.span = Some(spans.add(p.pattern.span(), 1));
+        td.pools.push(pool);
     }
     td
 }

@@ -81,6 +81,7 @@ pub mod __private {
 
 /// An error in a format string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FormatError {
     /// What is wrong: lowercase, no trailing period, code in backticks.
     pub message: String,
@@ -442,11 +443,13 @@ impl Format {
     /// let f = Format::default_for(&[("bus", 0, 255), ("port", 0, 31)]);
     /// assert_eq!(f.to_string(&[2, 17]), "2:17");
     /// ```
+    #[must_use]
     pub fn default_for(fields: &[(&str, u128, u128)]) -> Format {
         Self::default_for_count(fields.len())
     }
 
     /// The default format of `n` fields: decimal, joined by `:`.
+    #[must_use]
     pub fn default_for_count(n: usize) -> Format {
         let mut pieces = Vec::new();
         for i in 0..n {

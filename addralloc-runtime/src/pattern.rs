@@ -358,6 +358,7 @@ fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
 ///
 /// The textual syntax, accepted by [`FromStr`] and printed by [`Display`](fmt::Display):
 /// `bus=0, slot=1..=31`; `*` matches every address.
+#[must_use = "a pattern does nothing until an allocator is given it"]
 pub struct Pattern<A> {
     pub(crate) raw: RawPattern,
     _a: PhantomData<fn() -> A>,
@@ -501,6 +502,7 @@ impl<A: Address> FromStr for Pattern<A> {
 ///
 /// Blocks are naturally aligned: on every field the block's first value is a multiple
 /// of its extent.
+#[must_use = "a block shape does nothing until an allocator is given it"]
 pub struct Block<A> {
     pub(crate) extents: [u128; MAX_FIELDS],
     _a: PhantomData<fn() -> A>,

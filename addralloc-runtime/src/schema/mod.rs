@@ -122,6 +122,7 @@ impl fmt::Display for FieldType {
 
 /// One field of an address type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FieldDef {
     /// The field's name: a Rust identifier, used in formats and patterns.
     pub name: String,
@@ -142,6 +143,13 @@ pub struct FieldDef {
 
 impl FieldDef {
     /// A field of type `ty` over the type's full range, without doc or spans.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType};
+    /// let slot = FieldDef::new("slot", FieldType::U8).with_range(0, 31);
+    /// assert_eq!((slot.min, slot.max, slot.bits()), (0, 31, 5));
+    /// ```
+    #[must_use]
     pub fn new(name: impl Into<String>, ty: FieldType) -> FieldDef {
         FieldDef {
             name: name.into(),
@@ -155,6 +163,7 @@ impl FieldDef {
     }
 
     /// This field restricted to `min..=max`.
+    #[must_use]
     pub fn with_range(mut self, min: u128, max: u128) -> FieldDef {
         self.min = min;
         self.max = max;
@@ -183,6 +192,7 @@ impl FieldInfo for FieldDef {
 /// A default pool of an address type: a pattern in the textual syntax
 /// (`bus=0, slot=1..=31`) and its tags.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PoolDef {
     /// The pattern, e.g. `domain=0, bus=0, slot=1..=31`; `*` for every address.
     pub pattern: String,
@@ -192,8 +202,49 @@ pub struct PoolDef {
     pub span: Option<Range<usize>>,
 }
 
+impl PoolDef {
+    /// A pool of the addresses matching `pattern`, without tags or span.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::PoolDef;
+    /// let hotplug = PoolDef::new("bus=0, slot=1..=31").with_tags(["hotplug"]);
+    /// assert_eq!(hotplug.tags, ["hotplug"]);
+    /// ```
+    ///
+    /// The model's structs are `#[non_exhaustive]`: build them with their constructors,
+    /// not with struct literals.
+    ///
+    /// ```compile_fail
+    /// use addralloc_runtime::schema::PoolDef;
+    /// let p = PoolDef { pattern: "*".into(), tags: Vec::new(), span: None };
+    /// ```
+    ///
+    /// A pool that is built and dropped is a mistake the compiler points out:
+    ///
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// addralloc_runtime::schema::PoolDef::new("*");
+    /// ```
+    #[must_use]
+    pub fn new(pattern: impl Into<String>) -> PoolDef {
+        PoolDef {
+            pattern: pattern.into(),
+            tags: Vec::new(),
+            span: None,
+        }
+    }
+
+    /// This pool with `tags` added.
+    #[must_use]
+    pub fn with_tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> PoolDef {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+}
+
 /// One address type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TypeDef {
     /// The Rust type name, e.g. `PciAddress`.
     pub name: String,
@@ -215,6 +266,7 @@ pub struct TypeDef {
 
 /// A related location attached to a [`Diagnostic`] ("first declared here").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Note {
     /// What the location is: lowercase, no trailing period.
     pub message: String,
@@ -225,6 +277,7 @@ pub struct Note {
 /// A schema error: lowercase, no trailing period, code in backticks, with the byte span
 /// in the source it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// What is wrong.
     pub message: String,
@@ -236,6 +289,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic without notes.
+    #[must_use]
     pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
@@ -245,6 +299,7 @@ impl Diagnostic {
     }
 
     /// Adds a related location.
+    #[must_use]
     pub fn with_note(mut self, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
         self.notes.push(Note {
             message: message.into(),
@@ -307,6 +362,7 @@ const RUST_KEYWORDS: &[&str] = &[
 
 impl TypeDef {
     /// A type with no fields, format, pools, doc or spans.
+    #[must_use]
     pub fn new(name: impl Into<String>) -> TypeDef {
         TypeDef {
             name: name.into(),
@@ -355,6 +411,7 @@ impl TypeDef {
     ///     "format names unknown field `bux`; did you mean `bus`?",
     /// ]);
     /// ```
+    #[must_use = "the diagnostics are the check's only result"]
     pub fn check(&self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let name = &self.name;
@@ -535,6 +592,7 @@ impl TypeDef {
 
 /// A schema: the address types of one TOML file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct Schema {
     /// The types, in file order.
     pub types: Vec<TypeDef>,
