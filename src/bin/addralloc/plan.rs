@@ -274,14 +274,8 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
         let type_name = r.string(t, "type", what);
         let policy = r.string(t, "policy", what);
         if let Some(p) = &policy {
-            if !["lowest-first", "next-fit", "highest-first"].contains(&p.value.as_str()) {
-                r.problems.push(Problem::at(
-                    format!(
-                        "unknown policy `{}`; the policies are `lowest-first`, `next-fit`, `highest-first`",
-                        p.value
-                    ),
-                    p.span.clone(),
-                ));
+            if let Err(e) = p.value.parse::<addralloc::Policy>() {
+                r.problems.push(Problem::at(e.to_string(), p.span.clone()));
             }
         }
         let disk_bus = disk_bus(&mut r, t, what);

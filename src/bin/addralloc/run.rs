@@ -353,11 +353,12 @@ fn load_space(
             }
         },
     };
-    let policy = match def.policy.as_ref().map(|p| p.value.as_str()) {
-        Some("next-fit") => Policy::NextFit,
-        Some("highest-first") => Policy::HighestFirst,
-        _ => Policy::LowestFirst,
-    };
+    // An unknown name is reported when the plan is read.
+    let policy: Policy = def
+        .policy
+        .as_ref()
+        .and_then(|p| p.value.parse().ok())
+        .unwrap_or_default();
     let mut space = Space::new(ty, policy).map_err(|e| {
         vec![Problem::at(
             format!("cannot use type `{}`: {e}", ty.name),
