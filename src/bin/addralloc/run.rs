@@ -554,7 +554,7 @@ impl Runner<'_> {
                 return None;
             }
         };
-        let (c, b, t, u) = match disk::drive_address(bus, index) {
+        let drive = match disk::drive_address(bus, index) {
             Ok(a) => a,
             Err(err) => {
                 self.problems
@@ -562,13 +562,18 @@ impl Runner<'_> {
                 return None;
             }
         };
-        let v = vec![c.into(), b.into(), t.into(), u.into()];
+        let v = vec![
+            drive.controller.into(),
+            drive.bus.into(),
+            drive.target.into(),
+            drive.unit.into(),
+        ];
         match self.spaces[e.space].check_values(&v) {
             Ok(()) => Some(v),
             Err(err) => {
                 self.problems.push(Problem::at(
                     format!(
-                        "disk `{}` maps to drive address {c}:{b}:{t}:{u} on a `{}` bus, which type `{}` cannot hold: {err}",
+                        "disk `{}` maps to drive address {drive} on a `{}` bus, which type `{}` cannot hold: {err}",
                         d.value,
                         bus.name(),
                         self.spaces[e.space].type_name()
