@@ -1,56 +1,25 @@
-//! Between the front ends and the shared model: a derived struct into a
-//! [`TypeDef`] (with a [`SpanMap`]), and a checked [`TypeDef`] into the expander's
-//! [`AddressType`].
+//! From the shared model to the expander's: a checked [`TypeDef`] into an
+//! [`AddressType`], the default pools read by the model's own pool parser.
 
-use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+use addralloc_runtime::schema::{Diagnostic, FieldType, TypeDef};
 use proc_macro2::{Span, TokenStream};
 use syn::Ident;
 
-use crate::ast::StructAttrs;
-use crate::model::{AddressType, FieldModel, UInt};
-use crate::spans::SpanMap;
-
-fn field_type(t: UInt) -> FieldType {
-    match t {
-        UInt::U8 => FieldType::U8,
-        UInt::U16 => FieldType::U16,
-        UInt::U32 => FieldType::U32,
-        UInt::U64 => FieldType::U64,
-        UInt::U128 => FieldType::U128,
-    }
-}
+use crate::model::{AddressType, FieldModel, PoolModel, UInt};
 
 fn uint(t: FieldType) -> UInt {
-    UInt::from_name(t.name()).unwrap_or(UInt::U128)
-}
-
-/// The model of a derived struct, every token it mentions in `spans`.
-pub fn typedef(ty: &AddressType, attrs: &StructAttrs, spans: &mut SpanMap) -> TypeDef {
-    let mut td = TypeDef::new(ty.ident.to_string());
-    td.span = Some(spans.add(ty.ident.span(), 1));
-    if let Some(lit) = &attrs.format {
-        let text = lit.value();
-        td.format_span = Some(spans.add(lit.span(), text.len() + 2));
-        td.format = Some(text);
+    match t {
+        FieldType::U8 => UInt::U8,
+        FieldType::U16 => UInt::U16,
+        FieldType::U32 => UInt::U32,
+        FieldType::U64 => UInt::U64,
+        FieldType::U128 => UInt::U128,
     }
-    for f in &ty.fields {
-        let mut def = FieldDef::new(f.ident.to_string(), field_type(f.ty)).with_range(f.min, f.max);
-        def.span = Some(spans.add(f.ident.span(), 1));
-        if f.has_range {
-            def.range_span = Some(spans.add_tokens(f.span.0, f.span.1, 1));
-        }
-        td.fields.push(def);
-    }
-    for p in &attrs.pools {
-        let mut pool = PoolDef::new(p.pattern.value()).with_tags(p.tags.iter().cloned());
-        pool.span = Some(spans.add(p.pattern.span(), 1));
-        td.pools.push(pool);
-    }
-    td
 }
 
 /// The expander's model of a checked type. `idents` are the fields' own identifiers
-/// (derive) or `None` to make them (TOML).
+/// (derive) or `None` to make them (TOML). A pool the model rejects is an error (the
+/// diagnostic of [`TypeDef::check`], at the pool's span), never left out.
 pub fn address_type(
     td: &TypeDef,
     ident: Ident,
@@ -58,7 +27,7 @@ pub fn address_type(
     vis: TokenStream,
     krate: TokenStream,
     span: Span,
-) -> AddressType {
+) -> Result<AddressType, Vec<Diagnostic>> {
     let fields: Vec<FieldModel> = td
         .fields
         .iter()
@@ -74,19 +43,30 @@ pub fn address_type(
                 min: f.min,
                 max: f.max,
                 doc: f.doc.clone(),
-                span: (span, span),
-                has_range: true,
             }
         })
         .collect();
-    let pools = td
-        .pools
-        .iter()
-        .filter_map(|p| crate::check::pool(&p.pattern, p.tags.clone(), &fields).ok())
-        .collect();
+    let mut pools = Vec::new();
+    let mut errors = Vec::new();
+    for p in &td.pools {
+        match td.pool_ranges(p) {
+            Ok(ranges) => pools.push(PoolModel {
+                text: p.pattern.clone(),
+                ranges: ranges
+                    .into_iter()
+                    .map(|r| r.map(|r| (*r.start(), *r.end())))
+                    .collect(),
+                tags: p.tags.clone(),
+            }),
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let format = td.format();
     let tuples = td.field_tuples();
-    AddressType {
+    Ok(AddressType {
         ident,
         vis,
         krate,
@@ -95,5 +75,5 @@ pub fn address_type(
         format,
         fields,
         pools,
-    }
+    })
 }

@@ -129,21 +129,7 @@ impl RawPattern {
         if i >= MAX_FIELDS {
             return;
         }
-        let lo = match lo {
-            Bound::Included(x) => Some(x),
-            Bound::Excluded(x) => x.checked_add(1),
-            Bound::Unbounded => Some(min),
-        };
-        let hi = match hi {
-            Bound::Included(x) => Some(x),
-            Bound::Excluded(x) => x.checked_sub(1),
-            Bound::Unbounded => Some(max),
-        };
-        let (lo, hi) = match (lo, hi) {
-            (Some(lo), Some(hi)) => (lo, hi),
-            // `x..0` or `(MAX+1)..`: empty.
-            _ => (1, 0),
-        };
+        let (lo, hi) = resolve_bounds((lo, hi), min, max);
         self.set_range(i, lo, hi);
     }
 
@@ -326,8 +312,35 @@ pub(crate) fn parse_number(s: &str) -> Result<u128, String> {
     u128::from_str_radix(digits, radix).map_err(|_| format!("`{s}` is too large"))
 }
 
-/// Parses `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..7`, `*`.
-fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
+/// Bounds resolved against a field's `min..=max`: `(lo, hi)`, with `lo > hi` for an
+/// empty range (`x..0`, `(MAX+1)..`).
+pub(crate) fn resolve_bounds(
+    (lo, hi): (Bound<u128>, Bound<u128>),
+    min: u128,
+    max: u128,
+) -> (u128, u128) {
+    let lo = match lo {
+        Bound::Included(x) => Some(x),
+        Bound::Excluded(x) => x.checked_add(1),
+        Bound::Unbounded => Some(min),
+    };
+    let hi = match hi {
+        Bound::Included(x) => Some(x),
+        Bound::Excluded(x) => x.checked_sub(1),
+        Bound::Unbounded => Some(max),
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => (1, 0),
+    }
+}
+
+/// Parses one field's range: `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..7`, `..`, `*`,
+/// numbers in decimal or `0x` hexadecimal, spaces around any part. The one range
+/// parser: patterns, pools (TOML and derive) and the fields' ranges of TOML schemas
+/// all read ranges here.
+pub(crate) fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
+    let s = s.trim();
     if s == "*" || s == ".." {
         return Ok((Bound::Unbounded, Bound::Unbounded));
     }

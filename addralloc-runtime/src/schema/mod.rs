@@ -35,7 +35,7 @@
 //! The TOML layout is described in `docs/schema.md`.
 
 use std::fmt;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -520,23 +520,14 @@ impl TypeDef {
                     tags.push(t);
                 }
             }
-            match RawPattern::parse(&p.pattern, &self.fields) {
-                Err(e) => {
-                    let reason = match e {
-                        crate::Error::BadPattern { reason, .. } => reason,
-                        e => e.to_string(),
-                    };
-                    out.push(Diagnostic::new(
-                        format!("invalid pool pattern `{}`: {reason}", p.pattern),
-                        p.span.clone(),
-                    ));
-                }
-                Ok(raw) => {
+            match self.pool_ranges(p) {
+                Err(d) => out.push(d),
+                Ok(ranges) => {
                     let b: Vec<(u128, u128)> = self
                         .fields
                         .iter()
-                        .enumerate()
-                        .map(|(i, f)| raw.ranges[i].unwrap_or((f.min, f.max)))
+                        .zip(ranges)
+                        .map(|(f, r)| r.map_or((f.min, f.max), |r| (*r.start(), *r.end())))
                         .collect();
                     if let Some((j, _)) = boxes
                         .iter()
@@ -569,6 +560,42 @@ impl TypeDef {
     }
 
     /// Maps a span inside the format string to the source.
+    /// The ranges of a pool's pattern, one per field (`None`: unconstrained), checked
+    /// against the fields: what [`TypeDef::check`] reads every pool with, and what the
+    /// schema compiler generates `default_pools` from. The error is the diagnostic
+    /// `check` reports, at the pool's span.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+    /// let mut t = TypeDef::new("Port");
+    /// t.fields.push(FieldDef::new("bus", FieldType::U8));
+    /// t.fields.push(FieldDef::new("port", FieldType::U8).with_range(0, 31));
+    /// assert_eq!(t.pool_ranges(&PoolDef::new("port=1..8")), Ok(vec![None, Some(1..=7)]));
+    /// let err = t.pool_ranges(&PoolDef::new("port=32")).unwrap_err();
+    /// assert_eq!(
+    ///     err.message,
+    ///     "invalid pool pattern `port=32`: field `port` value 32 is out of range 0..=31"
+    /// );
+    /// ```
+    pub fn pool_ranges(
+        &self,
+        pool: &PoolDef,
+    ) -> Result<Vec<Option<RangeInclusive<u128>>>, Diagnostic> {
+        let raw = RawPattern::parse(&pool.pattern, &self.fields).map_err(|e| {
+            let reason = match e {
+                crate::Error::BadPattern { reason, .. } => reason,
+                e => e.to_string(),
+            };
+            Diagnostic::new(
+                format!("invalid pool pattern `{}`: {reason}", pool.pattern),
+                pool.span.clone(),
+            )
+        })?;
+        Ok((0..self.fields.len())
+            .map(|i| raw.ranges.get(i).copied().flatten().map(|(a, b)| a..=b))
+            .collect())
+    }
+
     fn format_subspan(&self, text: &str, span: Range<usize>) -> Option<Range<usize>> {
         let whole = self.format_span.clone()?;
         if whole.end.checked_sub(whole.start) == Some(text.len() + 2) {
