@@ -5,7 +5,7 @@
 //! Proc-macro crates can only export macros, so the compiler lives here as a normal
 //! library; the proc-macro entry points are one line each.
 //!
-//! - [`derive`] — `#[derive(AddressSpace)]`
+//! - [`derive()`] — `#[derive(AddressSpace)]`
 //! - [`include_schema`] — `include_schema!("schemas/pci.toml")`
 //! - [`generate`] — a TOML schema's text into Rust source (the CLI's `gen`, golden files)
 

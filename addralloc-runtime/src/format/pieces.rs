@@ -137,7 +137,7 @@ impl AsPiece for PieceRef<'_> {
     }
 }
 
-/// Writes the values with `pieces` (see [`Format::write`]).
+/// Writes the values with `pieces` (see [`Format::write`](super::Format::write)).
 pub fn write_pieces<P: AsPiece>(
     pieces: &[P],
     values: &[u128],
@@ -152,7 +152,7 @@ pub fn write_pieces<P: AsPiece>(
     Ok(())
 }
 
-/// Parses an address with `pieces` (see [`Format::parse_values`]). Fields that no
+/// Parses an address with `pieces` (see [`Format::parse_values`](super::Format::parse_values)). Fields that no
 /// piece names get their minimum.
 pub fn parse_pieces<P: AsPiece>(
     pieces: &[P],
