@@ -110,6 +110,12 @@ impl RawPattern {
         constrained: 0,
     };
 
+    /// The range of field `i` as given (`lo > hi` when empty), or `None` when it is
+    /// unconstrained or past the last field.
+    pub(crate) fn range(&self, i: usize) -> Option<(u128, u128)> {
+        self.ranges.get(i).copied().flatten()
+    }
+
     /// Constrains field `i` to `lo..=hi` as given.
     pub(crate) fn set_range(&mut self, i: usize, lo: u128, hi: u128) {
         if i < MAX_FIELDS {
@@ -145,7 +151,7 @@ impl RawPattern {
     ) -> Result<[(u128, u128); MAX_FIELDS], Error> {
         let mut out = [(0, 0); MAX_FIELDS];
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
-            let (lo, hi) = match self.ranges[i] {
+            let (lo, hi) = match self.range(i) {
                 None => (f.min(), f.max()),
                 Some((lo, hi)) => {
                     if lo > hi {
@@ -178,7 +184,7 @@ impl RawPattern {
     pub(crate) fn display<F: FieldInfo>(&self, fields: &[F]) -> String {
         let mut s = String::new();
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
-            if let Some((lo, hi)) = self.ranges[i] {
+            if let Some((lo, hi)) = self.range(i) {
                 if !s.is_empty() {
                     s.push_str(", ");
                 }
@@ -217,7 +223,7 @@ impl RawPattern {
             let Some(i) = fields.iter().position(|f| f.name() == name) else {
                 return Err(bad(unknown_field(name, fields)));
             };
-            if p.ranges[i].is_some() {
+            if p.range(i).is_some() {
                 return Err(bad(format!("field `{name}` is given twice")));
             }
             let f = &fields[i];
@@ -385,7 +391,7 @@ impl<A> Clone for Pattern<A> {
 impl<A> Copy for Pattern<A> {}
 impl<A> PartialEq for Pattern<A> {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.raw() == other.raw()
     }
 }
 impl<A> Eq for Pattern<A> {}
@@ -393,6 +399,15 @@ impl<A> Eq for Pattern<A> {}
 impl<A: Address> Default for Pattern<A> {
     fn default() -> Self {
         Self::any()
+    }
+}
+
+impl<A> Pattern<A> {
+    /// The field ranges. Code outside this file reads a pattern through here (and
+    /// builds one with [`Pattern::from_raw`]), so its representation can change here
+    /// alone.
+    pub(crate) fn raw(&self) -> RawPattern {
+        self.raw
     }
 }
 
@@ -454,22 +469,17 @@ impl<A: Address> Pattern<A> {
 
     /// The range of field `i`, or `None` when it is unconstrained.
     pub fn range(&self, i: usize) -> Option<RangeInclusive<u128>> {
-        self.raw
-            .ranges
-            .get(i)
-            .copied()
-            .flatten()
-            .map(|(a, b)| a..=b)
+        self.raw().range(i).map(|(a, b)| a..=b)
     }
 
     /// Whether no field is constrained.
     pub fn is_any(&self) -> bool {
-        self.raw.is_any()
+        self.raw().is_any()
     }
 
     /// Checks every range against its field.
     pub fn check(&self) -> Result<(), Error> {
-        self.raw.resolve(A::FIELDS).map(|_| ())
+        self.raw().resolve(A::FIELDS).map(|_| ())
     }
 
     /// Whether `addr` matches (a pattern that fails [`Pattern::check`] matches nothing).
@@ -477,7 +487,7 @@ impl<A: Address> Pattern<A> {
         self.check().is_ok()
             && A::FIELDS.iter().enumerate().all(|(i, f)| {
                 let v = addr.field(i);
-                match self.raw.ranges[i] {
+                match self.raw().range(i) {
                     Some((lo, hi)) => lo <= v && v <= hi,
                     None => f.contains(v),
                 }
@@ -487,13 +497,13 @@ impl<A: Address> Pattern<A> {
 
 impl<A: Address> fmt::Display for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw.display(A::FIELDS))
+        f.write_str(&self.raw().display(A::FIELDS))
     }
 }
 
 impl<A: Address> fmt::Debug for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pattern({})", self.raw.display(A::FIELDS))
+        write!(f, "Pattern({})", self.raw().display(A::FIELDS))
     }
 }
 
@@ -529,7 +539,15 @@ impl<A> Clone for Block<A> {
 impl<A> Copy for Block<A> {}
 impl<A> PartialEq for Block<A> {
     fn eq(&self, other: &Self) -> bool {
-        self.extents == other.extents
+        self.extents() == other.extents()
+    }
+}
+
+impl<A> Block<A> {
+    /// The extents, one per field (1 past the last). Code outside this file reads a
+    /// block through here, so its representation can change here alone.
+    pub(crate) fn extents(&self) -> [u128; MAX_FIELDS] {
+        self.extents
     }
 }
 impl<A> Eq for Block<A> {}
@@ -559,13 +577,13 @@ impl<A: Address> Block<A> {
 
     /// The extent of field `i`.
     pub fn get(&self, i: usize) -> u128 {
-        self.extents.get(i).copied().unwrap_or(1)
+        self.extents().get(i).copied().unwrap_or(1)
     }
 
     /// Checks every extent: at least 1, at most the number of values of its field.
     pub fn check(&self) -> Result<(), Error> {
         for (i, f) in A::FIELDS.iter().enumerate() {
-            check_extent(f, self.extents[i])?;
+            check_extent(f, self.get(i))?;
         }
         Ok(())
     }
@@ -611,7 +629,7 @@ pub(crate) fn display_extents<F: FieldInfo>(extents: &[u128], fields: &[F]) -> S
 
 impl<A: Address> fmt::Display for Block<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&display_extents(&self.extents, A::FIELDS))
+        f.write_str(&display_extents(&self.extents(), A::FIELDS))
     }
 }
 

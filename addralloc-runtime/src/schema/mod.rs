@@ -592,7 +592,7 @@ impl TypeDef {
             )
         })?;
         Ok((0..self.fields.len())
-            .map(|i| raw.ranges.get(i).copied().flatten().map(|(a, b)| a..=b))
+            .map(|i| raw.range(i).map(|(a, b)| a..=b))
             .collect())
     }
 
