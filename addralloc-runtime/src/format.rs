@@ -445,14 +445,8 @@ impl Format {
     /// ```
     #[must_use]
     pub fn default_for(fields: &[(&str, u128, u128)]) -> Format {
-        Self::default_for_count(fields.len())
-    }
-
-    /// The default format of `n` fields: decimal, joined by `:`.
-    #[must_use]
-    pub fn default_for_count(n: usize) -> Format {
         let mut pieces = Vec::new();
-        for i in 0..n {
+        for i in 0..fields.len() {
             if i > 0 {
                 pieces.push(Piece::Literal(":".to_string()));
             }
