@@ -77,3 +77,70 @@ pub fn address_type(
         pools,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use addralloc_runtime::schema::{FieldDef, PoolDef};
+    use quote::quote;
+
+    use super::*;
+
+    fn pci() -> TypeDef {
+        let mut td = TypeDef::new("Pci");
+        td.fields.push(FieldDef::new("bus", FieldType::U8));
+        td.fields
+            .push(FieldDef::new("slot", FieldType::U8).with_range(0, 31));
+        td
+    }
+
+    fn lower(td: &TypeDef) -> Result<AddressType, Vec<Diagnostic>> {
+        let span = Span::call_site();
+        address_type(
+            td,
+            Ident::new("Pci", span),
+            None,
+            quote!(pub),
+            quote!(::addralloc),
+            span,
+        )
+    }
+
+    #[test]
+    fn pools_are_read_by_the_model() {
+        let mut td = pci();
+        td.pools
+            .push(PoolDef::new("bus=0, slot=1..8").with_tags(["hotplug"]));
+        let ty = lower(&td).map_err(|d| d[0].message.clone()).unwrap();
+        assert_eq!(ty.pools.len(), 1);
+        assert_eq!(ty.pools[0].ranges, [Some((0, 0)), Some((1, 7))]);
+        assert_eq!(ty.pools[0].tags, ["hotplug"]);
+    }
+
+    #[test]
+    fn a_rejected_pool_is_an_error_not_left_out() {
+        let mut td = pci();
+        td.pools.push(PoolDef::new("bus=0"));
+        let mut bad = PoolDef::new("bus=0, slot=32");
+        bad.span = Some(40..54);
+        td.pools.push(bad);
+        td.pools.push(PoolDef::new("slott=1"));
+        let errs = lower(&td).err().unwrap_or_default();
+        let got: Vec<(&str, Option<std::ops::Range<usize>>)> = errs
+            .iter()
+            .map(|d| (d.message.as_str(), d.span.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "invalid pool pattern `bus=0, slot=32`: field `slot` value 32 is out of range 0..=31",
+                    Some(40..54)
+                ),
+                (
+                    "invalid pool pattern `slott=1`: unknown field `slott`; did you mean `slot`?",
+                    None
+                ),
+            ]
+        );
+    }
+}
