@@ -484,10 +484,11 @@ impl<A: Address> Pattern<A> {
 
     /// Whether `addr` matches (a pattern that fails [`Pattern::check`] matches nothing).
     pub fn matches(&self, addr: &A) -> bool {
-        self.check().is_ok()
+        let raw = self.raw();
+        raw.resolve(A::FIELDS).is_ok()
             && A::FIELDS.iter().enumerate().all(|(i, f)| {
                 let v = addr.field(i);
-                match self.raw().range(i) {
+                match raw.range(i) {
                     Some((lo, hi)) => lo <= v && v <= hi,
                     None => f.contains(v),
                 }
