@@ -195,8 +195,9 @@ pub mod __private {
     use alloc::vec::Vec;
     use core::fmt;
 
-    use crate::format::{parse_pieces, PieceRef, Spec};
     use crate::{Address, Error};
+
+    pub use addralloc_runtime::format::__private::{parse_pieces, suggest, PieceRef, Radix, Spec};
 
     #[cfg(feature = "serde")]
     pub use serde;

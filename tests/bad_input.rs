@@ -389,7 +389,7 @@ const CASES: &[Case] = &[
         "plan",
         "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\npolicy = \"best-fit\"\n",
         1,
-        "error: unknown policy `best-fit`; the policies are `lowest-first`, `next-fit`, `highest-first`\n --> plan.toml:4:10\n  |\n4 | policy = \"best-fit\"\n  |          ^^^^^^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n",
+        "error: unknown policy `best-fit`; did you mean `next-fit`?\n --> plan.toml:4:10\n  |\n4 | policy = \"best-fit\"\n  |          ^^^^^^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n",
     ),
     run(
         "plan",

@@ -1,44 +1,56 @@
-//! The derive front end: a `syn::DeriveInput` and its `#[address(..)]` attributes into
-//! an [`AddressType`], every problem recorded in the [`Ctxt`] with its span.
+//! The derive front end: a `syn::DeriveInput` and its `#[address(..)]` attributes
+//! straight into the runtime's schema model, a [`TypeDef`] (the one TOML schemas load
+//! into), with a [`SpanMap`] that takes the model's diagnostics back to the tokens.
+//! Problems only the Rust syntax can have are recorded in the [`Ctxt`] with their span.
 
+use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Expr, Fields, Lit, LitStr, RangeLimits, Type, UnOp};
+use syn::{Data, DeriveInput, Expr, Fields, Ident, Lit, LitStr, RangeLimits, Type, UnOp};
 
 use crate::ctxt::Ctxt;
-use crate::model::{AddressType, FieldModel, UInt};
+use crate::spans::SpanMap;
 use crate::suggest::suggest;
 
 const STRUCT_KEYS: &[&str] = &["format", "crate", "pool"];
 const FIELD_KEYS: &[&str] = &["range"];
 
 /// A default pool as written in an attribute.
-pub struct PoolAttr {
+struct PoolAttr {
     /// The pattern text.
-    pub pattern: LitStr,
+    pattern: LitStr,
     /// The tags.
-    pub tags: Vec<String>,
+    tags: Vec<String>,
 }
 
 /// The struct-level attributes.
 #[derive(Default)]
-pub struct StructAttrs {
+struct StructAttrs {
     /// `format = "..."`
-    pub format: Option<LitStr>,
+    format: Option<LitStr>,
     /// `crate = "..."`
-    pub krate: Option<TokenStream>,
+    krate: Option<TokenStream>,
     /// `pool = "..."` / `pool(pattern = "...", tags = [..])`
-    pub pools: Vec<PoolAttr>,
+    pools: Vec<PoolAttr>,
 }
 
-/// What the derive front end produces: the model (fields with their spans), the
-/// attributes that the checks need spans of.
+/// What the derive front end produces: the model, where each of its facts came from,
+/// and what the model does not hold (identifiers with their spans, visibility, the
+/// facade's path).
 pub struct Parsed {
-    /// The model, format and pools not yet resolved.
-    pub ty: AddressType,
-    /// The struct attributes.
-    pub attrs: StructAttrs,
+    /// The type as the shared model; not yet checked.
+    pub td: TypeDef,
+    /// The tokens behind the model's spans.
+    pub spans: SpanMap,
+    /// The struct's name.
+    pub ident: Ident,
+    /// The fields' own identifiers, in order.
+    pub idents: Vec<Ident>,
+    /// The struct's visibility.
+    pub vis: TokenStream,
+    /// The path of the `addralloc` facade (`::addralloc` unless overridden).
+    pub krate: TokenStream,
 }
 
 /// Records a duplicate key at both places.
@@ -268,14 +280,14 @@ fn field_range(cx: &mut Ctxt, attrs: &[syn::Attribute]) -> Option<(u128, u128, (
 }
 
 /// The type of a field: one of the unsigned integer types.
-fn field_type(cx: &mut Ctxt, ty: &Type) -> Option<UInt> {
+fn field_type(cx: &mut Ctxt, ty: &Type) -> Option<FieldType> {
     let found = match ty {
         Type::Path(p) if p.qself.is_none() => p
             .path
             .segments
             .last()
             .filter(|s| s.arguments.is_empty())
-            .and_then(|s| UInt::from_name(&s.ident.to_string())),
+            .and_then(|s| FieldType::from_name(&s.ident.to_string())),
         Type::Group(g) => return field_type(cx, &g.elem),
         _ => None,
     };
@@ -345,45 +357,51 @@ pub fn parse(cx: &mut Ctxt, input: &DeriveInput) -> Option<Parsed> {
             "`AddressSpace` needs at least one field",
         );
     }
-    let mut fields = Vec::new();
+    // Spans are added in source order (the type, its format, each field and its range,
+    // the pools): the model sorts its diagnostics by them.
+    let mut spans = SpanMap::new(input.ident.span());
+    let mut td = TypeDef::new(input.ident.to_string());
+    td.span = Some(spans.add(input.ident.span(), 1));
+    if let Some(lit) = &attrs.format {
+        let text = lit.value();
+        td.format_span = Some(spans.add(lit.span(), text.len() + 2));
+        td.format = Some(text);
+    }
+    let mut idents = Vec::new();
     for f in &named.named {
         let ty = field_type(cx, &f.ty);
         let range = field_range(cx, &f.attrs);
-        // An unsupported type is reported above; keep the field so the format and
-        // pool checks do not cascade.
-        // An unsupported type stands in as a `u128` of no width, so that no range or
-        // width error follows from it.
-        let supported = ty.is_some();
-        let ty = ty.unwrap_or(UInt::U128);
         let Some(ident) = f.ident.clone() else {
             continue;
         };
-        let has_range = range.is_some();
-        let full = if supported { ty.max() } else { 0 };
-        let (min, max, span) = range.unwrap_or((0, full, (ident.span(), ident.span())));
-        fields.push(FieldModel {
-            ident,
-            ty,
-            min,
-            max,
-            doc: None,
-            span,
-            has_range,
-        });
+        // An unsupported type (reported above) stands in as a `u128` of one value, so
+        // that no range or width error follows from it and the format and pool checks
+        // do not cascade.
+        let mut def = match ty {
+            Some(ty) => FieldDef::new(ident.to_string(), ty),
+            None => FieldDef::new(ident.to_string(), FieldType::U128).with_range(0, 0),
+        };
+        def.span = Some(spans.add(ident.span(), 1));
+        if let Some((lo, hi, (first, last))) = range {
+            def = def.with_range(lo, hi);
+            def.range_span = Some(spans.add_tokens(first, last, 1));
+        }
+        td.fields.push(def);
+        idents.push(ident);
+    }
+    for p in &attrs.pools {
+        let mut pool = PoolDef::new(p.pattern.value()).with_tags(p.tags.iter().cloned());
+        pool.span = Some(spans.add(p.pattern.span(), 1));
+        td.pools.push(pool);
     }
     let krate = attrs.krate.clone().unwrap_or_else(|| quote!(::addralloc));
     Some(Parsed {
-        ty: AddressType {
-            ident: input.ident.clone(),
-            vis: input.vis.to_token_stream(),
-            krate,
-            doc: None,
-            fields,
-            format: addralloc_runtime::format::Format::default_for_count(0),
-            format_text: String::new(),
-            pools: Vec::new(),
-        },
-        attrs,
+        td,
+        spans,
+        ident: input.ident.clone(),
+        idents,
+        vis: input.vis.to_token_stream(),
+        krate,
     })
 }
 

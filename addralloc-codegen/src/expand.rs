@@ -18,7 +18,7 @@
 //!   display string) when the facade's `serde` feature is on and to nothing otherwise;
 //!   the user's crate needs no feature or `cfg` of its own.
 
-use addralloc_runtime::format::{Piece, Radix, Spec};
+use addralloc_runtime::format::__private::{Piece, Radix, Spec};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -63,10 +63,10 @@ fn acc_type(max: u128) -> UInt {
 
 fn radix_tokens(krate: &TokenStream, r: Radix) -> TokenStream {
     match r {
-        Radix::Decimal => quote!(#krate::format::Radix::Decimal),
-        Radix::LowerHex => quote!(#krate::format::Radix::LowerHex),
-        Radix::UpperHex => quote!(#krate::format::Radix::UpperHex),
-        Radix::Letters => quote!(#krate::format::Radix::Letters),
+        Radix::Decimal => quote!(#krate::__private::Radix::Decimal),
+        Radix::LowerHex => quote!(#krate::__private::Radix::LowerHex),
+        Radix::UpperHex => quote!(#krate::__private::Radix::UpperHex),
+        Radix::Letters => quote!(#krate::__private::Radix::Letters),
     }
 }
 
@@ -75,7 +75,7 @@ fn spec_tokens(krate: &TokenStream, s: &Spec) -> TokenStream {
     let radix = radix_tokens(krate, s.radix);
     let width = s.width;
     let zero_pad = s.zero_pad;
-    quote!(#krate::format::Spec { field: #field, radix: #radix, width: #width, zero_pad: #zero_pad })
+    quote!(#krate::__private::Spec { field: #field, radix: #radix, width: #width, zero_pad: #zero_pad })
 }
 
 /// `Display`: every piece written into a stack buffer as long as the longest address,
@@ -179,7 +179,7 @@ fn from_str(ty: &AddressType) -> TokenStream {
     for (k, p) in pieces.iter().enumerate() {
         match p {
             Piece::Literal(l) => {
-                piece_consts.push(quote!(#krate::format::PieceRef::Literal(#l)));
+                piece_consts.push(quote!(#krate::__private::PieceRef::Literal(#l)));
                 if l.is_empty() {
                     continue;
                 }
@@ -205,7 +205,7 @@ fn from_str(ty: &AddressType) -> TokenStream {
             Piece::Field(spec) => {
                 piece_consts.push({
                     let s = spec_tokens(krate, spec);
-                    quote!(#krate::format::PieceRef::Field(#s))
+                    quote!(#krate::__private::PieceRef::Field(#s))
                 });
                 let Some(f) = ty.fields.get(spec.field) else {
                     continue;
@@ -343,7 +343,7 @@ fn from_str(ty: &AddressType) -> TokenStream {
 
             #[inline]
             fn from_str(__s: &str) -> ::core::result::Result<Self, #krate::Error> {
-                const __PIECES: &[#krate::format::PieceRef<'static>] = &[#(#piece_consts),*];
+                const __PIECES: &[#krate::__private::PieceRef<'static>] = &[#(#piece_consts),*];
                 #[inline(always)]
                 fn __fast(__s: &str) -> ::core::option::Option<#name> {
                     let __b = __s.as_bytes();

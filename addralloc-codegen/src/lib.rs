@@ -5,18 +5,16 @@
 //! Proc-macro crates can only export macros, so the compiler lives here as a normal
 //! library; the proc-macro entry points are one line each.
 //!
-//! - [`derive`] — `#[derive(AddressSpace)]`
+//! - [`derive()`] — `#[derive(AddressSpace)]`
 //! - [`include_schema`] — `include_schema!("schemas/pci.toml")`
 //! - [`generate`] — a TOML schema's text into Rust source (the CLI's `gen`, golden files)
 
 mod ast;
-mod check;
 mod ctxt;
 mod expand;
 mod fallback;
 mod lower;
 pub mod model;
-mod pool;
 mod schema;
 mod spans;
 mod suggest;
@@ -35,7 +33,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     };
     let mut cx = Ctxt::new();
     let parsed = ast::parse(&mut cx, &input);
-    let ty = parsed.map(|p| resolve_derive(&mut cx, p));
+    let ty = parsed.and_then(|p| resolve_derive(&mut cx, p));
     match (cx.check(), ty) {
         (Ok(()), Some(ty)) => expand::expand(&ty, quote!(), true),
         (Err(e), _) => {
@@ -48,28 +46,34 @@ pub fn derive(input: TokenStream) -> TokenStream {
 }
 
 /// Checks a derived type through the shared model ([`TypeDef::check`], the same checks
-/// and words as for TOML schemas) and completes the expander's model.
+/// and words as for TOML schemas) and makes the expander's model of it; `None` when the
+/// model has errors, which are in `cx` at the tokens they are about.
 ///
 /// [`TypeDef::check`]: addralloc_runtime::schema::TypeDef::check
-fn resolve_derive(cx: &mut Ctxt, p: ast::Parsed) -> model::AddressType {
-    let ast::Parsed { ty, attrs } = p;
-    let mut spans = spans::SpanMap::new(ty.ident.span());
-    let td = lower::typedef(&ty, &attrs, &mut spans);
-    for d in td.check() {
+fn resolve_derive(cx: &mut Ctxt, p: ast::Parsed) -> Option<model::AddressType> {
+    let ast::Parsed {
+        td,
+        spans,
+        ident,
+        idents,
+        vis,
+        krate,
+    } = p;
+    let mut diags = td.check();
+    if diags.is_empty() {
+        let span = ident.span();
+        match lower::address_type(&td, ident, Some(idents), vis, krate, span) {
+            Ok(ty) => return Some(ty),
+            Err(d) => diags = d,
+        }
+    }
+    for d in &diags {
         cx.syn_error(spans.error(d.span.as_ref(), &d.message));
         for note in &d.notes {
             cx.syn_error(spans.error(note.span.as_ref(), &note.message));
         }
     }
-    let idents = ty.fields.iter().map(|f| f.ident.clone()).collect();
-    lower::address_type(
-        &td,
-        ty.ident.clone(),
-        Some(idents),
-        ty.vis.clone(),
-        ty.krate.clone(),
-        ty.ident.span(),
-    )
+    None
 }
 
 /// `include_schema!("path")`: the struct(s) of a TOML schema file and their generated

@@ -1,58 +1,25 @@
-//! Between the front ends and the shared model: a derived struct into a
-//! [`TypeDef`] (with a [`SpanMap`]), and a checked [`TypeDef`] into the expander's
-//! [`AddressType`].
+//! From the shared model to the expander's: a checked [`TypeDef`] into an
+//! [`AddressType`], the default pools read by the model's own pool parser.
 
-use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+use addralloc_runtime::schema::{Diagnostic, FieldType, TypeDef};
 use proc_macro2::{Span, TokenStream};
 use syn::Ident;
 
-use crate::ast::StructAttrs;
-use crate::model::{AddressType, FieldModel, UInt};
-use crate::spans::SpanMap;
-
-fn field_type(t: UInt) -> FieldType {
-    match t {
-        UInt::U8 => FieldType::U8,
-        UInt::U16 => FieldType::U16,
-        UInt::U32 => FieldType::U32,
-        UInt::U64 => FieldType::U64,
-        UInt::U128 => FieldType::U128,
-    }
-}
+use crate::model::{AddressType, FieldModel, PoolModel, UInt};
 
 fn uint(t: FieldType) -> UInt {
-    UInt::from_name(t.name()).unwrap_or(UInt::U128)
-}
-
-/// The model of a derived struct, every token it mentions in `spans`.
-pub fn typedef(ty: &AddressType, attrs: &StructAttrs, spans: &mut SpanMap) -> TypeDef {
-    let mut td = TypeDef::new(ty.ident.to_string());
-    td.span = Some(spans.add(ty.ident.span(), 1));
-    if let Some(lit) = &attrs.format {
-        let text = lit.value();
-        td.format_span = Some(spans.add(lit.span(), text.len() + 2));
-        td.format = Some(text);
+    match t {
+        FieldType::U8 => UInt::U8,
+        FieldType::U16 => UInt::U16,
+        FieldType::U32 => UInt::U32,
+        FieldType::U64 => UInt::U64,
+        FieldType::U128 => UInt::U128,
     }
-    for f in &ty.fields {
-        let mut def = FieldDef::new(f.ident.to_string(), field_type(f.ty)).with_range(f.min, f.max);
-        def.span = Some(spans.add(f.ident.span(), 1));
-        if f.has_range {
-            def.range_span = Some(spans.add_tokens(f.span.0, f.span.1, 1));
-        }
-        td.fields.push(def);
-    }
-    for p in &attrs.pools {
-        td.pools.push(PoolDef {
-            pattern: p.pattern.value(),
-            tags: p.tags.clone(),
-            span: Some(spans.add(p.pattern.span(), 1)),
-        });
-    }
-    td
 }
 
 /// The expander's model of a checked type. `idents` are the fields' own identifiers
-/// (derive) or `None` to make them (TOML).
+/// (derive) or `None` to make them (TOML). A pool the model rejects is an error (the
+/// diagnostic of [`TypeDef::check`], at the pool's span), never left out.
 pub fn address_type(
     td: &TypeDef,
     ident: Ident,
@@ -60,7 +27,7 @@ pub fn address_type(
     vis: TokenStream,
     krate: TokenStream,
     span: Span,
-) -> AddressType {
+) -> Result<AddressType, Vec<Diagnostic>> {
     let fields: Vec<FieldModel> = td
         .fields
         .iter()
@@ -76,19 +43,30 @@ pub fn address_type(
                 min: f.min,
                 max: f.max,
                 doc: f.doc.clone(),
-                span: (span, span),
-                has_range: true,
             }
         })
         .collect();
-    let pools = td
-        .pools
-        .iter()
-        .filter_map(|p| crate::check::pool(&p.pattern, p.tags.clone(), &fields).ok())
-        .collect();
+    let mut pools = Vec::new();
+    let mut errors = Vec::new();
+    for p in &td.pools {
+        match td.pool_ranges(p) {
+            Ok(ranges) => pools.push(PoolModel {
+                text: p.pattern.clone(),
+                ranges: ranges
+                    .into_iter()
+                    .map(|r| r.map(|r| (*r.start(), *r.end())))
+                    .collect(),
+                tags: p.tags.clone(),
+            }),
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let format = td.format();
     let tuples = td.field_tuples();
-    AddressType {
+    Ok(AddressType {
         ident,
         vis,
         krate,
@@ -97,5 +75,72 @@ pub fn address_type(
         format,
         fields,
         pools,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use addralloc_runtime::schema::{FieldDef, PoolDef};
+    use quote::quote;
+
+    use super::*;
+
+    fn pci() -> TypeDef {
+        let mut td = TypeDef::new("Pci");
+        td.fields.push(FieldDef::new("bus", FieldType::U8));
+        td.fields
+            .push(FieldDef::new("slot", FieldType::U8).with_range(0, 31));
+        td
+    }
+
+    fn lower(td: &TypeDef) -> Result<AddressType, Vec<Diagnostic>> {
+        let span = Span::call_site();
+        address_type(
+            td,
+            Ident::new("Pci", span),
+            None,
+            quote!(pub),
+            quote!(::addralloc),
+            span,
+        )
+    }
+
+    #[test]
+    fn pools_are_read_by_the_model() {
+        let mut td = pci();
+        td.pools
+            .push(PoolDef::new("bus=0, slot=1..8").with_tags(["hotplug"]));
+        let ty = lower(&td).map_err(|d| d[0].message.clone()).unwrap();
+        assert_eq!(ty.pools.len(), 1);
+        assert_eq!(ty.pools[0].ranges, [Some((0, 0)), Some((1, 7))]);
+        assert_eq!(ty.pools[0].tags, ["hotplug"]);
+    }
+
+    #[test]
+    fn a_rejected_pool_is_an_error_not_left_out() {
+        let mut td = pci();
+        td.pools.push(PoolDef::new("bus=0"));
+        let mut bad = PoolDef::new("bus=0, slot=32");
+        bad.span = Some(40..54);
+        td.pools.push(bad);
+        td.pools.push(PoolDef::new("slott=1"));
+        let errs = lower(&td).err().unwrap_or_default();
+        let got: Vec<(&str, Option<std::ops::Range<usize>>)> = errs
+            .iter()
+            .map(|d| (d.message.as_str(), d.span.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "invalid pool pattern `bus=0, slot=32`: field `slot` value 32 is out of range 0..=31",
+                    Some(40..54)
+                ),
+                (
+                    "invalid pool pattern `slott=1`: unknown field `slott`; did you mean `slot`?",
+                    None
+                ),
+            ]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! fields, format and pools, each fact with the span it came from.
 
 use addralloc_runtime::format::Format;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::Ident;
 
 /// The unsigned integer type of a field.
@@ -69,10 +69,6 @@ pub struct FieldModel {
     pub max: u128,
     /// Rustdoc (TOML front end; the derive keeps the user's own docs).
     pub doc: Option<String>,
-    /// Where the range was given (or the field, when none was): first and last token.
-    pub span: (Span, Span),
-    /// Whether a range was given.
-    pub has_range: bool,
 }
 
 /// A default pool: per field an optional range, and tags.

@@ -197,7 +197,8 @@ fn doc_attrs(text: &str) -> TokenStream {
     quote!(#(#[doc = #lines])*)
 }
 
-/// The expansion of every type of a checked schema.
+/// The expansion of every type of a checked schema, or the diagnostics of the pools
+/// the model rejects (none after a clean check: it reads pools the same way).
 /// With `custom_text`, no `Display` and `FromStr` are generated (and the rustdoc says
 /// so): the crate that includes the schema writes both.
 fn expand_schema(
@@ -205,11 +206,18 @@ fn expand_schema(
     krate: &TokenStream,
     span: Span,
     custom_text: bool,
-) -> TokenStream {
+) -> Result<TokenStream, Vec<Diagnostic>> {
     let mut out = TokenStream::new();
+    let mut errors = Vec::new();
     for td in &schema.types {
         let ident = format_ident!("{}", td.name, span = span);
-        let mut ty = lower::address_type(td, ident, None, quote!(pub), krate.clone(), span);
+        let mut ty = match lower::address_type(td, ident, None, quote!(pub), krate.clone(), span) {
+            Ok(ty) => ty,
+            Err(d) => {
+                errors.extend(d);
+                continue;
+            }
+        };
         let mut td = td.clone();
         if custom_text {
             let note = format!(
@@ -226,7 +234,11 @@ fn expand_schema(
         let def = definition(&td, &ty);
         out.extend(expand::expand(&ty, def, !custom_text));
     }
-    out
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// `include_schema!`.
@@ -241,11 +253,10 @@ pub fn include(input: TokenStream) -> TokenStream {
         const _: &str = ::core::include_str!(#abs);
     );
     let rel = lit.value();
-    match Schema::from_toml(&text) {
-        Ok(schema) => {
-            let body = expand_schema(&schema, &krate, lit.span(), custom_text);
-            quote!(#rebuild #body)
-        }
+    match Schema::from_toml(&text)
+        .and_then(|schema| expand_schema(&schema, &krate, lit.span(), custom_text))
+    {
+        Ok(body) => quote!(#rebuild #body),
         Err(diags) => {
             let mut cx = Ctxt::new();
             report(&mut cx, lit.span(), &rel, &text, &diags);
@@ -329,8 +340,10 @@ pub fn generate(text: &str, krate: &str) -> Result<TokenStream, Vec<String>> {
     let krate: TokenStream = syn::parse_str::<syn::Path>(krate)
         .map(|p| quote!(#p))
         .map_err(|e| vec![format!("invalid crate path `{krate}`: {e}")])?;
-    match Schema::from_toml(text) {
-        Ok(schema) => Ok(expand_schema(&schema, &krate, Span::call_site(), false)),
+    match Schema::from_toml(text)
+        .and_then(|schema| expand_schema(&schema, &krate, Span::call_site(), false))
+    {
+        Ok(body) => Ok(body),
         Err(diags) => Err(diags
             .iter()
             .map(|d| match d.line_col(text) {
@@ -347,14 +360,11 @@ pub fn expand_to_string(input: TokenStream) -> TokenStream {
         Ok(r) => r,
         Err(e) => return e.into_compile_error(),
     };
-    match Schema::from_toml(&text) {
-        Ok(schema) => {
-            let s = crate::source_text(&expand_schema(
-                &schema,
-                &default_krate(),
-                Span::call_site(),
-                custom_text,
-            ));
+    match Schema::from_toml(&text)
+        .and_then(|schema| expand_schema(&schema, &default_krate(), Span::call_site(), custom_text))
+    {
+        Ok(body) => {
+            let s = crate::source_text(&body);
             quote!(#s)
         }
         Err(diags) => {

@@ -1,11 +1,4 @@
-//! "did you mean" suggestions.
+//! "did you mean" suggestions: the runtime's one suggestion function, so the schema
+//! compiler, the runtime and the command line suggest by the same rule.
 
-/// The closest candidate, when close enough to suggest.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (addralloc_runtime::edit_distance(name, c), c))
-        .min_by_key(|(d, _)| *d)
-        .filter(|(d, _)| *d <= 2.max(name.len() / 3))
-        .map(|(_, c)| c)
-}
+pub use addralloc_runtime::format::__private::suggest;

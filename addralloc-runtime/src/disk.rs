@@ -10,16 +10,16 @@
 //! [`DiskBus`].
 //!
 //! ```
-//! use addralloc_runtime::disk::{self, DiskBus};
+//! use addralloc_runtime::disk::{self, DiskBus, Drive};
 //!
 //! assert_eq!(disk::index("sdaa")?, 26);
 //! assert_eq!(disk::name("hd", 2)?, "hdc");
 //! assert_eq!(disk::parse("xvdb")?, ("xvd", 1));
 //!
 //! // `hdc` is the master of the IDE controller's secondary bus.
-//! assert_eq!(disk::drive_address(DiskBus::Ide, disk::index("hdc")?)?, (0, 1, 0, 0));
+//! assert_eq!(disk::drive_address(DiskBus::Ide, disk::index("hdc")?)?, Drive::new(0, 1, 0, 0));
 //! // A wide SCSI bus skips unit 7, the host adapter.
-//! assert_eq!(disk::drive_address(DiskBus::ScsiWide { units: 16 }, 7)?, (0, 0, 0, 8));
+//! assert_eq!(disk::drive_address(DiskBus::ScsiWide { units: 16 }, 7)?, Drive::new(0, 0, 0, 8));
 //!
 //! let err = disk::index("sd1").unwrap_err();
 //! assert_eq!(err.to_string(), "`sd1` is not a disk name: expected letters a-z after `sd`");
@@ -256,8 +256,62 @@ impl DiskBus {
 /// The SCSI unit of the host adapter.
 const HOST_ADAPTER_UNIT: u32 = 7;
 
-/// A drive address `(controller, bus, target, unit)`.
-pub type Drive = (u32, u32, u32, u32);
+/// A drive address: controller, bus, target and unit, printed `0:1:0:0`.
+///
+/// ```
+/// use addralloc_runtime::disk::{self, DiskBus, Drive};
+/// let hdc = disk::drive_address(DiskBus::Ide, disk::index("hdc")?)?;
+/// assert_eq!(hdc, Drive { controller: 0, bus: 1, target: 0, unit: 0 });
+/// assert_eq!(hdc, Drive::new(0, 1, 0, 0));
+/// assert_eq!(hdc.to_string(), "0:1:0:0");
+/// assert_eq!(Drive::from((0, 1, 0, 0)), hdc);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Drive {
+    /// The controller (0 for the first of its kind).
+    pub controller: u32,
+    /// The bus on the controller (IDE: 0 primary, 1 secondary).
+    pub bus: u32,
+    /// The target on the bus (always 0 for the layouts of [`DiskBus`]).
+    pub target: u32,
+    /// The unit on the target (IDE: 0 master, 1 slave).
+    pub unit: u32,
+}
+
+impl Drive {
+    /// The drive address `controller:bus:target:unit`.
+    pub const fn new(controller: u32, bus: u32, target: u32, unit: u32) -> Drive {
+        Drive {
+            controller,
+            bus,
+            target,
+            unit,
+        }
+    }
+}
+
+impl From<(u32, u32, u32, u32)> for Drive {
+    fn from((controller, bus, target, unit): (u32, u32, u32, u32)) -> Drive {
+        Drive::new(controller, bus, target, unit)
+    }
+}
+
+impl From<Drive> for (u32, u32, u32, u32) {
+    fn from(d: Drive) -> Self {
+        (d.controller, d.bus, d.target, d.unit)
+    }
+}
+
+impl fmt::Display for Drive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.controller, self.bus, self.target, self.unit
+        )
+    }
+}
 
 /// A drive address that no disk index maps to, or an unusable bus.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,17 +343,15 @@ impl fmt::Display for DriveAddressError {
             }
             DriveAddressError::NotOnBus {
                 bus,
-                address: (c, b, t, u),
+                address,
                 reason,
             } => write!(
                 f,
-                "drive address {c}:{b}:{t}:{u} is not a disk address for bus `{bus}`: {reason}"
+                "drive address {address} is not a disk address for bus `{bus}`: {reason}"
             ),
-            DriveAddressError::TooLarge {
-                address: (c, b, t, u),
-            } => write!(
+            DriveAddressError::TooLarge { address } => write!(
                 f,
-                "drive address {c}:{b}:{t}:{u} is past the last disk (index {MAX_INDEX})"
+                "drive address {address} is past the last disk (index {MAX_INDEX})"
             ),
         }
     }
@@ -307,16 +359,18 @@ impl fmt::Display for DriveAddressError {
 
 impl core::error::Error for DriveAddressError {}
 
-/// The drive address `(controller, bus, target, unit)` of disk `index` on `bus`.
+/// The drive address of disk `index` on `bus`.
 ///
 /// Fails only for [`DiskBus::ScsiWide`] with 0 units.
 pub fn drive_address(bus: DiskBus, index: u32) -> Result<Drive, DriveAddressError> {
     let per = bus.disks_per_controller()?;
     let (c, i) = (index / per, index % per);
     Ok(match bus {
-        DiskBus::Ide => (c, i / 2, 0, i % 2),
-        DiskBus::Sata | DiskBus::Fdc | DiskBus::ScsiNarrow => (c, 0, 0, i),
-        DiskBus::ScsiWide { .. } => (c, 0, 0, if i >= HOST_ADAPTER_UNIT { i + 1 } else { i }),
+        DiskBus::Ide => Drive::new(c, i / 2, 0, i % 2),
+        DiskBus::Sata | DiskBus::Fdc | DiskBus::ScsiNarrow => Drive::new(c, 0, 0, i),
+        DiskBus::ScsiWide { .. } => {
+            Drive::new(c, 0, 0, if i >= HOST_ADAPTER_UNIT { i + 1 } else { i })
+        }
     })
 }
 
@@ -324,7 +378,12 @@ pub fn drive_address(bus: DiskBus, index: u32) -> Result<Drive, DriveAddressErro
 /// [`drive_address`].
 pub fn drive_index(bus: DiskBus, address: Drive) -> Result<u32, DriveAddressError> {
     let per = bus.disks_per_controller()?;
-    let (c, b, t, u) = address;
+    let Drive {
+        controller: c,
+        bus: b,
+        target: t,
+        unit: u,
+    } = address;
     let not_on_bus = |reason: String| DriveAddressError::NotOnBus {
         bus: bus.name(),
         address,
@@ -459,31 +518,37 @@ mod tests {
         assert_eq!(
             ide,
             [
-                (0, 0, 0, 0),
-                (0, 0, 0, 1),
-                (0, 1, 0, 0),
-                (0, 1, 0, 1),
-                (1, 0, 0, 0),
-                (1, 0, 0, 1)
+                Drive::new(0, 0, 0, 0),
+                Drive::new(0, 0, 0, 1),
+                Drive::new(0, 1, 0, 0),
+                Drive::new(0, 1, 0, 1),
+                Drive::new(1, 0, 0, 0),
+                Drive::new(1, 0, 0, 1)
             ]
         );
-        assert_eq!(drive_address(DiskBus::Sata, 5), Ok((0, 0, 0, 5)));
-        assert_eq!(drive_address(DiskBus::Sata, 6), Ok((1, 0, 0, 0)));
-        assert_eq!(drive_address(DiskBus::Fdc, 3), Ok((1, 0, 0, 1)));
-        assert_eq!(drive_address(DiskBus::ScsiNarrow, 6), Ok((0, 0, 0, 6)));
-        assert_eq!(drive_address(DiskBus::ScsiNarrow, 7), Ok((1, 0, 0, 0)));
+        assert_eq!(drive_address(DiskBus::Sata, 5), Ok(Drive::new(0, 0, 0, 5)));
+        assert_eq!(drive_address(DiskBus::Sata, 6), Ok(Drive::new(1, 0, 0, 0)));
+        assert_eq!(drive_address(DiskBus::Fdc, 3), Ok(Drive::new(1, 0, 0, 1)));
+        assert_eq!(
+            drive_address(DiskBus::ScsiNarrow, 6),
+            Ok(Drive::new(0, 0, 0, 6))
+        );
+        assert_eq!(
+            drive_address(DiskBus::ScsiNarrow, 7),
+            Ok(Drive::new(1, 0, 0, 0))
+        );
         let wide = DiskBus::ScsiWide { units: 16 };
-        assert_eq!(drive_address(wide, 6), Ok((0, 0, 0, 6)));
-        assert_eq!(drive_address(wide, 7), Ok((0, 0, 0, 8)));
-        assert_eq!(drive_address(wide, 14), Ok((0, 0, 0, 15)));
-        assert_eq!(drive_address(wide, 15), Ok((1, 0, 0, 0)));
+        assert_eq!(drive_address(wide, 6), Ok(Drive::new(0, 0, 0, 6)));
+        assert_eq!(drive_address(wide, 7), Ok(Drive::new(0, 0, 0, 8)));
+        assert_eq!(drive_address(wide, 14), Ok(Drive::new(0, 0, 0, 15)));
+        assert_eq!(drive_address(wide, 15), Ok(Drive::new(1, 0, 0, 0)));
         assert_eq!(
             drive_address(DiskBus::ScsiWide { units: 0 }, 0),
             Err(DriveAddressError::NoUnits)
         );
         assert_eq!(
             drive_address(DiskBus::ScsiWide { units: 4 }, 5),
-            Ok((1, 0, 0, 1))
+            Ok(Drive::new(1, 0, 0, 1))
         );
     }
 
@@ -507,20 +572,20 @@ mod tests {
             }
         }
         let wide = DiskBus::ScsiWide { units: 16 };
-        assert!(drive_index(wide, (0, 0, 0, 7)).is_err());
-        assert!(drive_index(wide, (0, 0, 0, 16)).is_err());
-        assert!(drive_index(wide, (0, 0, 1, 0)).is_err());
-        assert!(drive_index(DiskBus::Ide, (0, 2, 0, 0)).is_err());
-        assert!(drive_index(DiskBus::Ide, (0, 0, 0, 2)).is_err());
-        assert!(drive_index(DiskBus::Sata, (0, 1, 0, 0)).is_err());
+        assert!(drive_index(wide, Drive::new(0, 0, 0, 7)).is_err());
+        assert!(drive_index(wide, Drive::new(0, 0, 0, 16)).is_err());
+        assert!(drive_index(wide, Drive::new(0, 0, 1, 0)).is_err());
+        assert!(drive_index(DiskBus::Ide, Drive::new(0, 2, 0, 0)).is_err());
+        assert!(drive_index(DiskBus::Ide, Drive::new(0, 0, 0, 2)).is_err());
+        assert!(drive_index(DiskBus::Sata, Drive::new(0, 1, 0, 0)).is_err());
         assert_eq!(
-            drive_index(DiskBus::Sata, (u32::MAX, 0, 0, 0)),
+            drive_index(DiskBus::Sata, Drive::new(u32::MAX, 0, 0, 0)),
             Err(DriveAddressError::TooLarge {
-                address: (u32::MAX, 0, 0, 0)
+                address: Drive::new(u32::MAX, 0, 0, 0)
             })
         );
         assert_eq!(
-            drive_index(wide, (0, 0, 0, 7)).unwrap_err().to_string(),
+            drive_index(wide, Drive::new(0, 0, 0, 7)).unwrap_err().to_string(),
             "drive address 0:0:0:7 is not a disk address for bus `scsi-wide`: unit 7 is the host adapter, \
              not a disk"
         );

@@ -64,139 +64,24 @@ use core::fmt;
 use core::ops::Range;
 
 use crate::error::Error;
-use crate::pattern::edit_distance;
+use crate::pattern::suggest;
 
-/// How a field's value is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Radix {
-    /// Decimal digits (`{bus}`).
-    Decimal,
-    /// Lower case hexadecimal (`{bus:x}`); parsing accepts either case.
-    LowerHex,
-    /// Upper case hexadecimal (`{bus:X}`); parsing accepts either case.
-    UpperHex,
-    /// Bijective base-26 letters (`{disk:a}`): `a`=0 … `z`=25, `aa`=26, like disk names.
-    Letters,
-}
+mod pieces;
 
-impl Radix {
-    /// Whether `c` can be one of the digits of a value written in this radix (as the
-    /// parser reads them: hexadecimal in either case).
-    pub fn is_digit(self, c: char) -> bool {
-        match self {
-            Radix::Decimal => c.is_ascii_digit(),
-            Radix::LowerHex | Radix::UpperHex => c.is_ascii_hexdigit(),
-            Radix::Letters => c.is_ascii_lowercase(),
-        }
-    }
+use self::pieces::{parse_pieces, write_pieces, Piece, PieceRef, Radix, Spec};
 
-    /// What the parser expected: "a decimal digit", "a hexadecimal digit", "a lower case
-    /// letter".
-    pub fn digit_word(self) -> &'static str {
-        match self {
-            Radix::Decimal => "a decimal digit",
-            Radix::LowerHex | Radix::UpperHex => "a hexadecimal digit",
-            Radix::Letters => "a lower case letter",
-        }
-    }
-
-    fn overlaps(self, other: Radix) -> bool {
-        !matches!(
-            (self, other),
-            (Radix::Decimal, Radix::Letters) | (Radix::Letters, Radix::Decimal)
-        )
-    }
-}
-
-/// One placeholder: which field, how it is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Spec {
-    /// The field's position in the address type's field list.
-    pub field: usize,
-    /// Digits or letters.
-    pub radix: Radix,
-    /// The minimum printed width in characters; 0 for none.
-    pub width: usize,
-    /// Pad to `width` with `0` (`{bus:02x}`) rather than spaces (`{bus:2x}`).
-    pub zero_pad: bool,
-}
-
-impl Spec {
-    /// The printed length of `value`, padding included.
-    pub fn printed_len(&self, value: u128) -> usize {
-        digit_count(value, self.radix).max(self.width)
-    }
-
-    /// Whether every value of `min..=max` prints with the same number of characters.
-    pub fn is_fixed_width(&self, min: u128, max: u128) -> bool {
-        min > max || self.printed_len(min) == self.printed_len(max)
-    }
-
-    /// Writes `value` with this spec's radix and padding.
-    pub fn write(&self, value: u128, out: &mut impl fmt::Write) -> fmt::Result {
-        let mut buf = [0u8; 128];
-        let digits = encode(value, self.radix, &mut buf);
-        let pad = if self.zero_pad { '0' } else { ' ' };
-        for _ in digits.len()..self.width {
-            out.write_char(pad)?;
-        }
-        // `encode` only produces ASCII.
-        for &b in digits {
-            out.write_char(char::from(b))?;
-        }
-        Ok(())
-    }
-}
-
-/// A piece of a format: literal text or a field placeholder.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Piece {
-    /// Text printed and expected as is (braces already unescaped).
-    Literal(String),
-    /// A field placeholder.
-    Field(Spec),
-}
-
-/// A borrowed [`Piece`], for formats kept in `static`s (generated code builds
-/// `&[PieceRef]` constants and calls [`write_pieces`] and [`parse_pieces`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PieceRef<'a> {
-    /// Text printed and expected as is.
-    Literal(&'a str),
-    /// A field placeholder.
-    Field(Spec),
-}
-
-impl Piece {
-    /// This piece, borrowed.
-    pub fn as_ref(&self) -> PieceRef<'_> {
-        match self {
-            Piece::Literal(s) => PieceRef::Literal(s),
-            Piece::Field(s) => PieceRef::Field(*s),
-        }
-    }
-}
-
-/// Something that can be viewed as a [`PieceRef`]: [`Piece`] and [`PieceRef`].
-pub trait AsPiece {
-    /// The borrowed view.
-    fn piece(&self) -> PieceRef<'_>;
-}
-
-impl AsPiece for Piece {
-    fn piece(&self) -> PieceRef<'_> {
-        self.as_ref()
-    }
-}
-
-impl AsPiece for PieceRef<'_> {
-    fn piece(&self) -> PieceRef<'_> {
-        *self
-    }
+/// Support for generated code, the schema compiler and the command line; not public
+/// API (no semver promise). The facade re-exports what generated code names from its
+/// own `__private`.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::pieces::{parse_pieces, write_pieces, AsPiece, Piece, PieceRef, Radix, Spec};
+    pub use crate::pattern::suggest;
 }
 
 /// An error in a format string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FormatError {
     /// What is wrong: lowercase, no trailing period, code in backticks.
     pub message: String,
@@ -338,29 +223,8 @@ fn parse_spec(spec: &str) -> Option<(Radix, usize, bool)> {
     Some((radix, width, zero_pad))
 }
 
-/// The candidate closest to `name` by [`edit_distance`], if close enough for a "did you
-/// mean" (at most 2 edits, or a third of the name's length). Ties go to an anagram of
-/// `name` (a transposition), then to the candidate of the same length, then to the
-/// first.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let mut sorted: Vec<char> = name.chars().collect();
-    sorted.sort_unstable();
-    let len = name.chars().count();
-    candidates
-        .into_iter()
-        .map(|c| {
-            let mut cs: Vec<char> = c.chars().collect();
-            let same_len = cs.len() == len;
-            cs.sort_unstable();
-            (edit_distance(name, c), cs != sorted, !same_len, c)
-        })
-        .filter(|(d, ..)| *d <= 2.max(len / 3))
-        .min_by_key(|(d, a, l, _)| (*d, *a, *l))
-        .map(|(.., c)| c)
-}
-
 /// The largest width a specifier may ask for.
-pub const MAX_WIDTH: usize = 128;
+const MAX_WIDTH: usize = 128;
 
 fn field_list(fields: &[(&str, u128, u128)]) -> String {
     let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.0)).collect();
@@ -579,14 +443,10 @@ impl Format {
     /// let f = Format::default_for(&[("bus", 0, 255), ("port", 0, 31)]);
     /// assert_eq!(f.to_string(&[2, 17]), "2:17");
     /// ```
+    #[must_use]
     pub fn default_for(fields: &[(&str, u128, u128)]) -> Format {
-        Self::default_for_count(fields.len())
-    }
-
-    /// The default format of `n` fields: decimal, joined by `:`.
-    pub fn default_for_count(n: usize) -> Format {
         let mut pieces = Vec::new();
-        for i in 0..n {
+        for i in 0..fields.len() {
             if i > 0 {
                 pieces.push(Piece::Literal(":".to_string()));
             }
@@ -600,12 +460,14 @@ impl Format {
         Format { pieces }
     }
 
-    /// The pieces, in order.
+    /// The pieces, in order (for the schema compiler).
+    #[doc(hidden)]
     pub fn pieces(&self) -> &[Piece] {
         &self.pieces
     }
 
-    /// The pieces, borrowed (for [`write_pieces`] and [`parse_pieces`]).
+    /// The pieces, borrowed (for `write_pieces` and `parse_pieces`).
+    #[doc(hidden)]
     pub fn piece_refs(&self) -> Vec<PieceRef<'_>> {
         self.pieces.iter().map(Piece::as_ref).collect()
     }
@@ -687,277 +549,9 @@ impl Format {
     }
 }
 
-/// Writes the values with `pieces` (see [`Format::write`]).
-pub fn write_pieces<P: AsPiece>(
-    pieces: &[P],
-    values: &[u128],
-    out: &mut impl fmt::Write,
-) -> fmt::Result {
-    for p in pieces {
-        match p.piece() {
-            PieceRef::Literal(l) => out.write_str(l)?,
-            PieceRef::Field(spec) => spec.write(*values.get(spec.field).ok_or(fmt::Error)?, out)?,
-        }
-    }
-    Ok(())
-}
-
-/// Parses an address with `pieces` (see [`Format::parse_values`]). Fields that no
-/// piece names get their minimum.
-pub fn parse_pieces<P: AsPiece>(
-    pieces: &[P],
-    text: &str,
-    fields: &[(&str, u128, u128)],
-) -> Result<Vec<u128>, Error> {
-    let mut values: Vec<u128> = fields.iter().map(|f| f.1).collect();
-    let mut pos = 0usize; // byte offset into text
-    let err = |pos: usize, field: Option<&str>, reason: String| Error::Parse {
-        input: text.to_string(),
-        field: field.map(str::to_string),
-        column: column_of(text, pos),
-        reason,
-    };
-    // The field just read, if it could have taken more digits than it found.
-    let mut prev: Option<Spec> = None;
-    for (k, p) in pieces.iter().enumerate() {
-        match p.piece() {
-            PieceRef::Literal(l) => {
-                if l.is_empty() {
-                    continue;
-                }
-                if text[pos..].starts_with(l) {
-                    pos += l.len();
-                    prev = None;
-                    continue;
-                }
-                let found = text[pos..].chars().next();
-                // After a field, a stray alphanumeric character is a bad digit.
-                if let (Some(spec), Some(c)) = (prev, found) {
-                    if c.is_ascii_alphanumeric() {
-                        let name = fields.get(spec.field).map(|f| f.0);
-                        return Err(err(
-                            pos,
-                            name,
-                            format!("expected {}", spec.radix.digit_word()),
-                        ));
-                    }
-                }
-                // Point at the first character that differs.
-                let same: usize = text[pos..]
-                    .chars()
-                    .zip(l.chars())
-                    .take_while(|(a, b)| a == b)
-                    .map(|(a, _)| a.len_utf8())
-                    .sum();
-                let at = pos + same;
-                let reason = match text[at..].chars().next() {
-                    Some(c) => format!("expected `{l}`, found `{c}`"),
-                    None => format!("expected `{l}`, found the end"),
-                };
-                return Err(err(at, None, reason));
-            }
-            PieceRef::Field(spec) => {
-                let Some(&(name, min, max)) = fields.get(spec.field) else {
-                    return Err(err(
-                        pos,
-                        None,
-                        format!("the format names field {} of {}", spec.field, fields.len()),
-                    ));
-                };
-                let rest = &text[pos..];
-                // How many characters may this field take?
-                let next = pieces.get(k + 1).map(AsPiece::piece);
-                let exact = match next {
-                    Some(PieceRef::Field(_)) => spec.is_fixed_width(min, max),
-                    Some(PieceRef::Literal(l)) => {
-                        l.chars().next().is_some_and(|c| spec.radix.is_digit(c))
-                            && spec.is_fixed_width(min, max)
-                    }
-                    None => false,
-                };
-                let (start, end) = if exact {
-                    let w = spec.printed_len(max);
-                    // Exactly `w` characters (ASCII), or fewer if the text ends first.
-                    let avail = rest
-                        .char_indices()
-                        .take(w)
-                        .map(|(i, c)| i + c.len_utf8())
-                        .last()
-                        .unwrap_or(0);
-                    let chunk = &rest[..avail];
-                    let lead = if spec.zero_pad || spec.width == 0 {
-                        0
-                    } else {
-                        chunk.len() - chunk.trim_start_matches(' ').len()
-                    };
-                    let digits_end = chunk[lead..]
-                        .find(|c: char| !spec.radix.is_digit(c))
-                        .map_or(chunk.len(), |j| j + lead);
-                    if digits_end < chunk.len() || chunk.chars().count() < w {
-                        let bad = pos + digits_end;
-                        return Err(err(
-                            bad,
-                            Some(name),
-                            match text[bad..].chars().next() {
-                                Some(_) => format!("expected {}", spec.radix.digit_word()),
-                                None => {
-                                    format!("expected {}, found the end", spec.radix.digit_word())
-                                }
-                            },
-                        ));
-                    }
-                    (pos + lead, pos + digits_end)
-                } else {
-                    let lead = if spec.width > 0 && !spec.zero_pad {
-                        rest.len() - rest.trim_start_matches(' ').len()
-                    } else {
-                        0
-                    };
-                    let digits = &rest[lead..];
-                    let n = digits
-                        .find(|c: char| !spec.radix.is_digit(c))
-                        .unwrap_or(digits.len());
-                    (pos + lead, pos + lead + n)
-                };
-                let digits = &text[start..end];
-                if digits.is_empty() {
-                    let reason = match text[start..].chars().next() {
-                        Some(_) => format!("expected {}", spec.radix.digit_word()),
-                        None => format!("expected {}, found the end", spec.radix.digit_word()),
-                    };
-                    return Err(err(start, Some(name), reason));
-                }
-                let value = decode(digits, spec.radix);
-                match value {
-                    Some(v) if v >= min && v <= max => values[spec.field] = v,
-                    _ => {
-                        return Err(err(
-                            start,
-                            Some(name),
-                            format!(
-                                "`{digits}` is out of range {}",
-                                range_words(spec.radix, min, max)
-                            ),
-                        ))
-                    }
-                }
-                pos = end;
-                let longest =
-                    digit_count(max, spec.radix).max(if spec.zero_pad { spec.width } else { 0 });
-                let could_be_longer = digits.len() < longest;
-                prev = could_be_longer.then_some(spec);
-            }
-        }
-    }
-    if pos < text.len() {
-        let rest = &text[pos..];
-        if let (Some(spec), Some(c)) = (prev, rest.chars().next()) {
-            if c.is_ascii_alphanumeric() {
-                let name = fields.get(spec.field).map(|f| f.0);
-                return Err(err(
-                    pos,
-                    name,
-                    format!("expected {}", spec.radix.digit_word()),
-                ));
-            }
-        }
-        return Err(err(pos, None, format!("unexpected trailing text `{rest}`")));
-    }
-    Ok(values)
-}
-
-/// `0..=255`, `0x0..=0x1f`, `` `a`..=`z` ``: a range in a field's own notation.
-fn range_words(radix: Radix, min: u128, max: u128) -> String {
-    match radix {
-        Radix::Decimal => format!("{min}..={max}"),
-        Radix::LowerHex => format!("0x{min:x}..=0x{max:x}"),
-        Radix::UpperHex => format!("0x{min:X}..=0x{max:X}"),
-        Radix::Letters => {
-            let mut a = [0u8; 128];
-            let mut b = [0u8; 128];
-            let a = encode(min, radix, &mut a);
-            let b = encode(max, radix, &mut b);
-            format!(
-                "`{}`..=`{}`",
-                core::str::from_utf8(a).unwrap_or("?"),
-                core::str::from_utf8(b).unwrap_or("?")
-            )
-        }
-    }
-}
-
-/// 1-based character column of byte offset `pos`.
-fn column_of(text: &str, pos: usize) -> usize {
-    text.get(..pos).map_or(pos, |s| s.chars().count()) + 1
-}
-
-/// Number of digits (or letters) of `v`.
-fn digit_count(v: u128, radix: Radix) -> usize {
-    let mut buf = [0u8; 128];
-    encode(v, radix, &mut buf).len()
-}
-
-/// Writes the digits of `v` at the end of `buf` and returns them.
-fn encode(mut v: u128, radix: Radix, buf: &mut [u8; 128]) -> &[u8] {
-    let mut i = buf.len();
-    match radix {
-        Radix::Letters => loop {
-            i -= 1;
-            buf[i] = b'a' + (v % 26) as u8;
-            v /= 26;
-            if v == 0 {
-                break;
-            }
-            v -= 1;
-        },
-        _ => {
-            let (base, digits): (u128, &[u8; 16]) = match radix {
-                Radix::Decimal => (10, b"0123456789??????"),
-                Radix::UpperHex => (16, b"0123456789ABCDEF"),
-                _ => (16, b"0123456789abcdef"),
-            };
-            loop {
-                i -= 1;
-                buf[i] = digits[(v % base) as usize];
-                v /= base;
-                if v == 0 {
-                    break;
-                }
-            }
-        }
-    }
-    &buf[i..]
-}
-
-/// Reads digits already known to be of `radix`; `None` on overflow.
-fn decode(s: &str, radix: Radix) -> Option<u128> {
-    match radix {
-        Radix::Letters => {
-            let mut v: Option<u128> = None;
-            for b in s.bytes() {
-                let d = u128::from(b.checked_sub(b'a')?);
-                v = Some(match v {
-                    None => d,
-                    Some(v) => v.checked_add(1)?.checked_mul(26)?.checked_add(d)?,
-                });
-            }
-            v
-        }
-        _ => {
-            let base = if radix == Radix::Decimal { 10 } else { 16 };
-            let mut v: u128 = 0;
-            for c in s.chars() {
-                v = v
-                    .checked_mul(base)?
-                    .checked_add(u128::from(c.to_digit(base as u32)?))?;
-            }
-            Some(v)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::pieces::{decode, encode};
     use super::*;
 
     fn letters(v: u128) -> String {

@@ -110,6 +110,12 @@ impl RawPattern {
         constrained: 0,
     };
 
+    /// The range of field `i` as given (`lo > hi` when empty), or `None` when it is
+    /// unconstrained or past the last field.
+    pub(crate) fn range(&self, i: usize) -> Option<(u128, u128)> {
+        self.ranges.get(i).copied().flatten()
+    }
+
     /// Constrains field `i` to `lo..=hi` as given.
     pub(crate) fn set_range(&mut self, i: usize, lo: u128, hi: u128) {
         if i < MAX_FIELDS {
@@ -129,21 +135,7 @@ impl RawPattern {
         if i >= MAX_FIELDS {
             return;
         }
-        let lo = match lo {
-            Bound::Included(x) => Some(x),
-            Bound::Excluded(x) => x.checked_add(1),
-            Bound::Unbounded => Some(min),
-        };
-        let hi = match hi {
-            Bound::Included(x) => Some(x),
-            Bound::Excluded(x) => x.checked_sub(1),
-            Bound::Unbounded => Some(max),
-        };
-        let (lo, hi) = match (lo, hi) {
-            (Some(lo), Some(hi)) => (lo, hi),
-            // `x..0` or `(MAX+1)..`: empty.
-            _ => (1, 0),
-        };
+        let (lo, hi) = resolve_bounds((lo, hi), min, max);
         self.set_range(i, lo, hi);
     }
 
@@ -159,7 +151,7 @@ impl RawPattern {
     ) -> Result<[(u128, u128); MAX_FIELDS], Error> {
         let mut out = [(0, 0); MAX_FIELDS];
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
-            let (lo, hi) = match self.ranges[i] {
+            let (lo, hi) = match self.range(i) {
                 None => (f.min(), f.max()),
                 Some((lo, hi)) => {
                     if lo > hi {
@@ -192,7 +184,7 @@ impl RawPattern {
     pub(crate) fn display<F: FieldInfo>(&self, fields: &[F]) -> String {
         let mut s = String::new();
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
-            if let Some((lo, hi)) = self.ranges[i] {
+            if let Some((lo, hi)) = self.range(i) {
                 if !s.is_empty() {
                     s.push_str(", ");
                 }
@@ -231,7 +223,7 @@ impl RawPattern {
             let Some(i) = fields.iter().position(|f| f.name() == name) else {
                 return Err(bad(unknown_field(name, fields)));
             };
-            if p.ranges[i].is_some() {
+            if p.range(i).is_some() {
                 return Err(bad(format!("field `{name}` is given twice")));
             }
             let f = &fields[i];
@@ -253,26 +245,47 @@ impl RawPattern {
 
 /// "unknown field `x`; did you mean `y`?" or the list of fields.
 pub(crate) fn unknown_field<F: FieldInfo>(name: &str, fields: &[F]) -> String {
-    // Compared without case (`SLOT` is `slot`); a suggestion must keep something of
-    // the name, so one-letter names get the list instead.
-    let lower = name.to_lowercase();
-    let best = fields
-        .iter()
-        .map(|f| (edit_distance(&lower, &f.name().to_lowercase()), f.name()))
-        .min_by_key(|(d, _)| *d);
-    let len = name.chars().count();
-    match best {
-        Some((d, n)) if d <= 1.max(len.div_ceil(3)) && d < len => {
-            format!("unknown field `{name}`; did you mean `{n}`?")
-        }
-        _ => {
+    match suggest(name, fields.iter().map(FieldInfo::name)) {
+        Some(n) => format!("unknown field `{name}`; did you mean `{n}`?"),
+        None => {
             let list: Vec<String> = fields.iter().map(|f| format!("`{}`", f.name())).collect();
             format!("unknown field `{name}`; the fields are {}", list.join(", "))
         }
     }
 }
 
-/// Levenshtein distance, for "did you mean" suggestions.
+/// The candidate closest to `name`, when close enough for a "did you mean": every
+/// "did you mean" of the runtime, the schema compiler and the command line comes from
+/// here, with this one threshold.
+///
+/// Names are compared without case (`SLOT` is `slot`), by edit distance. A candidate is
+/// close enough at no more edits than a third of the name's length (rounded up, at
+/// least 1) and fewer edits than the name has characters, so a suggestion keeps
+/// something of the name (`x` suggests nothing). Ties go to an anagram of the name (a
+/// transposition), then to a candidate of the same length, then to the first.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let len = lower.chars().count();
+    let mut sorted: Vec<char> = lower.chars().collect();
+    sorted.sort_unstable();
+    let limit = 1.max(len.div_ceil(3));
+    candidates
+        .into_iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let mut cs: Vec<char> = cl.chars().collect();
+            let same_len = cs.len() == len;
+            cs.sort_unstable();
+            (edit_distance(&lower, &cl), cs != sorted, !same_len, c)
+        })
+        .filter(|(d, ..)| *d <= limit && *d < len)
+        .min_by_key(|(d, a, l, _)| (*d, *a, *l))
+        .map(|(.., c)| c)
+}
+
+/// Levenshtein distance, behind [`suggest`]. Public only for the runtime's re-export;
+/// not public API.
+#[doc(hidden)]
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -305,8 +318,35 @@ pub(crate) fn parse_number(s: &str) -> Result<u128, String> {
     u128::from_str_radix(digits, radix).map_err(|_| format!("`{s}` is too large"))
 }
 
-/// Parses `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..7`, `*`.
-fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
+/// Bounds resolved against a field's `min..=max`: `(lo, hi)`, with `lo > hi` for an
+/// empty range (`x..0`, `(MAX+1)..`).
+pub(crate) fn resolve_bounds(
+    (lo, hi): (Bound<u128>, Bound<u128>),
+    min: u128,
+    max: u128,
+) -> (u128, u128) {
+    let lo = match lo {
+        Bound::Included(x) => Some(x),
+        Bound::Excluded(x) => x.checked_add(1),
+        Bound::Unbounded => Some(min),
+    };
+    let hi = match hi {
+        Bound::Included(x) => Some(x),
+        Bound::Excluded(x) => x.checked_sub(1),
+        Bound::Unbounded => Some(max),
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => (1, 0),
+    }
+}
+
+/// Parses one field's range: `3`, `1..=31`, `1..32`, `8..`, `..=7`, `..7`, `..`, `*`,
+/// numbers in decimal or `0x` hexadecimal, spaces around any part. The one range
+/// parser: patterns, pools (TOML and derive) and the fields' ranges of TOML schemas
+/// all read ranges here.
+pub(crate) fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
+    let s = s.trim();
     if s == "*" || s == ".." {
         return Ok((Bound::Unbounded, Bound::Unbounded));
     }
@@ -337,6 +377,7 @@ fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String> {
 ///
 /// The textual syntax, accepted by [`FromStr`] and printed by [`Display`](fmt::Display):
 /// `bus=0, slot=1..=31`; `*` matches every address.
+#[must_use = "a pattern does nothing until an allocator is given it"]
 pub struct Pattern<A> {
     pub(crate) raw: RawPattern,
     _a: PhantomData<fn() -> A>,
@@ -350,7 +391,7 @@ impl<A> Clone for Pattern<A> {
 impl<A> Copy for Pattern<A> {}
 impl<A> PartialEq for Pattern<A> {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.raw() == other.raw()
     }
 }
 impl<A> Eq for Pattern<A> {}
@@ -358,6 +399,15 @@ impl<A> Eq for Pattern<A> {}
 impl<A: Address> Default for Pattern<A> {
     fn default() -> Self {
         Self::any()
+    }
+}
+
+impl<A> Pattern<A> {
+    /// The field ranges. Code outside this file reads a pattern through here (and
+    /// builds one with [`Pattern::from_raw`]), so its representation can change here
+    /// alone.
+    pub(crate) fn raw(&self) -> RawPattern {
+        self.raw
     }
 }
 
@@ -419,30 +469,26 @@ impl<A: Address> Pattern<A> {
 
     /// The range of field `i`, or `None` when it is unconstrained.
     pub fn range(&self, i: usize) -> Option<RangeInclusive<u128>> {
-        self.raw
-            .ranges
-            .get(i)
-            .copied()
-            .flatten()
-            .map(|(a, b)| a..=b)
+        self.raw().range(i).map(|(a, b)| a..=b)
     }
 
     /// Whether no field is constrained.
     pub fn is_any(&self) -> bool {
-        self.raw.is_any()
+        self.raw().is_any()
     }
 
     /// Checks every range against its field.
     pub fn check(&self) -> Result<(), Error> {
-        self.raw.resolve(A::FIELDS).map(|_| ())
+        self.raw().resolve(A::FIELDS).map(|_| ())
     }
 
     /// Whether `addr` matches (a pattern that fails [`Pattern::check`] matches nothing).
     pub fn matches(&self, addr: &A) -> bool {
-        self.check().is_ok()
+        let raw = self.raw();
+        raw.resolve(A::FIELDS).is_ok()
             && A::FIELDS.iter().enumerate().all(|(i, f)| {
                 let v = addr.field(i);
-                match self.raw.ranges[i] {
+                match raw.range(i) {
                     Some((lo, hi)) => lo <= v && v <= hi,
                     None => f.contains(v),
                 }
@@ -452,13 +498,13 @@ impl<A: Address> Pattern<A> {
 
 impl<A: Address> fmt::Display for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw.display(A::FIELDS))
+        f.write_str(&self.raw().display(A::FIELDS))
     }
 }
 
 impl<A: Address> fmt::Debug for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pattern({})", self.raw.display(A::FIELDS))
+        write!(f, "Pattern({})", self.raw().display(A::FIELDS))
     }
 }
 
@@ -480,6 +526,7 @@ impl<A: Address> FromStr for Pattern<A> {
 ///
 /// Blocks are naturally aligned: on every field the block's first value is a multiple
 /// of its extent.
+#[must_use = "a block shape does nothing until an allocator is given it"]
 pub struct Block<A> {
     pub(crate) extents: [u128; MAX_FIELDS],
     _a: PhantomData<fn() -> A>,
@@ -493,7 +540,15 @@ impl<A> Clone for Block<A> {
 impl<A> Copy for Block<A> {}
 impl<A> PartialEq for Block<A> {
     fn eq(&self, other: &Self) -> bool {
-        self.extents == other.extents
+        self.extents() == other.extents()
+    }
+}
+
+impl<A> Block<A> {
+    /// The extents, one per field (1 past the last). Code outside this file reads a
+    /// block through here, so its representation can change here alone.
+    pub(crate) fn extents(&self) -> [u128; MAX_FIELDS] {
+        self.extents
     }
 }
 impl<A> Eq for Block<A> {}
@@ -523,13 +578,13 @@ impl<A: Address> Block<A> {
 
     /// The extent of field `i`.
     pub fn get(&self, i: usize) -> u128 {
-        self.extents.get(i).copied().unwrap_or(1)
+        self.extents().get(i).copied().unwrap_or(1)
     }
 
     /// Checks every extent: at least 1, at most the number of values of its field.
     pub fn check(&self) -> Result<(), Error> {
         for (i, f) in A::FIELDS.iter().enumerate() {
-            check_extent(f, self.extents[i])?;
+            check_extent(f, self.get(i))?;
         }
         Ok(())
     }
@@ -575,7 +630,7 @@ pub(crate) fn display_extents<F: FieldInfo>(extents: &[u128], fields: &[F]) -> S
 
 impl<A: Address> fmt::Display for Block<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&display_extents(&self.extents, A::FIELDS))
+        f.write_str(&display_extents(&self.extents(), A::FIELDS))
     }
 }
 
@@ -693,5 +748,37 @@ impl<A: Address> BlockRange<A> {
 impl<A: Address> fmt::Display for BlockRange<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..={}", self.first, self.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_share_one_threshold() {
+        let keys = ["name", "type", "doc", "range"];
+        // A third of the length, rounded up: 1 edit for up to 3 characters, 2 up to 6.
+        assert_eq!(suggest("nme", keys), Some("name"));
+        assert_eq!(suggest("rnage", keys), Some("range"));
+        assert_eq!(suggest("rnge", keys), Some("range"));
+        assert_eq!(suggest("xyz", keys), None);
+        // Fewer edits than characters: a one-letter name suggests nothing.
+        assert_eq!(suggest("x", ["y", "z"]), None);
+        assert_eq!(suggest("yy", ["y"]), Some("y"));
+        // Without case.
+        assert_eq!(suggest("SLOT", ["bus", "slot"]), Some("slot"));
+        assert_eq!(suggest("Format", ["format"]), Some("format"));
+        // Ties: an anagram first, then the same length.
+        assert_eq!(suggest("abdc", ["abxy", "abcd"]), Some("abcd"));
+        assert_eq!(suggest("tags", ["tag", "tagz"]), Some("tagz"));
+        assert_eq!(suggest("slot", core::iter::empty()), None);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("slot", "slt"), 1);
+        assert_eq!(edit_distance("", "bus"), 3);
+        assert_eq!(edit_distance("fromat", "format"), 2);
     }
 }

@@ -1,6 +1,7 @@
 //! The format language: checks of format strings, printing, parsing, round trips.
 
-use addralloc_runtime::format::{parse_pieces, write_pieces, Format, PieceRef, Radix, Spec};
+use addralloc_runtime::format::__private::{parse_pieces, write_pieces, PieceRef, Radix, Spec};
+use addralloc_runtime::format::Format;
 use addralloc_runtime::Error;
 use proptest::prelude::*;
 

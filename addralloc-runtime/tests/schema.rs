@@ -532,11 +532,7 @@ fn model_built_by_hand() {
         FieldDef::new("unit", FieldType::U8).with_range(0, 1),
     ];
     t.format = Some("{controller}.{unit}".into());
-    t.pools.push(PoolDef {
-        pattern: "controller=0".into(),
-        tags: vec![],
-        span: None,
-    });
+    t.pools.push(PoolDef::new("controller=0"));
     assert!(t.check().is_empty());
     assert_eq!(t.format().to_string(&[1, 0]), "1.0");
     // Without spans, diagnostics have none.
@@ -612,7 +608,7 @@ mod fuzz {
             t.format = Some(format);
             t.pools = pools
                 .into_iter()
-                .map(|p| PoolDef { pattern: p, tags: vec![], span: None })
+                .map(PoolDef::new)
                 .collect();
             let d = t.check();
             let _ = t.format();

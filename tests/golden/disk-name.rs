@@ -70,9 +70,9 @@ const _: () = {
             let mut __buf = ::addralloc::__private::Buf::<9usize>::new();
             __buf.push_str("sd");
             __buf.push_spec(
-                ::addralloc::format::Spec {
+                ::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 },
@@ -86,11 +86,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Literal("sd"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Literal("sd"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 }),
@@ -277,9 +277,9 @@ const _: () = {
             let mut __buf = ::addralloc::__private::Buf::<9usize>::new();
             __buf.push_str("hd");
             __buf.push_spec(
-                ::addralloc::format::Spec {
+                ::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 },
@@ -293,11 +293,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Literal("hd"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Literal("hd"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 }),
@@ -484,9 +484,9 @@ const _: () = {
             let mut __buf = ::addralloc::__private::Buf::<9usize>::new();
             __buf.push_str("vd");
             __buf.push_spec(
-                ::addralloc::format::Spec {
+                ::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 },
@@ -500,11 +500,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Literal("vd"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Literal("vd"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 }),
@@ -693,9 +693,9 @@ const _: () = {
             let mut __buf = ::addralloc::__private::Buf::<10usize>::new();
             __buf.push_str("xvd");
             __buf.push_spec(
-                ::addralloc::format::Spec {
+                ::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 },
@@ -709,11 +709,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Literal("xvd"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Literal("xvd"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Letters,
+                    radix: ::addralloc::__private::Radix::Letters,
                     width: 0usize,
                     zero_pad: false,
                 }),

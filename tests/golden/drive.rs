@@ -133,31 +133,31 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::Decimal,
+                    radix: ::addralloc::__private::Radix::Decimal,
                     width: 0usize,
                     zero_pad: false,
                 }),
-                ::addralloc::format::PieceRef::Literal(":"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+                ::addralloc::__private::PieceRef::Literal(":"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 1usize,
-                    radix: ::addralloc::format::Radix::Decimal,
+                    radix: ::addralloc::__private::Radix::Decimal,
                     width: 0usize,
                     zero_pad: false,
                 }),
-                ::addralloc::format::PieceRef::Literal(":"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+                ::addralloc::__private::PieceRef::Literal(":"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 2usize,
-                    radix: ::addralloc::format::Radix::Decimal,
+                    radix: ::addralloc::__private::Radix::Decimal,
                     width: 0usize,
                     zero_pad: false,
                 }),
-                ::addralloc::format::PieceRef::Literal(":"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+                ::addralloc::__private::PieceRef::Literal(":"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 3usize,
-                    radix: ::addralloc::format::Radix::Decimal,
+                    radix: ::addralloc::__private::Radix::Decimal,
                     width: 0usize,
                     zero_pad: false,
                 }),

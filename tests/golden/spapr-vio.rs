@@ -86,11 +86,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] = &[
-                ::addralloc::format::PieceRef::Literal("0x"),
-                ::addralloc::format::PieceRef::Field(::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] = &[
+                ::addralloc::__private::PieceRef::Literal("0x"),
+                ::addralloc::__private::PieceRef::Field(::addralloc::__private::Spec {
                     field: 0usize,
-                    radix: ::addralloc::format::Radix::LowerHex,
+                    radix: ::addralloc::__private::Radix::LowerHex,
                     width: 8usize,
                     zero_pad: true,
                 }),

@@ -85,11 +85,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] =
-                &[::addralloc::format::PieceRef::Field(
-                    ::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] =
+                &[::addralloc::__private::PieceRef::Field(
+                    ::addralloc::__private::Spec {
                         field: 0usize,
-                        radix: ::addralloc::format::Radix::Decimal,
+                        radix: ::addralloc::__private::Radix::Decimal,
                         width: 0usize,
                         zero_pad: false,
                     },
@@ -291,11 +291,11 @@ const _: () = {
         type Err = ::addralloc::Error;
         #[inline]
         fn from_str(__s: &str) -> ::core::result::Result<Self, ::addralloc::Error> {
-            const __PIECES: &[::addralloc::format::PieceRef<'static>] =
-                &[::addralloc::format::PieceRef::Field(
-                    ::addralloc::format::Spec {
+            const __PIECES: &[::addralloc::__private::PieceRef<'static>] =
+                &[::addralloc::__private::PieceRef::Field(
+                    ::addralloc::__private::Spec {
                         field: 0usize,
-                        radix: ::addralloc::format::Radix::Decimal,
+                        radix: ::addralloc::__private::Radix::Decimal,
                         width: 0usize,
                         zero_pad: false,
                     },

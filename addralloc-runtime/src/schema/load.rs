@@ -10,8 +10,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{Diagnostic, FieldDef, FieldType, PoolDef, Schema, TypeDef};
-use crate::format::suggest;
-use crate::pattern::parse_number;
+use crate::pattern;
+use crate::pattern::suggest;
 
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -267,10 +267,12 @@ impl Loader {
                 found
             });
         let doc = self.string(t, "doc", within).map(|(s, _)| s.to_string());
+        // Open ends of a range are the type's own (without a type, no field is made).
+        let full = ty.map_or(u128::MAX, FieldType::max_value);
         let range = match t.get("range") {
             None => None,
             Some(v) => match v.get_ref() {
-                DeValue::String(s) => match parse_range(cow_str(s)) {
+                DeValue::String(s) => match parse_range(cow_str(s), full) {
                     Ok(r) => Some((r, v.span())),
                     Err(reason) => {
                         self.errors.push(Diagnostic::new(
@@ -297,8 +299,8 @@ impl Loader {
         f.doc = doc;
         f.span = Some(span);
         if let Some(((lo, hi), sp)) = range {
-            f.min = lo.unwrap_or(0);
-            f.max = hi.unwrap_or(ty.max_value());
+            f.min = lo;
+            f.max = hi;
             f.range_span = Some(sp);
         }
         Some(f)
@@ -355,30 +357,18 @@ fn cow_str<'a>(s: &'a Cow<'_, str>) -> &'a str {
     s.as_ref()
 }
 
-/// Parses a field range: `0..=31`, `0..32`, `0x0..=0x1f`, `..=31`, `8..`, `5`.
-/// `None` bounds are the type's own. An exclusive end of 0 gives an empty range.
-fn parse_range(s: &str) -> Result<(Option<u128>, Option<u128>), String> {
-    let s = s.trim();
-    let Some((a, b)) = s.split_once("..") else {
-        let v = parse_number(s).map_err(|_| expected_range())?;
-        return Ok((Some(v), Some(v)));
-    };
-    let lo = match a.trim() {
-        "" => None,
-        a => Some(parse_number(a)?),
-    };
-    let hi = match b.strip_prefix('=') {
-        Some(b) => Some(parse_number(b.trim())?),
-        None => match b.trim() {
-            "" => None,
-            b => match parse_number(b)?.checked_sub(1) {
-                Some(h) => Some(h),
-                // `x..0`: empty.
-                None => return Ok((Some(1), Some(0))),
-            },
-        },
-    };
-    Ok((lo, hi))
+/// Reads a field's range (`0..=31`, `0..32`, `0x0..=0x1f`, `..=31`, `8..`, `5`) with the
+/// one range parser of patterns; open ends are the type's own (`0` and `max`). `lo > hi`
+/// for an empty range (`3..0`), which the model's check reports.
+fn parse_range(s: &str, max: u128) -> Result<(u128, u128), String> {
+    let bounds = pattern::parse_range(s).map_err(|reason| {
+        if s.contains("..") {
+            reason
+        } else {
+            expected_range()
+        }
+    })?;
+    Ok(pattern::resolve_bounds(bounds, 0, max))
 }
 
 fn expected_range() -> String {
@@ -391,17 +381,22 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("0..=31"), Ok((Some(0), Some(31))));
-        assert_eq!(parse_range("0..32"), Ok((Some(0), Some(31))));
-        assert_eq!(parse_range("0x0..=0x1f"), Ok((Some(0), Some(31))));
-        assert_eq!(parse_range(" 8.. "), Ok((Some(8), None)));
-        assert_eq!(parse_range("..=7"), Ok((None, Some(7))));
-        assert_eq!(parse_range(".."), Ok((None, None)));
-        assert_eq!(parse_range("5"), Ok((Some(5), Some(5))));
-        assert_eq!(parse_range("3..0"), Ok((Some(1), Some(0))));
-        assert!(parse_range("a..b").is_err());
-        assert!(parse_range("").is_err());
-        assert!(parse_range("0..=999999999999999999999999999999999999999999").is_err());
+        let r = |s: &str| parse_range(s, 255);
+        assert_eq!(r("0..=31"), Ok((0, 31)));
+        assert_eq!(r("0..32"), Ok((0, 31)));
+        assert_eq!(r("0x0..=0x1f"), Ok((0, 31)));
+        assert_eq!(r(" 8.. "), Ok((8, 255)));
+        assert_eq!(r("..=7"), Ok((0, 7)));
+        assert_eq!(r(".."), Ok((0, 255)));
+        assert_eq!(r("5"), Ok((5, 5)));
+        assert_eq!(r("3..0"), Ok((1, 0)));
+        assert_eq!(r("a"), Err(expected_range()));
+        assert_eq!(r(""), Err(expected_range()));
+        assert_eq!(
+            r("a..b"),
+            Err("`a` is not a number (decimal, or hexadecimal after `0x`)".to_string())
+        );
+        assert!(r("0..=999999999999999999999999999999999999999999").is_err());
     }
 
     #[test]

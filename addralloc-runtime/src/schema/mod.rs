@@ -35,7 +35,7 @@
 //! The TOML layout is described in `docs/schema.md`.
 
 use std::fmt;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -122,6 +122,7 @@ impl fmt::Display for FieldType {
 
 /// One field of an address type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FieldDef {
     /// The field's name: a Rust identifier, used in formats and patterns.
     pub name: String,
@@ -142,6 +143,13 @@ pub struct FieldDef {
 
 impl FieldDef {
     /// A field of type `ty` over the type's full range, without doc or spans.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType};
+    /// let slot = FieldDef::new("slot", FieldType::U8).with_range(0, 31);
+    /// assert_eq!((slot.min, slot.max, slot.bits()), (0, 31, 5));
+    /// ```
+    #[must_use]
     pub fn new(name: impl Into<String>, ty: FieldType) -> FieldDef {
         FieldDef {
             name: name.into(),
@@ -155,6 +163,7 @@ impl FieldDef {
     }
 
     /// This field restricted to `min..=max`.
+    #[must_use]
     pub fn with_range(mut self, min: u128, max: u128) -> FieldDef {
         self.min = min;
         self.max = max;
@@ -183,6 +192,7 @@ impl FieldInfo for FieldDef {
 /// A default pool of an address type: a pattern in the textual syntax
 /// (`bus=0, slot=1..=31`) and its tags.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PoolDef {
     /// The pattern, e.g. `domain=0, bus=0, slot=1..=31`; `*` for every address.
     pub pattern: String,
@@ -192,8 +202,49 @@ pub struct PoolDef {
     pub span: Option<Range<usize>>,
 }
 
+impl PoolDef {
+    /// A pool of the addresses matching `pattern`, without tags or span.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::PoolDef;
+    /// let hotplug = PoolDef::new("bus=0, slot=1..=31").with_tags(["hotplug"]);
+    /// assert_eq!(hotplug.tags, ["hotplug"]);
+    /// ```
+    ///
+    /// The model's structs are `#[non_exhaustive]`: build them with their constructors,
+    /// not with struct literals.
+    ///
+    /// ```compile_fail
+    /// use addralloc_runtime::schema::PoolDef;
+    /// let p = PoolDef { pattern: "*".into(), tags: Vec::new(), span: None };
+    /// ```
+    ///
+    /// A pool that is built and dropped is a mistake the compiler points out:
+    ///
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// addralloc_runtime::schema::PoolDef::new("*");
+    /// ```
+    #[must_use]
+    pub fn new(pattern: impl Into<String>) -> PoolDef {
+        PoolDef {
+            pattern: pattern.into(),
+            tags: Vec::new(),
+            span: None,
+        }
+    }
+
+    /// This pool with `tags` added.
+    #[must_use]
+    pub fn with_tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> PoolDef {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+}
+
 /// One address type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TypeDef {
     /// The Rust type name, e.g. `PciAddress`.
     pub name: String,
@@ -215,6 +266,7 @@ pub struct TypeDef {
 
 /// A related location attached to a [`Diagnostic`] ("first declared here").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Note {
     /// What the location is: lowercase, no trailing period.
     pub message: String,
@@ -225,6 +277,7 @@ pub struct Note {
 /// A schema error: lowercase, no trailing period, code in backticks, with the byte span
 /// in the source it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// What is wrong.
     pub message: String,
@@ -236,6 +289,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic without notes.
+    #[must_use]
     pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
@@ -245,6 +299,7 @@ impl Diagnostic {
     }
 
     /// Adds a related location.
+    #[must_use]
     pub fn with_note(mut self, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
         self.notes.push(Note {
             message: message.into(),
@@ -307,6 +362,7 @@ const RUST_KEYWORDS: &[&str] = &[
 
 impl TypeDef {
     /// A type with no fields, format, pools, doc or spans.
+    #[must_use]
     pub fn new(name: impl Into<String>) -> TypeDef {
         TypeDef {
             name: name.into(),
@@ -355,6 +411,7 @@ impl TypeDef {
     ///     "format names unknown field `bux`; did you mean `bus`?",
     /// ]);
     /// ```
+    #[must_use = "the diagnostics are the check's only result"]
     pub fn check(&self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let name = &self.name;
@@ -463,23 +520,14 @@ impl TypeDef {
                     tags.push(t);
                 }
             }
-            match RawPattern::parse(&p.pattern, &self.fields) {
-                Err(e) => {
-                    let reason = match e {
-                        crate::Error::BadPattern { reason, .. } => reason,
-                        e => e.to_string(),
-                    };
-                    out.push(Diagnostic::new(
-                        format!("invalid pool pattern `{}`: {reason}", p.pattern),
-                        p.span.clone(),
-                    ));
-                }
-                Ok(raw) => {
+            match self.pool_ranges(p) {
+                Err(d) => out.push(d),
+                Ok(ranges) => {
                     let b: Vec<(u128, u128)> = self
                         .fields
                         .iter()
-                        .enumerate()
-                        .map(|(i, f)| raw.ranges[i].unwrap_or((f.min, f.max)))
+                        .zip(ranges)
+                        .map(|(f, r)| r.map_or((f.min, f.max), |r| (*r.start(), *r.end())))
                         .collect();
                     if let Some((j, _)) = boxes
                         .iter()
@@ -512,6 +560,42 @@ impl TypeDef {
     }
 
     /// Maps a span inside the format string to the source.
+    /// The ranges of a pool's pattern, one per field (`None`: unconstrained), checked
+    /// against the fields: what [`TypeDef::check`] reads every pool with, and what the
+    /// schema compiler generates `default_pools` from. The error is the diagnostic
+    /// `check` reports, at the pool's span.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+    /// let mut t = TypeDef::new("Port");
+    /// t.fields.push(FieldDef::new("bus", FieldType::U8));
+    /// t.fields.push(FieldDef::new("port", FieldType::U8).with_range(0, 31));
+    /// assert_eq!(t.pool_ranges(&PoolDef::new("port=1..8")), Ok(vec![None, Some(1..=7)]));
+    /// let err = t.pool_ranges(&PoolDef::new("port=32")).unwrap_err();
+    /// assert_eq!(
+    ///     err.message,
+    ///     "invalid pool pattern `port=32`: field `port` value 32 is out of range 0..=31"
+    /// );
+    /// ```
+    pub fn pool_ranges(
+        &self,
+        pool: &PoolDef,
+    ) -> Result<Vec<Option<RangeInclusive<u128>>>, Diagnostic> {
+        let raw = RawPattern::parse(&pool.pattern, &self.fields).map_err(|e| {
+            let reason = match e {
+                crate::Error::BadPattern { reason, .. } => reason,
+                e => e.to_string(),
+            };
+            Diagnostic::new(
+                format!("invalid pool pattern `{}`: {reason}", pool.pattern),
+                pool.span.clone(),
+            )
+        })?;
+        Ok((0..self.fields.len())
+            .map(|i| raw.range(i).map(|(a, b)| a..=b))
+            .collect())
+    }
+
     fn format_subspan(&self, text: &str, span: Range<usize>) -> Option<Range<usize>> {
         let whole = self.format_span.clone()?;
         if whole.end.checked_sub(whole.start) == Some(text.len() + 2) {
@@ -535,6 +619,7 @@ impl TypeDef {
 
 /// A schema: the address types of one TOML file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct Schema {
     /// The types, in file order.
     pub types: Vec<TypeDef>,
@@ -592,11 +677,11 @@ mod tests {
     #[test]
     fn format_spans_shift_into_plain_strings() {
         let mut t = TypeDef::new("T");
-        t.fields.push(FieldDef::new("a", FieldType::U8));
-        t.format = Some("{b}".into());
-        t.format_span = Some(10..15);
-        assert_eq!(t.check()[0].span, Some(12..13));
-        t.format_span = Some(10..18); // an escaped or raw string: the whole literal
-        assert_eq!(t.check()[0].span, Some(10..18));
+        t.fields.push(FieldDef::new("bus", FieldType::U8));
+        t.format = Some("{bux}".into());
+        t.format_span = Some(10..17);
+        assert_eq!(t.check()[0].span, Some(12..15));
+        t.format_span = Some(10..20); // an escaped or raw string: the whole literal
+        assert_eq!(t.check()[0].span, Some(10..20));
     }
 }

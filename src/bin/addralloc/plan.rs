@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use addralloc::__private::suggest;
 use addralloc::disk::DiskBus;
-use addralloc::edit_distance;
 
 use crate::report::Problem;
 use crate::toml::{Spanned, Table, Value};
@@ -68,12 +68,8 @@ struct Reader {
 }
 
 fn unknown_key(key: &Text, allowed: &[&str], what: &str) -> Problem {
-    let best = allowed
-        .iter()
-        .map(|a| (edit_distance(&key.value, a), *a))
-        .min_by_key(|(d, _)| *d);
-    let message = match best {
-        Some((d, a)) if d <= 2.max(key.value.len() / 3) => {
+    let message = match suggest(&key.value, allowed.iter().copied()) {
+        Some(a) => {
             format!("unknown key `{}` in {what}; did you mean `{a}`?", key.value)
         }
         _ => {
@@ -278,14 +274,8 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
         let type_name = r.string(t, "type", what);
         let policy = r.string(t, "policy", what);
         if let Some(p) = &policy {
-            if !["lowest-first", "next-fit", "highest-first"].contains(&p.value.as_str()) {
-                r.problems.push(Problem::at(
-                    format!(
-                        "unknown policy `{}`; the policies are `lowest-first`, `next-fit`, `highest-first`",
-                        p.value
-                    ),
-                    p.span.clone(),
-                ));
+            if let Err(e) = p.value.parse::<addralloc::Policy>() {
+                r.problems.push(Problem::at(e.to_string(), p.span.clone()));
             }
         }
         let disk_bus = disk_bus(&mut r, t, what);

@@ -353,11 +353,12 @@ fn load_space(
             }
         },
     };
-    let policy = match def.policy.as_ref().map(|p| p.value.as_str()) {
-        Some("next-fit") => Policy::NextFit,
-        Some("highest-first") => Policy::HighestFirst,
-        _ => Policy::LowestFirst,
-    };
+    // An unknown name is reported when the plan is read.
+    let policy: Policy = def
+        .policy
+        .as_ref()
+        .and_then(|p| p.value.parse().ok())
+        .unwrap_or_default();
     let mut space = Space::new(ty, policy).map_err(|e| {
         vec![Problem::at(
             format!("cannot use type `{}`: {e}", ty.name),
@@ -553,7 +554,7 @@ impl Runner<'_> {
                 return None;
             }
         };
-        let (c, b, t, u) = match disk::drive_address(bus, index) {
+        let drive = match disk::drive_address(bus, index) {
             Ok(a) => a,
             Err(err) => {
                 self.problems
@@ -561,13 +562,18 @@ impl Runner<'_> {
                 return None;
             }
         };
-        let v = vec![c.into(), b.into(), t.into(), u.into()];
+        let v = vec![
+            drive.controller.into(),
+            drive.bus.into(),
+            drive.target.into(),
+            drive.unit.into(),
+        ];
         match self.spaces[e.space].check_values(&v) {
             Ok(()) => Some(v),
             Err(err) => {
                 self.problems.push(Problem::at(
                     format!(
-                        "disk `{}` maps to drive address {c}:{b}:{t}:{u} on a `{}` bus, which type `{}` cannot hold: {err}",
+                        "disk `{}` maps to drive address {drive} on a `{}` bus, which type `{}` cannot hold: {err}",
                         d.value,
                         bus.name(),
                         self.spaces[e.space].type_name()
