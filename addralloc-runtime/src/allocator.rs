@@ -213,13 +213,13 @@ impl<A: Address> Allocator<A> {
         pattern: impl Into<Pattern<A>>,
         tags: &[&str],
     ) -> Result<(), Error> {
-        self.core.add_pool(&pattern.into().raw, tags)
+        self.core.add_pool(&pattern.into().raw(), tags)
     }
 
     /// Removes the pool that is exactly `pattern` (as [`Allocator::pools`] lists it).
     /// Refused, changing nothing, while any address in it is reserved.
     pub fn remove_pool(&mut self, pattern: impl Into<Pattern<A>>) -> Result<(), Error> {
-        self.core.remove_pool(&pattern.into().raw)
+        self.core.remove_pool(&pattern.into().raw())
     }
 
     /// The pools, as patterns with their tags, in address order.
@@ -259,7 +259,7 @@ impl<A: Address> Allocator<A> {
 
     /// Reserves the first free address matching `pattern`, by policy.
     pub fn reserve_first(&mut self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
-        self.reserve_first_with(&pattern.into().raw, Opts::default())
+        self.reserve_first_with(&pattern.into().raw(), Opts::default())
     }
 
     /// Reserves any free address in the pools, by policy.
@@ -285,7 +285,7 @@ impl<A: Address> Allocator<A> {
         pattern: impl Into<Pattern<A>>,
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
-        self.reserve_block_with(&pattern.into().raw, &block.into(), Opts::default())
+        self.reserve_block_with(&pattern.into().raw(), &block.into(), Opts::default())
     }
 
     /// Reserves every address of the box from `first` to `last`, field by field (it
@@ -315,7 +315,7 @@ impl<A: Address> Allocator<A> {
         prefs: impl IntoIterator<Item = P>,
         o: Opts<'_>,
     ) -> Result<(A, usize), Error> {
-        let raws: Vec<RawPattern> = prefs.into_iter().map(|p| p.borrow().raw).collect();
+        let raws: Vec<RawPattern> = prefs.into_iter().map(|p| p.borrow().raw()).collect();
         let (idx, i) = self.core.reserve_preferred(&raws, o)?;
         Ok((self.addr(idx), i))
     }
@@ -328,7 +328,7 @@ impl<A: Address> Allocator<A> {
     ) -> Result<BlockRange<A>, Error> {
         let (first, last) = self
             .core
-            .reserve_block(raw, &block.extents[..A::FIELDS.len()], o)?;
+            .reserve_block(raw, &block.extents()[..A::FIELDS.len()], o)?;
         self.range(first, last)
     }
 
@@ -443,7 +443,7 @@ impl<A: Address> Allocator<A> {
 
     /// Number of free addresses matching `pattern` in the pools.
     pub fn free_count_in(&self, pattern: impl Into<Pattern<A>>) -> Result<Count, Error> {
-        self.core.free_count_in(&pattern.into().raw)
+        self.core.free_count_in(&pattern.into().raw())
     }
 
     /// Heap bytes held by the allocator's ranges, pools and labels (the B-tree maps
@@ -533,7 +533,7 @@ impl<'a, A: Address> Request<'a, A> {
     /// As [`Allocator::reserve_first`].
     pub fn reserve_first(self, pattern: impl Into<Pattern<A>>) -> Result<A, Error> {
         self.alloc
-            .reserve_first_with(&pattern.into().raw, self.opts)
+            .reserve_first_with(&pattern.into().raw(), self.opts)
     }
 
     /// As [`Allocator::reserve_any`].
@@ -556,7 +556,7 @@ impl<'a, A: Address> Request<'a, A> {
         block: impl Into<Block<A>>,
     ) -> Result<BlockRange<A>, Error> {
         self.alloc
-            .reserve_block_with(&pattern.into().raw, &block.into(), self.opts)
+            .reserve_block_with(&pattern.into().raw(), &block.into(), self.opts)
     }
 
     /// As [`Allocator::reserve_range`].

@@ -424,7 +424,7 @@ impl DynPattern {
             && self.raw.resolve(&self.ty.def.fields).is_ok()
             && self.ty.def.fields.iter().enumerate().all(|(i, f)| {
                 let v = addr.values[i];
-                match self.raw.ranges[i] {
+                match self.raw.range(i) {
                     Some((lo, hi)) => lo <= v && v <= hi,
                     None => f.min <= v && v <= f.max,
                 }

@@ -66,8 +66,8 @@ pub use crate::dynamic::{DynAddress, DynAllocator, DynSchema, DynType};
 pub use crate::engine::MAX_FIELDS;
 pub use crate::error::Error;
 pub use crate::format::Format;
-pub use crate::pattern::{edit_distance, Block, BlockRange, FieldRange, Pattern, Unsigned};
-pub use crate::policy::Policy;
+pub use crate::pattern::{Block, BlockRange, FieldRange, Pattern, Unsigned};
+pub use crate::policy::{ParsePolicyError, Policy};
 #[cfg(all(feature = "std", feature = "schema"))]
 pub use crate::shared::SharedDynAllocator;
 #[cfg(feature = "std")]

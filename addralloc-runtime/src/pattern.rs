@@ -144,38 +144,39 @@ impl RawPattern {
         self.constrained == 0
     }
 
-    /// Checks every constrained field and returns the digit range of every field.
+    /// Checks every constrained field and returns the digit range of every field. A
+    /// value outside its field is reported first (the lowest such field), then an empty
+    /// range.
     pub(crate) fn resolve<F: FieldInfo>(
         &self,
         fields: &[F],
     ) -> Result<[(u128, u128); MAX_FIELDS], Error> {
-        let mut out = [(0, 0); MAX_FIELDS];
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
-            let (lo, hi) = match self.range(i) {
-                None => (f.min(), f.max()),
-                Some((lo, hi)) => {
-                    if lo > hi {
-                        return Err(Error::BadPattern {
-                            pattern: self.display(fields),
-                            reason: format!(
-                                "the range of field `{}` is empty: it starts after it ends",
-                                f.name()
-                            ),
+            if let Some((lo, hi)) = self.range(i) {
+                for v in [lo, hi] {
+                    if v < f.min() || v > f.max() {
+                        return Err(Error::OutOfRange {
+                            field: f.name().to_string(),
+                            value: v,
+                            min: f.min(),
+                            max: f.max(),
                         });
                     }
-                    for v in [lo, hi] {
-                        if v < f.min() || v > f.max() {
-                            return Err(Error::OutOfRange {
-                                field: f.name().to_string(),
-                                value: v,
-                                min: f.min(),
-                                max: f.max(),
-                            });
-                        }
-                    }
-                    (lo, hi)
                 }
-            };
+            }
+        }
+        let mut out = [(0, 0); MAX_FIELDS];
+        for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
+            let (lo, hi) = self.range(i).unwrap_or((f.min(), f.max()));
+            if lo > hi {
+                return Err(Error::BadPattern {
+                    pattern: self.display(fields),
+                    reason: format!(
+                        "the range of field `{}` is empty: it starts after it ends",
+                        f.name()
+                    ),
+                });
+            }
             out[i] = (lo - f.min(), hi - f.min());
         }
         Ok(out)
@@ -283,10 +284,8 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(.., c)| c)
 }
 
-/// Levenshtein distance, behind [`suggest`]. Public only for the runtime's re-export;
-/// not public API.
-#[doc(hidden)]
-pub fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, behind [`suggest`].
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -379,8 +378,54 @@ pub(crate) fn parse_range(s: &str) -> Result<(Bound<u128>, Bound<u128>), String>
 /// `bus=0, slot=1..=31`; `*` matches every address.
 #[must_use = "a pattern does nothing until an allocator is given it"]
 pub struct Pattern<A> {
-    pub(crate) raw: RawPattern,
+    /// Low ends of the constrained fields, as digits (value minus the field's min) at
+    /// the field's place in the type's bit layout: every field in one number.
+    lo: u128,
+    /// High ends, packed the same way.
+    hi: u128,
+    /// The out-of-range end of field `bad_field` (see `bad_ends`).
+    bad_value: u128,
+    /// Constrained fields.
+    set: u16,
+    /// Fields whose range could not be packed (an end outside the field's range).
+    bad: u16,
+    /// The lowest such field whose value is kept in `bad_value`; `NONE` when none is.
+    bad_field: u8,
+    /// Bit 0: its low end is `bad_value`; bit 1: its high end is.
+    bad_ends: u8,
     _a: PhantomData<fn() -> A>,
+}
+
+/// No field.
+const NONE: u8 = u8::MAX;
+
+/// Field `i`'s place in the packed layout of `fields`: shift and digit mask. `None`
+/// when the fields need more than 128 bits (such a type has no allocator either).
+fn place(fields: &[Field], i: usize) -> Option<(u32, u128)> {
+    let bits = |f: &Field| 128 - (f.max - f.min).leading_zeros();
+    let mut shift = 0u32;
+    for f in fields.get(i + 1..)? {
+        shift = shift.checked_add(bits(f))?;
+    }
+    let b = bits(fields.get(i)?);
+    if shift.checked_add(b)? > 128 {
+        return None;
+    }
+    let mask = if b == 128 {
+        u128::MAX
+    } else {
+        (1u128 << b) - 1
+    };
+    Some((shift, mask))
+}
+
+fn digit(packed: u128, (shift, mask): (u32, u128)) -> u128 {
+    packed.checked_shr(shift).unwrap_or(0) & mask
+}
+
+fn put(packed: &mut u128, (shift, mask): (u32, u128), d: u128) {
+    let m = mask.checked_shl(shift).unwrap_or(0);
+    *packed = (*packed & !m) | (d.checked_shl(shift).unwrap_or(0) & m);
 }
 
 impl<A> Clone for Pattern<A> {
@@ -389,12 +434,12 @@ impl<A> Clone for Pattern<A> {
     }
 }
 impl<A> Copy for Pattern<A> {}
-impl<A> PartialEq for Pattern<A> {
+impl<A: Address> PartialEq for Pattern<A> {
     fn eq(&self, other: &Self) -> bool {
         self.raw() == other.raw()
     }
 }
-impl<A> Eq for Pattern<A> {}
+impl<A: Address> Eq for Pattern<A> {}
 
 impl<A: Address> Default for Pattern<A> {
     fn default() -> Self {
@@ -402,27 +447,101 @@ impl<A: Address> Default for Pattern<A> {
     }
 }
 
-impl<A> Pattern<A> {
-    /// The field ranges. Code outside this file reads a pattern through here (and
-    /// builds one with [`Pattern::from_raw`]), so its representation can change here
-    /// alone.
-    pub(crate) fn raw(&self) -> RawPattern {
-        self.raw
-    }
-}
-
 impl<A: Address> Pattern<A> {
-    pub(crate) fn from_raw(raw: RawPattern) -> Self {
-        Pattern {
-            raw,
-            _a: PhantomData,
+    /// The field ranges, as given. Code outside this file reads a pattern through here
+    /// (and builds one with [`Pattern::from_raw`]), so its representation stays here.
+    pub(crate) fn raw(&self) -> RawPattern {
+        let mut raw = RawPattern::ANY;
+        for (i, f) in A::FIELDS.iter().enumerate().take(MAX_FIELDS) {
+            if self.set & (1 << i) == 0 {
+                continue;
+            }
+            let (lo, hi) = if self.bad & (1 << i) == 0 {
+                match place(A::FIELDS, i) {
+                    Some(p) => (digit(self.lo, p) + f.min, digit(self.hi, p) + f.min),
+                    None => (f.min, f.max),
+                }
+            } else if i == self.bad_field as usize {
+                let p = place(A::FIELDS, i);
+                let end = |packed: u128, bit: u8| match p {
+                    Some(p) if self.bad_ends & bit == 0 => digit(packed, p) + f.min,
+                    _ => self.bad_value,
+                };
+                (end(self.lo, 1), end(self.hi, 2))
+            } else {
+                // Its value was not kept (another field's was): still out of range.
+                let v = f.max.checked_add(1).unwrap_or(f.max);
+                (v, v)
+            };
+            raw.set_range(i, lo, hi);
         }
+        raw
+    }
+
+    /// Constrains field `i` to `lo..=hi` as given (resolved bounds).
+    fn put_range(&mut self, i: usize, lo: u128, hi: u128) {
+        let Some(f) = A::FIELDS.get(i) else { return };
+        if i >= MAX_FIELDS {
+            return;
+        }
+        let bit = 1u16 << i;
+        self.set |= bit;
+        let p = place(A::FIELDS, i);
+        let (ok_lo, ok_hi) = (f.contains(lo), f.contains(hi));
+        if let Some(p) = p {
+            put(&mut self.lo, p, if ok_lo { lo - f.min } else { 0 });
+            put(&mut self.hi, p, if ok_hi { hi - f.min } else { 0 });
+        }
+        if ok_lo && ok_hi && p.is_some() {
+            self.bad &= !bit;
+            if self.bad_field as usize == i {
+                self.bad_field = NONE;
+            }
+            return;
+        }
+        self.bad |= bit;
+        if self.bad_field == NONE || i <= self.bad_field as usize {
+            self.bad_field = i as u8;
+            self.bad_ends = if p.is_none() {
+                3
+            } else {
+                u8::from(!ok_lo) | (u8::from(!ok_hi) << 1)
+            };
+            self.bad_value = if !ok_lo || p.is_none() { lo } else { hi };
+            if p.is_none() && lo != hi {
+                // Unpackable type: keep the low end; the pattern is unusable anyway.
+                self.bad_ends = 3;
+            }
+        }
+    }
+
+    fn set_bounds(&mut self, i: usize, bounds: (Bound<u128>, Bound<u128>)) {
+        if let Some(f) = A::FIELDS.get(i) {
+            let (lo, hi) = resolve_bounds(bounds, f.min, f.max);
+            self.put_range(i, lo, hi);
+        }
+    }
+
+    pub(crate) fn from_raw(raw: RawPattern) -> Self {
+        let mut p = Self::any();
+        for i in 0..A::FIELDS.len().min(MAX_FIELDS) {
+            if let Some((lo, hi)) = raw.range(i) {
+                p.put_range(i, lo, hi);
+            }
+        }
+        p
     }
 
     /// Every address.
     pub fn any() -> Self {
         Pattern {
-            raw: RawPattern::ANY,
+            lo: 0,
+            hi: 0,
+            bad_value: 0,
+            set: 0,
+            bad: 0,
+            bad_field: NONE,
+            bad_ends: 0,
             _a: PhantomData,
         }
     }
@@ -430,10 +549,9 @@ impl<A: Address> Pattern<A> {
     /// Exactly `addr`.
     pub fn exact(addr: A) -> Self {
         let mut p = Self::any();
-        for (i, f) in A::FIELDS.iter().enumerate() {
+        for i in 0..A::FIELDS.len() {
             let v = addr.field(i);
-            p.raw
-                .set(i, (Bound::Included(v), Bound::Included(v)), f.min, f.max);
+            p.put_range(i, v, v);
         }
         p
     }
@@ -442,9 +560,7 @@ impl<A: Address> Pattern<A> {
     /// builders call this with the field's own type. An index past the last field is
     /// ignored.
     pub fn field<T: Unsigned>(mut self, i: usize, range: impl FieldRange<T>) -> Self {
-        if let Some(f) = A::FIELDS.get(i) {
-            self.raw.set(i, range.bounds(), f.min, f.max);
-        }
+        self.set_bounds(i, range.bounds());
         self
     }
 
@@ -456,8 +572,7 @@ impl<A: Address> Pattern<A> {
     ) -> Result<Self, Error> {
         match A::FIELDS.iter().position(|f| f.name == name) {
             Some(i) => {
-                let f = &A::FIELDS[i];
-                self.raw.set(i, range.bounds(), f.min, f.max);
+                self.set_bounds(i, range.bounds());
                 Ok(self)
             }
             None => Err(Error::BadPattern {
@@ -466,7 +581,6 @@ impl<A: Address> Pattern<A> {
             }),
         }
     }
-
     /// The range of field `i`, or `None` when it is unconstrained.
     pub fn range(&self, i: usize) -> Option<RangeInclusive<u128>> {
         self.raw().range(i).map(|(a, b)| a..=b)
@@ -514,10 +628,7 @@ impl<A: Address> FromStr for Pattern<A> {
     /// Parses `bus=0, slot=1..=31`: fields by name, values in decimal or `0x` hex, ranges
     /// `a..=b`, `a..b`, `a..`, `..=b`, `*`; `*` alone matches everything.
     fn from_str(s: &str) -> Result<Self, Error> {
-        Ok(Pattern {
-            raw: RawPattern::parse(s, A::FIELDS)?,
-            _a: PhantomData,
-        })
+        Ok(Pattern::from_raw(RawPattern::parse(s, A::FIELDS)?))
     }
 }
 
@@ -528,7 +639,15 @@ impl<A: Address> FromStr for Pattern<A> {
 /// of its extent.
 #[must_use = "a block shape does nothing until an allocator is given it"]
 pub struct Block<A> {
-    pub(crate) extents: [u128; MAX_FIELDS],
+    /// Extent minus one of every field, packed as [`Pattern`] packs digits.
+    ext: u128,
+    /// The extent of field `bad_field`, which could not be packed (0, or more than the
+    /// field's values).
+    bad_value: u128,
+    /// Fields whose extent could not be packed.
+    bad: u16,
+    /// The lowest such field whose extent is kept in `bad_value`, or `NONE`.
+    bad_field: u8,
     _a: PhantomData<fn() -> A>,
 }
 
@@ -538,20 +657,12 @@ impl<A> Clone for Block<A> {
     }
 }
 impl<A> Copy for Block<A> {}
-impl<A> PartialEq for Block<A> {
+impl<A: Address> PartialEq for Block<A> {
     fn eq(&self, other: &Self) -> bool {
         self.extents() == other.extents()
     }
 }
-
-impl<A> Block<A> {
-    /// The extents, one per field (1 past the last). Code outside this file reads a
-    /// block through here, so its representation can change here alone.
-    pub(crate) fn extents(&self) -> [u128; MAX_FIELDS] {
-        self.extents
-    }
-}
-impl<A> Eq for Block<A> {}
+impl<A: Address> Eq for Block<A> {}
 
 impl<A: Address> Default for Block<A> {
     fn default() -> Self {
@@ -560,18 +671,59 @@ impl<A: Address> Default for Block<A> {
 }
 
 impl<A: Address> Block<A> {
+    /// The extents, one per field (1 past the last). Code outside this file reads a
+    /// block through here, so its representation stays here.
+    pub(crate) fn extents(&self) -> [u128; MAX_FIELDS] {
+        let mut out = [1u128; MAX_FIELDS];
+        for (i, e) in out.iter_mut().enumerate().take(A::FIELDS.len()) {
+            *e = if self.bad & (1 << i) == 0 {
+                place(A::FIELDS, i).map_or(1, |p| digit(self.ext, p) + 1)
+            } else if i == self.bad_field as usize {
+                self.bad_value
+            } else {
+                // Its value was not kept (another field's was): still invalid.
+                0
+            };
+        }
+        out
+    }
+
     /// A block of one address (every extent 1).
     pub fn single() -> Self {
         Block {
-            extents: [1; MAX_FIELDS],
+            ext: 0,
+            bad_value: 0,
+            bad: 0,
+            bad_field: NONE,
             _a: PhantomData,
         }
     }
 
     /// Sets the extent of field `i`; an index past the last field is ignored.
     pub fn extent(mut self, i: usize, extent: u128) -> Self {
-        if i < A::FIELDS.len() {
-            self.extents[i] = extent;
+        let Some(f) = A::FIELDS.get(i) else {
+            return self;
+        };
+        if i >= MAX_FIELDS {
+            return self;
+        }
+        let bit = 1u16 << i;
+        let p = place(A::FIELDS, i);
+        let ok = extent >= 1 && extent - 1 <= f.max - f.min;
+        if let Some(p) = p {
+            put(&mut self.ext, p, if ok { extent - 1 } else { 0 });
+        }
+        if ok && p.is_some() {
+            self.bad &= !bit;
+            if self.bad_field as usize == i {
+                self.bad_field = NONE;
+            }
+        } else {
+            self.bad |= bit;
+            if self.bad_field == NONE || i <= self.bad_field as usize {
+                self.bad_field = i as u8;
+                self.bad_value = extent;
+            }
         }
         self
     }
@@ -645,8 +797,11 @@ impl<A: Address> FromStr for Block<A> {
 
     /// Parses `function=8` or `slot=4, function=8`; `1` is a single address.
     fn from_str(s: &str) -> Result<Self, Error> {
+        let extents = parse_extents(s, A::FIELDS)?;
         let mut b = Block::single();
-        b.extents = parse_extents(s, A::FIELDS)?;
+        for (i, &e) in extents.iter().enumerate().take(A::FIELDS.len()) {
+            b = b.extent(i, e);
+        }
         Ok(b)
     }
 }
@@ -730,16 +885,8 @@ impl<A: Address> BlockRange<A> {
     /// The block as a pattern.
     pub fn pattern(&self) -> Pattern<A> {
         let mut p = Pattern::any();
-        for (i, f) in A::FIELDS.iter().enumerate() {
-            p.raw.set(
-                i,
-                (
-                    Bound::Included(self.first.field(i)),
-                    Bound::Included(self.last.field(i)),
-                ),
-                f.min,
-                f.max,
-            );
+        for i in 0..A::FIELDS.len() {
+            p.put_range(i, self.first.field(i), self.last.field(i));
         }
         p
     }

@@ -556,7 +556,23 @@ impl<A: Twin> Model<A> {
         Ok(corners(first, last))
     }
 
+    /// Out-of-range values first (the lowest field), then empty ranges: the order the
+    /// runtime checks in.
     fn resolve(pat: &MPat) -> Result<BoxR, Error> {
+        for (f, r) in A::FIELDS.iter().zip(pat) {
+            if let Some((lo, hi)) = *r {
+                for v in [lo, hi] {
+                    if v < f.min || v > f.max {
+                        return Err(Error::OutOfRange {
+                            field: f.name.to_string(),
+                            value: v,
+                            min: f.min,
+                            max: f.max,
+                        });
+                    }
+                }
+            }
+        }
         let mut out = Vec::new();
         for (f, r) in A::FIELDS.iter().zip(pat) {
             match *r {
@@ -570,16 +586,6 @@ impl<A: Twin> Model<A> {
                                 f.name
                             ),
                         });
-                    }
-                    for v in [lo, hi] {
-                        if v < f.min || v > f.max {
-                            return Err(Error::OutOfRange {
-                                field: f.name.to_string(),
-                                value: v,
-                                min: f.min,
-                                max: f.max,
-                            });
-                        }
                     }
                     out.push((lo, hi));
                 }
