@@ -527,7 +527,10 @@ impl Engine {
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
     fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
-        let from = self.cursor_of(&self.cursor_key(pattern, mask));
+        let from = match self.policy {
+            Policy::NextFit => self.cursor_of(&self.cursor_key(pattern, mask)),
+            _ => 0,
+        };
         let Some(pattern) = pattern else {
             return self.choose_any(mask);
         };
@@ -721,8 +724,10 @@ impl Engine {
             }
         }
         self.record(&[(idx, idx)], idx, idx, owner);
-        let key = self.cursor_key(pattern, mask);
-        self.advance(key, idx);
+        if self.policy == Policy::NextFit {
+            let key = self.cursor_key(pattern, mask);
+            self.advance(key, idx);
+        }
         Ok(idx)
     }
 
@@ -894,8 +899,10 @@ impl Engine {
             }
         }
         self.block_cache = cache.reusable.then_some(cache);
-        let key = self.cursor_key(pattern, mask);
-        self.advance(key, last);
+        if self.policy == Policy::NextFit {
+            let key = self.cursor_key(pattern, mask);
+            self.advance(key, last);
+        }
         Ok((p, last))
     }
 
