@@ -410,3 +410,6 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
