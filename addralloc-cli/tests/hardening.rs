@@ -310,3 +310,67 @@ fn concurrent_runs_with_scopes_share_one_state_file() {
     assert_eq!(files_in(&dir).len(), 2 + SCOPES, "{:?}", files_in(&dir));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_scope_option_overrides_the_plan() {
+    let dir = scratch("scope");
+    std::fs::write(dir.join("plan.toml"), PLAN).unwrap();
+    let o = run_in(
+        &dir,
+        &[
+            "plan",
+            "plan.toml",
+            "--state",
+            "state.json",
+            "--scope",
+            "vm1",
+        ],
+    );
+    assert_eq!(stderr(&o), "");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nic0    mac    52:54:00:00:00:00  auto"));
+    // Without a scope, vm1's nic0 is someone else's: this nic0 goes around it.
+    let o = run_in(&dir, &["plan", "plan.toml", "--state", "state.json"]);
+    assert_eq!(stderr(&o), "");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nic0    mac    52:54:00:00:00:01  auto"));
+    let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert_eq!(state.matches("\"device\": \"nic0\"").count(), 2, "{state}");
+    assert_eq!(state.matches("\"scope\": \"vm1\"").count(), 1, "{state}");
+    let o = run_in(&dir, &["plan", "plan.toml", "--scope", ""]);
+    assert_eq!(
+        stderr(&o),
+        "error: a scope name cannot be empty\n  --> plan.toml\nerror: the plan `plan.toml` has 1 error; nothing was written\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `describe` of a schema with many pools checks the schema once, not once per pool:
+/// the time for doubled pool counts is printed (not asserted;
+/// `cargo test -p addralloc-cli --test hardening describe -- --nocapture`).
+#[test]
+fn describe_growth_in_pools() {
+    let dir = scratch("describe");
+    let mut previous: Option<f64> = None;
+    for n in [250usize, 500, 1000] {
+        let mut schema = String::from(
+            "[[address]]\nname = \"Port\"\n\n[[address.field]]\nname = \"port\"\ntype = \"u16\"\n",
+        );
+        for i in 0..n {
+            schema.push_str(&format!("\n[[address.pool]]\npattern = \"port={i}\"\n"));
+        }
+        std::fs::write(dir.join("many.toml"), schema).unwrap();
+        let start = Instant::now();
+        let o = run_in(&dir, &["describe", "many.toml"]);
+        let took = start.elapsed().as_secs_f64();
+        assert_eq!(stderr(&o), "");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out.matches("  1 addresses").count(), n);
+        if let Some(p) = previous {
+            println!(
+                "describe, {n} pools: {took:.3} s ({:.1}x)",
+                took / p.max(1e-9)
+            );
+        }
+        previous = Some(took);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
