@@ -103,6 +103,11 @@ fn state_error(sp: &Path, e: &StoreError) {
             sp.display(),
             io_reason(e)
         ),
+        StoreError::Create(e) => eprintln!(
+            "error: cannot write the state file `{}`: {}",
+            sp.display(),
+            io_reason(e)
+        ),
         StoreError::Locked(waited) => eprintln!(
             "error: the state file `{}` is locked by another run; gave up after {} s \
              (--lock-timeout); nothing was written",

@@ -374,3 +374,21 @@ fn describe_growth_in_pools() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_state_file_in_a_missing_directory_cannot_be_written() {
+    let dir = scratch("missing-dir");
+    std::fs::write(dir.join("plan.toml"), PLAN).unwrap();
+    let o = run_in(
+        &dir,
+        &["plan", "plan.toml", "--state", "no-such-dir/state.json"],
+    );
+    assert_eq!(
+        stderr(&o),
+        "error: cannot write the state file `no-such-dir/state.json`: no such file\n"
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(files_in(&dir), ["mac.toml", "plan.toml"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -218,6 +218,9 @@ pub struct Placed {
     released: Vec<Placement>,
     /// Other scopes' assignments, carried into the new state unchanged.
     others: Vec<Assignment>,
+    /// The spaces of the previous state that this plan has not but other scopes'
+    /// assignments name, carried over unchanged.
+    other_spaces: Vec<SpaceState>,
 }
 
 struct Runner {
@@ -344,10 +347,23 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         }
     }
     r.rows.sort_by_key(|(order, _)| *order);
+    let mut other_spaces = Vec::new();
+    if let Some(st) = opts.previous {
+        let named: HashSet<&str> = others.iter().map(|a| a.space.as_str()).collect();
+        other_spaces = st
+            .spaces
+            .iter()
+            .filter(|s| {
+                !space_index.contains_key(s.name.as_str()) && named.contains(s.name.as_str())
+            })
+            .cloned()
+            .collect();
+    }
     Ok(Placed {
         r,
         released,
         others,
+        other_spaces,
     })
 }
 
@@ -385,7 +401,8 @@ impl Placed {
     }
 
     /// The state to keep for the next run: other scopes' assignments as they were,
-    /// then this run's, and each space's allocator.
+    /// then this run's; each space's allocator, then the other scopes' spaces that
+    /// this plan does not have, as they were.
     pub fn state(&self) -> State {
         let r = &self.r;
         let mut assignments = self.others.clone();
@@ -413,6 +430,7 @@ impl Placed {
                     ty: s.type_name().to_string(),
                     allocator: Some(s.snapshot()),
                 })
+                .chain(self.other_spaces.iter().cloned())
                 .collect(),
             assignments,
         }

@@ -14,8 +14,11 @@ use super::state::State;
 /// Why a state file cannot be used; nothing was written.
 #[derive(Debug)]
 pub enum StoreError {
-    /// The state file (or its directory) cannot be opened or read.
+    /// The state file cannot be opened or read.
     Read(io::Error),
+    /// The state file does not exist and cannot be created (a missing directory,
+    /// permissions).
+    Create(io::Error),
     /// Another run held the lock for the whole timeout.
     Locked(Duration),
     /// The file's text is not a state: the reason, in lowercase words.
@@ -26,6 +29,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Read(e) => write!(f, "cannot read the state file: {}", io_reason(e)),
+            StoreError::Create(e) => write!(f, "cannot write the state file: {}", io_reason(e)),
             StoreError::Locked(waited) => write!(
                 f,
                 "another run holds the state file's lock; gave up after {} s",
@@ -120,8 +124,9 @@ impl StateFile {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Read`] when it cannot be opened or created (a missing directory,
-    /// permissions, not a regular file), [`StoreError::Locked`] after the timeout.
+    /// [`StoreError::Read`] when it cannot be opened (permissions, not a regular file),
+    /// [`StoreError::Create`] when it does not exist and cannot be created,
+    /// [`StoreError::Locked`] after the timeout.
     pub fn open(path: &Path, timeout: Duration) -> Result<StateFile, StoreError> {
         let target = resolve(path).map_err(StoreError::Read)?;
         let start = Instant::now();
@@ -146,7 +151,7 @@ impl StateFile {
                     {
                         Ok(f) => (f, true),
                         Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                        Err(e) => return Err(StoreError::Read(e)),
+                        Err(e) => return Err(StoreError::Create(e)),
                     }
                 }
                 Err(e) => return Err(StoreError::Read(e)),

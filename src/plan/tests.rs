@@ -353,3 +353,29 @@ fn growth_for_doubled_inputs() {
         previous = Some((rerun.as_secs_f64(), report.as_secs_f64()));
     }
 }
+
+#[test]
+fn other_scopes_spaces_stay_in_the_state() {
+    let dir = plans_dir();
+    let plan = |scope: &str| {
+        let text = format!(
+            "scope = \"{scope}\"\n[[space]]\nname = \"{scope}-pci\"\nschema = \"../../schemas/pci.toml\"\n\
+             [[device]]\nname = \"disk0\"\n"
+        );
+        Plan::from_toml(&text).unwrap()
+    };
+    let s1 = plan("vm1").run(&RunOptions::new(&dir)).unwrap().state();
+    let s2 = plan("vm2")
+        .run(&RunOptions::new(&dir).previous(&s1, "s"))
+        .unwrap()
+        .state();
+    let names: Vec<&str> = s2.spaces.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["vm2-pci", "vm1-pci"]);
+    let s2 = State::from_json(&s2.to_json()).unwrap();
+    let again = plan("vm1")
+        .run(&RunOptions::new(&dir).previous(&s2, "s"))
+        .unwrap();
+    let p = again.placements().next().unwrap();
+    assert_eq!((p.kind, p.first.as_str()), (Kind::Kept, "0000:00:01.0"));
+    assert!(again.released().is_empty());
+}
