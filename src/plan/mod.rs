@@ -209,6 +209,20 @@ impl Plan {
     ///
     /// The problems: TOML syntax, unknown or repeated keys, values of the wrong kind,
     /// unknown spaces, names used twice, conflicting keys.
+    ///
+    /// ```
+    /// use addralloc::plan::{Plan, Source};
+    ///
+    /// let text = "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n[[device]]\nnmae = \"net0\"\n";
+    /// let problems = Plan::from_toml(text).unwrap_err();
+    /// let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    /// assert_eq!(
+    ///     messages,
+    ///     ["a `[[device]]` has no `name`", "unknown key `nmae` in a `[[device]]`; did you mean `name`?"]
+    /// );
+    /// let shown = Source::new(text).render("vm.toml", &problems[1]);
+    /// assert!(shown.contains("--> vm.toml:5:1"), "{shown}");
+    /// ```
     pub fn from_toml(text: &str) -> Result<Plan, Vec<Problem>> {
         let root = toml::parse(text).map_err(|errors| {
             errors

@@ -62,6 +62,13 @@ pub const QUOTE_LIMIT: usize = 60;
 
 /// `value` in backticks; a value longer than [`QUOTE_LIMIT`] characters is shortened
 /// to its start and end around `…`, with its length.
+///
+/// ```
+/// use addralloc::plan::quote;
+/// assert_eq!(quote("bus=0"), "`bus=0`");
+/// let long = format!("slot={}", "1".repeat(100));
+/// assert_eq!(quote(&long), format!("`slot={}…{}` (105 characters)", "1".repeat(35), "1".repeat(12)));
+/// ```
 pub fn quote(value: &str) -> String {
     let n = value.chars().count();
     if n <= QUOTE_LIMIT {
@@ -115,6 +122,18 @@ fn shorten_quoted(message: String) -> String {
 
 /// A text with its line starts, to turn byte offsets into lines and columns in
 /// logarithmic time (a report of many problems reads the text once).
+///
+/// ```
+/// use addralloc::plan::{Problem, Source};
+///
+/// let source = Source::new("a = 1\nslot = 40\n");
+/// assert_eq!(source.line_col(13), (2, 8));
+/// let p = Problem::at("field `slot` value 40 is out of range 0..=31", 13..15);
+/// assert_eq!(
+///     source.render("x.toml", &p),
+///     "error: field `slot` value 40 is out of range 0..=31\n --> x.toml:2:8\n  |\n2 | slot = 40\n  |        ^^\n"
+/// );
+/// ```
 #[derive(Clone, Debug)]
 pub struct Source<'a> {
     text: &'a str,
