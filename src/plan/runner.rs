@@ -705,10 +705,13 @@ impl Runner {
                     ),
                     at,
                 );
+                // A device of this plan placed in this run, or someone in the state.
+                let placed = self.placed.contains(owner.as_str());
                 match self
                     .plan
                     .names
                     .get(owner.as_str())
+                    .filter(|_| placed)
                     .map(|&i| &self.plan.entries[i])
                 {
                     Some(other) => {
@@ -895,7 +898,12 @@ impl Runner {
                     quote(&a.first)
                 )));
             }
-            match space.reserve_range(&first, &last, &a.device, &[]) {
+            // Labelled with the scope, so that a conflict names whose device it is.
+            let owner = match &a.scope {
+                Some(scope) => format!("{scope}/{}", a.device),
+                None => a.device.clone(),
+            };
+            match space.reserve_range(&first, &last, &owner, &[]) {
                 Ok(()) => {}
                 // Outside this plan's pools: nothing here can take it anyway.
                 Err(Error::OutsidePools { .. }) => {}

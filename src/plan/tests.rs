@@ -180,7 +180,7 @@ fn scopes_share_a_space_and_keep_to_their_own_devices() {
         .unwrap();
     assert_eq!(
         e.to_string(),
-        "address 52:54:00:00:00:03 of `nic9` is already reserved by `nic0`"
+        "address 52:54:00:00:00:03 of `nic9` is already reserved by `vm2/nic0`"
     );
 }
 
