@@ -297,6 +297,21 @@ mod tests {
                 "assignment 1 must be an object",
             ),
             (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [{\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": 7}]}",
+                "`scope` of the assignment of `a` must be a string",
+            ),
+            (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [{\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": \"\"}]}",
+                "the assignment of `a`: a scope name cannot be empty",
+            ),
+            (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": \"vm1\"},\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"2\", \"last\": \"2\", \"kind\": \"auto\"},\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"3\", \"last\": \"3\", \"kind\": \"auto\", \"scope\": \"vm1\"}]}",
+                "device `a` of scope `vm1` is assigned twice",
+            ),
+            (
                 "{\"addralloc-plan-state\": 1, \"spaces\": {\"pci\": {\"type\": \"P\", \"allocator\": {\"version\": 1}}}}",
                 "the `allocator` of space `pci` is not an allocator snapshot: missing field",
             ),
