@@ -43,6 +43,10 @@ pub use addralloc_runtime::*;
 #[cfg(feature = "derive")]
 pub mod schemas;
 
+// Placement: plans, runs, state files (documented in the module).
+#[cfg(feature = "plan")]
+pub mod plan;
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "derive"))]
 #[doc = include_str!("../README.md")]

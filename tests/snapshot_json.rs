@@ -1,4 +1,4 @@
-#![cfg(all(feature = "cli", feature = "derive"))]
+#![cfg(all(feature = "plan", feature = "derive"))]
 //! Snapshots of generated address types round-trip through JSON (the CLI's state files)
 //! as well as TOML, and restore validates what comes back.
 

@@ -626,6 +626,11 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// A schema of these types (checked when it is used, e.g. by `DynSchema`).
+    pub fn new(types: Vec<TypeDef>) -> Schema {
+        Schema { types }
+    }
+
     /// Parses a TOML schema and checks every type ([`TypeDef::check`]), collecting
     /// every error with its byte span into `text`: TOML syntax, unknown keys (with a
     /// "did you mean"), missing keys, values of the wrong type, bad ranges, unknown

@@ -1,5 +1,5 @@
-// trybuild builds each case in target/tests/trybuild/addralloc, which is the
-// CARGO_MANIFEST_DIR that include_schema! resolves against.
-addralloc::include_schema!("../../../../tests/ui/schema/duplicate-field.toml");
+// The schema is copied (by tests/ui.rs) into the project that trybuild builds each
+// case in: its CARGO_MANIFEST_DIR, which include_schema! resolves against.
+addralloc::include_schema!("tests/ui/schema/duplicate-field.toml");
 
 fn main() {}

@@ -1,3 +1,3 @@
-addralloc::include_schema!("schemas/no-such-file.toml");
+addralloc::include_schema!("/no-such-directory/no-such-file.toml");
 
 fn main() {}

@@ -1,6 +1,6 @@
 // An `include_schema!` option given twice.
 addralloc::include_schema!(
-    "../../../../schemas/ipv4.toml",
+    "schemas/ipv4.toml",
     text = "custom",
     text = "custom"
 );

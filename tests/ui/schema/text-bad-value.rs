@@ -1,4 +1,4 @@
 // `text` takes one value: "custom" (the crate writes `Display` and `FromStr`).
-addralloc::include_schema!("../../../../schemas/ipv4.toml", text = "generated");
+addralloc::include_schema!("schemas/ipv4.toml", text = "generated");
 
 fn main() {}

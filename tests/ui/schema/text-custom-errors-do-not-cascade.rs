@@ -1,7 +1,7 @@
 // With `text = "custom"`, a schema with errors gets stub impls without `Display` and
 // `FromStr`, so the crate's own do not clash with them.
 addralloc::include_schema!(
-    "../../../../tests/ui/schema/errors-do-not-cascade.toml",
+    "tests/ui/schema/errors-do-not-cascade.toml",
     text = "custom"
 );
 

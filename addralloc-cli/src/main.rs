@@ -11,29 +11,19 @@
 //! Exit status: 0 success, 1 errors in the input (schema errors, plan conflicts), 2
 //! usage errors.
 
-#[path = "addralloc/describe.rs"]
 mod describe;
-#[path = "addralloc/plan.rs"]
+mod output;
 mod plan;
-#[path = "addralloc/report.rs"]
-mod report;
-#[path = "addralloc/run.rs"]
-mod run;
-#[path = "addralloc/space.rs"]
-mod space;
-#[path = "addralloc/state.rs"]
-mod state;
-#[path = "addralloc/toml.rs"]
-mod toml;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use addralloc::plan::{io_reason, Problem, Source};
 use addralloc::schema::{Diagnostic, Schema};
 
-use crate::report::Problem;
+use crate::output::{eprint, eprintln, print, println};
 
 /// Declarative address schemas: check them, describe them, and plan addresses with them.
 #[derive(Parser, Debug)]
@@ -72,9 +62,17 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Continue from this JSON state file, if it exists (its assignments and the
-        /// allocators' state, such as the next-fit position), and write the new state to it
+        /// allocators' state, such as the next-fit position), and write the new state to
+        /// it; the file is locked while the run reads and writes it
         #[arg(long, value_name = "STATE")]
         state: Option<PathBuf>,
+        /// Place the devices of this scope (overrides the plan's `scope`): other scopes'
+        /// devices in the state file are kept as they are, their addresses taken
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<String>,
+        /// Seconds to wait for another run to finish with the state file
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        lock_timeout: u64,
     },
 }
 
@@ -92,7 +90,25 @@ fn main() -> ExitCode {
         Command::Check { files } => check(&files),
         Command::Describe { file } => describe::run(&file),
         Command::Gen { file } => gen(&file),
-        Command::Plan { file, json, state } => run::run(&file, json, state.as_deref()),
+        Command::Plan {
+            file,
+            json,
+            state,
+            scope,
+            lock_timeout,
+        } => plan::run(
+            &file,
+            json,
+            state.as_deref(),
+            scope.as_deref(),
+            std::time::Duration::from_secs(lock_timeout),
+        ),
+    };
+    // Standard output closed early (`| head -1`) is not an error; failing to write to
+    // it otherwise is.
+    let result = match (result, output::stdout_failed()) {
+        (Ok(()), true) => Err(Failure::Input),
+        (r, _) => r,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,32 +117,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads a file, or prints why not.
+/// Reads a file (a regular file of at most 64 MiB), or prints why not.
 pub fn read_file(path: &std::path::Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| {
+    addralloc::plan::read_text(path).map_err(|e| {
         eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
         Failure::Input
     })
-}
-
-/// An I/O error in lowercase words.
-pub fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::NotFound => "no such file".to_string(),
-        ErrorKind::PermissionDenied => "permission denied".to_string(),
-        ErrorKind::InvalidData => "the file is not valid UTF-8 text".to_string(),
-        ErrorKind::IsADirectory => "it is a directory".to_string(),
-        _ => {
-            let s = e.to_string();
-            // "Is a directory (os error 21)" -> "is a directory (os error 21)"
-            let mut c = s.chars();
-            match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => s,
-            }
-        }
-    }
 }
 
 /// A schema diagnostic as a problem to render.
@@ -145,8 +141,9 @@ pub fn load_schema(path: &std::path::Path) -> Result<(String, Schema), Failure> 
         Ok(s) => Ok((text, s)),
         Err(diags) => {
             let shown = path.display().to_string();
+            let source = Source::new(&text);
             for d in &diags {
-                eprint!("{}", report::render(&shown, &text, &problem_of(d)));
+                eprint!("{}", source.render(&shown, &problem_of(d)));
             }
             eprintln!(
                 "error: `{shown}` has {} error{}",

@@ -1,6 +1,5 @@
-//! The plan state file: the assignments of a previous `plan --state FILE` run and each
-//! space's whole allocator state (an [`addralloc::Snapshot`], with the next-fit
-//! position), as JSON, written atomically.
+//! The plan state: the assignments of a previous run and each space's whole allocator
+//! state (a [`Snapshot`], with the next-fit position), as JSON.
 //!
 //! ```json
 //! {
@@ -14,37 +13,45 @@
 //!   },
 //!   "assignments": [
 //!     { "device": "net0", "space": "pci", "first": "0000:00:02.0",
-//!       "last": "0000:00:02.7", "kind": "auto" }
+//!       "last": "0000:00:02.7", "kind": "auto" },
+//!     { "device": "nic", "space": "mac", "first": "52:54:00:00:00:01",
+//!       "last": "52:54:00:00:00:01", "kind": "auto", "scope": "vm1" }
 //!   ]
 //! }
 //! ```
 //!
 //! `allocator` may be absent (a state file of an earlier addralloc): the run then starts
-//! from the first address.
+//! from the first address. `scope` is absent for a plan without one.
 
-use std::fs;
-use std::io::Write as _;
-use std::path::Path;
+use std::collections::HashSet;
 
-use addralloc::Snapshot;
+use crate::Snapshot;
 use serde_json::{json, Map, Value};
 
-/// The version this tool writes and reads.
+/// The state format this library writes and reads.
 pub const VERSION: u64 = 1;
 
 /// One recorded assignment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
+    /// The device's name.
     pub device: String,
+    /// The space's name.
     pub space: String,
+    /// The first address.
     pub first: String,
+    /// The last address (the first, for a single address).
     pub last: String,
+    /// How the device first got its address (`auto`, `fixed`, ...).
     pub kind: String,
+    /// The scope of the plan that placed it; `None` for a plan without one.
+    pub scope: Option<String>,
 }
 
-/// One space of a state file.
+/// One space of a state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpaceState {
+    /// The space's name.
     pub name: String,
     /// The address type's name.
     pub ty: String,
@@ -52,11 +59,29 @@ pub struct SpaceState {
     pub allocator: Option<Snapshot>,
 }
 
-/// A state file's contents.
-#[derive(Clone, Debug, Default)]
+/// What a run leaves for the next one: each space's allocator and every assignment.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
+    /// The spaces, in plan order.
     pub spaces: Vec<SpaceState>,
+    /// The assignments: other scopes' first, then the last run's, in plan order.
     pub assignments: Vec<Assignment>,
+}
+
+impl State {
+    /// Parses a state's JSON text (a state file).
+    ///
+    /// # Errors
+    ///
+    /// The reason, in lowercase words, for text that is not a state of this version.
+    pub fn from_json(text: &str) -> Result<State, String> {
+        parse(text)
+    }
+
+    /// The state as JSON text, as a state file holds it.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
 }
 
 fn field<'a>(obj: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a str, String> {
@@ -94,6 +119,8 @@ pub fn parse(text: &str) -> Result<State, String> {
         }
     }
     let mut state = State::default();
+    let mut space_names: HashSet<String> = HashSet::new();
+    let mut devices: HashSet<(Option<String>, String)> = HashSet::new();
     match root.get("spaces") {
         Some(Value::Object(spaces)) => {
             for (name, s) in spaces {
@@ -112,6 +139,7 @@ pub fn parse(text: &str) -> Result<State, String> {
                         })?)
                     }
                 };
+                space_names.insert(name.clone());
                 state.spaces.push(SpaceState {
                     name: name.clone(),
                     ty: ty.to_string(),
@@ -132,19 +160,31 @@ pub fn parse(text: &str) -> Result<State, String> {
                 let device = field(a, "device", &what)?.to_string();
                 let what = format!("the assignment of `{device}`");
                 let space = field(a, "space", &what)?.to_string();
-                if !state.spaces.iter().any(|s| s.name == space) {
+                if !space_names.contains(&space) {
                     return Err(format!(
                         "{what} names space `{space}`, which `spaces` does not list"
                     ));
                 }
-                if state.assignments.iter().any(|x| x.device == device) {
-                    return Err(format!("device `{device}` is assigned twice"));
+                let scope = match a.get("scope") {
+                    None => None,
+                    Some(Value::String(s)) => {
+                        super::model::check_scope(s).map_err(|why| format!("{what}: {why}"))?;
+                        Some(s.clone())
+                    }
+                    Some(_) => return Err(format!("`scope` of {what} must be a string")),
+                };
+                if !devices.insert((scope.clone(), device.clone())) {
+                    return Err(match &scope {
+                        None => format!("device `{device}` is assigned twice"),
+                        Some(s) => format!("device `{device}` of scope `{s}` is assigned twice"),
+                    });
                 }
                 state.assignments.push(Assignment {
                     space,
                     first: field(a, "first", &what)?.to_string(),
                     last: field(a, "last", &what)?.to_string(),
                     kind: field(a, "kind", &what)?.to_string(),
+                    scope,
                     device,
                 });
             }
@@ -177,13 +217,17 @@ pub fn to_json(state: &State) -> String {
         .assignments
         .iter()
         .map(|a| {
-            json!({
+            let mut v = json!({
                 "device": a.device,
                 "space": a.space,
                 "first": a.first,
                 "last": a.last,
                 "kind": a.kind,
-            })
+            });
+            if let Some(s) = &a.scope {
+                v["scope"] = json!(s);
+            }
+            v
         })
         .collect();
     let v = json!({
@@ -196,58 +240,15 @@ pub fn to_json(state: &State) -> String {
     text
 }
 
-/// Writes `text` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over `path`; the directory is synced too where the platform allows.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_string());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let create = || {
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-        };
-        let mut f = match create() {
-            // A stale file of an earlier run that died with the same process id.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                fs::remove_file(&tmp)?;
-                create()?
-            }
-            other => other?,
-        };
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        // Make the rename durable; not every platform can open a directory.
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn round_trip() {
-        use addralloc::dynamic::{DynAllocator, DynSchema};
-        use addralloc::Policy;
-        let schema = DynSchema::from_toml(include_str!("../../../schemas/pci.toml")).unwrap();
+        use crate::dynamic::{DynAllocator, DynSchema};
+        use crate::Policy;
+        let schema = DynSchema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
         let ty = schema.get("PciAddress").unwrap().clone();
         let mut alloc = DynAllocator::with_default_pools(ty, Policy::NextFit).unwrap();
         alloc.owned_by("net0").reserve_first("*").unwrap();
@@ -272,6 +273,7 @@ mod tests {
                 first: "0000:00:02.0".into(),
                 last: "0000:00:02.7".into(),
                 kind: "auto".into(),
+                scope: None,
             }],
         };
         let back = parse(&to_json(&s)).unwrap();
@@ -293,6 +295,21 @@ mod tests {
             (
                 "{\"addralloc-plan-state\": 1, \"assignments\": [1]}",
                 "assignment 1 must be an object",
+            ),
+            (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [{\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": 7}]}",
+                "`scope` of the assignment of `a` must be a string",
+            ),
+            (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [{\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": \"\"}]}",
+                "the assignment of `a`: a scope name cannot be empty",
+            ),
+            (
+                "{\"addralloc-plan-state\": 1, \"spaces\": {\"m\": {\"type\": \"T\"}}, \"assignments\": [\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"1\", \"last\": \"1\", \"kind\": \"auto\", \"scope\": \"vm1\"},\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"2\", \"last\": \"2\", \"kind\": \"auto\"},\
+                 {\"device\": \"a\", \"space\": \"m\", \"first\": \"3\", \"last\": \"3\", \"kind\": \"auto\", \"scope\": \"vm1\"}]}",
+                "device `a` of scope `vm1` is assigned twice",
             ),
             (
                 "{\"addralloc-plan-state\": 1, \"spaces\": {\"pci\": {\"type\": \"P\", \"allocator\": {\"version\": 1}}}}",

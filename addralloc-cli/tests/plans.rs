@@ -1,12 +1,12 @@
 //! The bundled plans in `examples/plans/`: each one's exact table, its JSON, and a
 //! state file carried from one run to the next.
-#![cfg(feature = "cli")]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The workspace root, where `examples/` and `schemas/` are.
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cli.parent().unwrap_or(cli)
 }
 
 fn addralloc(args: &[&str]) -> Output {

@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use addralloc::dynamic::DynType;
+use addralloc::plan::pool_capacities;
 use addralloc::schema::TypeDef;
 use addralloc::Count;
 
+use crate::output::print;
 use crate::Failure;
 
 pub fn run(path: &Path) -> Result<(), Failure> {
@@ -92,8 +94,10 @@ fn describe(out: &mut String, t: &TypeDef) {
     } else {
         let _ = writeln!(out, "  pools:");
         let pat_w = t.pools.iter().map(|p| p.pattern.len()).max().unwrap_or(0);
-        for p in &t.pools {
-            let count = pool_count(t, &p.pattern)
+        // The type is checked once, not once per pool.
+        let counts = pool_capacities(t);
+        for (p, count) in t.pools.iter().zip(counts) {
+            let count = count
                 .map(|c| format!("  {c} addresses"))
                 .unwrap_or_default();
             let tags = if p.tags.is_empty() {
@@ -108,9 +112,4 @@ fn describe(out: &mut String, t: &TypeDef) {
             let _ = writeln!(out, "    {:pat_w$}  {tags}{count}", p.pattern);
         }
     }
-}
-
-/// The number of addresses of a pool pattern, from the run-time allocator.
-fn pool_count(t: &TypeDef, pattern: &str) -> Option<Count> {
-    crate::run::pool_capacity(t, pattern)
 }

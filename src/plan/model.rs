@@ -1,30 +1,38 @@
-//! The plan file model: address spaces, fixed reservations and devices, read from the
-//! TOML tree with every key checked. The layout is documented in
-//! `examples/plans/README.md`.
+//! The plan model: address spaces, fixed reservations and devices, read from the TOML
+//! tree of a plan file with every key checked, or built in code. The file layout is
+//! documented in `examples/plans/README.md`.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use addralloc::__private::suggest;
-use addralloc::disk::DiskBus;
+use crate::__private::suggest;
+use crate::disk::DiskBus;
+use crate::schema::TypeDef;
 
-use crate::report::Problem;
-use crate::toml::{Spanned, Table, Value};
+use super::report::Problem;
+use super::toml::{Spanned, Table, Value};
 
 /// A string from the plan with its span.
 pub type Text = Spanned<String>;
 
-#[derive(Debug)]
-pub struct Plan {
+#[derive(Clone, Debug, Default)]
+pub struct Model {
     pub spaces: Vec<SpaceDef>,
     /// `[[fixed]]` entries and `[[device]]` entries, in file order.
     pub entries: Vec<Entry>,
+    /// Whose devices a run keeps and releases (`scope = "vm1"`).
+    pub scope: Option<Text>,
+    /// Entry names to their index in `entries`.
+    pub names: HashMap<String, usize>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SpaceDef {
     pub name: Text,
+    /// The schema file, relative to the plan's schema directory; unused with `ty`.
     pub schema: Text,
+    /// The address type, for spaces built in code.
+    pub ty: Option<TypeDef>,
     pub type_name: Option<Text>,
     pub policy: Option<Text>,
     pub disk_bus: Option<(DiskBus, Range<usize>)>,
@@ -32,13 +40,13 @@ pub struct SpaceDef {
     pub span: Range<usize>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PoolDef {
     pub pattern: Text,
     pub tags: Vec<Text>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Entry {
     pub fixed: bool,
     pub name: Text,
@@ -52,7 +60,7 @@ pub struct Entry {
     pub prefer: Vec<Text>,
 }
 
-const TOP_KEYS: &[&str] = &["description", "space", "fixed", "device"];
+const TOP_KEYS: &[&str] = &["description", "scope", "space", "fixed", "device"];
 const SPACE_KEYS: &[&str] = &[
     "name", "schema", "type", "policy", "disk-bus", "units", "pool",
 ];
@@ -251,7 +259,7 @@ fn disk_bus(r: &mut Reader, t: &Table, what: &str) -> Option<(DiskBus, Range<usi
 }
 
 /// Reads a plan from its TOML tree; every problem is collected.
-pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
+pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
     let mut r = Reader {
         problems: Vec::new(),
     };
@@ -265,6 +273,13 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
         }
     }
 
+    let scope = r.string(root, "scope", "the plan");
+    if let Some(s) = &scope {
+        if let Err(why) = check_scope(&s.value) {
+            r.problems.push(Problem::at(why, s.span.clone()));
+        }
+    }
+
     let mut spaces: Vec<SpaceDef> = Vec::new();
     for (t, span) in r.tables(root, "space") {
         let what = "a `[[space]]`";
@@ -274,7 +289,7 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
         let type_name = r.string(t, "type", what);
         let policy = r.string(t, "policy", what);
         if let Some(p) = &policy {
-            if let Err(e) = p.value.parse::<addralloc::Policy>() {
+            if let Err(e) = p.value.parse::<crate::Policy>() {
                 r.problems.push(Problem::at(e.to_string(), p.span.clone()));
             }
         }
@@ -305,6 +320,7 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
         spaces.push(SpaceDef {
             name,
             schema,
+            ty: None,
             type_name,
             policy,
             disk_bus,
@@ -474,10 +490,35 @@ pub fn read(root: &Table) -> Result<Plan, Vec<Problem>> {
     }
 
     if r.problems.is_empty() {
-        Ok(Plan { spaces, entries })
+        Ok(Model {
+            spaces,
+            entries,
+            scope,
+            names,
+        })
     } else {
         r.problems
             .sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
         Err(r.problems)
     }
+}
+
+/// Checks a scope name: 1 to 128 characters, none of them control characters.
+pub fn check_scope(scope: &str) -> Result<(), String> {
+    if scope.is_empty() {
+        return Err("a scope name cannot be empty".to_string());
+    }
+    if scope.chars().count() > 128 {
+        return Err(format!(
+            "the scope name {} is longer than 128 characters",
+            super::report::quote(scope)
+        ));
+    }
+    if scope.chars().any(char::is_control) {
+        return Err(format!(
+            "the scope name {} has a control character",
+            super::report::quote(scope)
+        ));
+    }
+    Ok(())
 }

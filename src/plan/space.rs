@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use addralloc::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynType};
-use addralloc::schema::TypeDef;
-use addralloc::{Count, Error, Policy, Snapshot};
+use crate::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynType};
+use crate::schema::TypeDef;
+use crate::{Count, Error, Policy, Snapshot};
 
 /// An address as one value per field.
 pub type Values = Vec<u128>;
@@ -202,9 +202,53 @@ impl Space {
     /// reservations; only the position comes from `saved`.
     pub fn continue_from(&mut self, saved: &Snapshot) -> Result<(), Error> {
         DynAllocator::restore(Arc::clone(&self.ty), saved)?;
+        if let Some(last) = &saved.last_choice {
+            let addr = self.ty.parse_address(last)?;
+            let mut in_pool = false;
+            for p in &saved.pools {
+                if self.ty.parse_pattern(&p.pattern)?.matches(&addr) {
+                    in_pool = true;
+                    break;
+                }
+            }
+            if !in_pool {
+                return Err(Error::Snapshot {
+                    reason: format!("the last choice `{last}` is outside every pool"),
+                });
+            }
+        }
         let mut now = self.alloc.snapshot();
         now.last_choice = saved.last_choice.clone();
         self.alloc = DynAllocator::restore(Arc::clone(&self.ty), &now)?;
+        Ok(())
+    }
+
+    /// A space of the same type and policy with no pools, without checking the type
+    /// again.
+    pub fn empty_copy(&self) -> Space {
+        Space {
+            ty: Arc::clone(&self.ty),
+            alloc: DynAllocator::new(Arc::clone(&self.ty), self.alloc.policy()),
+        }
+    }
+
+    /// Gives back the reservation of `owner` from `first` to `last`: the allocator
+    /// becomes what it would be had that reservation never been made (the next-fit
+    /// position stays).
+    pub fn release_owned(&mut self, owner: &str, first: &str, last: &str) -> Result<(), Error> {
+        let mut snap = self.alloc.snapshot();
+        let before = snap.reservations.len();
+        snap.reservations.retain(|r| {
+            !(r.owner.as_deref() == Some(owner)
+                && r.first == first
+                && r.last.as_deref().unwrap_or(first) == last)
+        });
+        if snap.reservations.len() == before {
+            return Err(Error::Snapshot {
+                reason: format!("no reservation of `{owner}` from {first} to {last}"),
+            });
+        }
+        self.alloc = DynAllocator::restore(Arc::clone(&self.ty), &snap)?;
         Ok(())
     }
 

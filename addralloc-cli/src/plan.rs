@@ -1,0 +1,215 @@
+//! `addralloc plan FILE`: read the plan (and the state file, locked), call the plan
+//! library, print the table or JSON, save the new state.
+
+use std::path::Path;
+use std::time::Duration;
+
+use addralloc::plan::{
+    io_reason, Placement, Plan, PlanError, Problem, RunOptions, Source, SpaceCount, StateFile,
+    StoreError,
+};
+use serde_json::json;
+
+use crate::output::{eprint, eprintln, print, println};
+use crate::Failure;
+
+pub fn run(
+    path: &Path,
+    json: bool,
+    state_path: Option<&Path>,
+    scope: Option<&str>,
+    lock_timeout: Duration,
+) -> Result<(), Failure> {
+    let text = crate::read_file(path)?;
+    let shown = path.display().to_string();
+    let source = Source::new(&text);
+    let fail = |problems: &[Problem]| {
+        for p in problems {
+            eprint!("{}", source.render(&shown, p));
+        }
+        eprintln!(
+            "error: the plan `{shown}` has {} error{}; nothing was written",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        if json {
+            print_errors_json(&shown, &source, problems);
+        }
+        Failure::Input
+    };
+    let plan = Plan::from_toml(&text).map_err(|p| fail(&p))?;
+
+    // The state file stays locked from here until the new state is renamed in.
+    let store = match state_path {
+        Some(sp) => Some(StateFile::open(sp, lock_timeout).map_err(|e| {
+            state_error(sp, &e);
+            Failure::Input
+        })?),
+        None => None,
+    };
+    let previous = match (&store, state_path) {
+        (Some(store), Some(sp)) => store.load().map_err(|e| {
+            state_error(sp, &e);
+            Failure::Input
+        })?,
+        _ => None,
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut options = RunOptions::new(base);
+    if let (Some(st), Some(sp)) = (&previous, state_path) {
+        options = options.previous(st, sp.display().to_string());
+    }
+    if let Some(s) = scope {
+        options = options.scope(s);
+    }
+    let placed = match plan.run(&options) {
+        Ok(p) => p,
+        Err(PlanError::Problems(p)) => return Err(fail(&p)),
+        Err(PlanError::State(reason)) => {
+            eprintln!(
+                "error: the state file `{}` is unusable: {reason}; nothing was written",
+                state_path
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            return Err(Failure::Input);
+        }
+    };
+
+    if let (Some(store), Some(sp)) = (store, state_path) {
+        if let Err(e) = store.save(&placed.state()) {
+            eprintln!(
+                "error: cannot write the state file `{}`: {}",
+                sp.display(),
+                io_reason(&e)
+            );
+            return Err(Failure::Input);
+        }
+    }
+
+    let rows: Vec<&Placement> = placed.placements().chain(placed.released()).collect();
+    if json {
+        print_json(&rows, &placed.space_counts());
+    } else {
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+fn state_error(sp: &Path, e: &StoreError) {
+    match e {
+        StoreError::Read(e) => eprintln!(
+            "error: cannot read the state file `{}`: {}",
+            sp.display(),
+            io_reason(e)
+        ),
+        StoreError::Create(e) => eprintln!(
+            "error: cannot write the state file `{}`: {}",
+            sp.display(),
+            io_reason(e)
+        ),
+        StoreError::Locked(waited) => eprintln!(
+            "error: the state file `{}` is locked by another run; gave up after {} s \
+             (--lock-timeout); nothing was written",
+            sp.display(),
+            waited.as_secs()
+        ),
+        StoreError::Unusable(reason) => eprintln!(
+            "error: the state file `{}` is unusable: {reason}; nothing was written",
+            sp.display()
+        ),
+    }
+}
+
+fn print_table(rows: &[&Placement]) {
+    let header = ["DEVICE", "SPACE", "ADDRESS", "KIND"];
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.device.clone(),
+                r.space.clone(),
+                r.address_text(),
+                r.kind_text(),
+            ]
+        })
+        .collect();
+    let mut w = header.map(str::len);
+    for c in &cells {
+        for (i, s) in c.iter().enumerate() {
+            w[i] = w[i].max(s.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, c: [&str; 4]| {
+        out.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        ));
+        out.push('\n');
+    };
+    line(&mut out, header);
+    for c in &cells {
+        line(&mut out, [&c[0], &c[1], &c[2], &c[3]]);
+    }
+    print!("{out}");
+}
+
+/// With `--json`, the errors also go to standard output, for machines.
+fn print_errors_json(path: &str, source: &Source<'_>, problems: &[Problem]) {
+    let errors: Vec<serde_json::Value> = problems
+        .iter()
+        .map(|p| {
+            let mut v = json!({ "message": p.message, "file": path });
+            if let Some(span) = &p.span {
+                let (line, column) = source.line_col(span.start);
+                v["line"] = json!(line);
+                v["column"] = json!(column);
+            }
+            v
+        })
+        .collect();
+    let v = json!({ "errors": errors });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+fn print_json(rows: &[&Placement], spaces: &[SpaceCount]) {
+    let assignments: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "device": r.device,
+                "space": r.space,
+                "first": r.first,
+                "last": r.last,
+                "kind": r.kind.name(),
+            });
+            if let Some(i) = r.preference {
+                v["preference"] = json!(i);
+            }
+            if let Some(d) = &r.disk {
+                v["disk"] = json!(d);
+            }
+            v
+        })
+        .collect();
+    let space_info: Vec<serde_json::Value> = spaces
+        .iter()
+        .map(|s| {
+            json!({
+                "space": s.space,
+                "type": s.type_name,
+                "capacity": s.capacity.to_string(),
+                "free": s.free.to_string(),
+            })
+        })
+        .collect();
+    let v = json!({ "assignments": assignments, "spaces": space_info });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}

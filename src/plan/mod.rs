@@ -1,0 +1,423 @@
+//! Placement: give every device of a plan its addresses, and keep them stable from one
+//! run to the next.
+//!
+//! A [`Plan`] has address **spaces** (a schema type with its pools and policy) and
+//! **devices** (fixed, explicit, preferred or automatic, single addresses or blocks). It
+//! is read from a plan file ([`Plan::from_toml`], the layout of
+//! `examples/plans/README.md`, with every problem pointing into the text) or built in
+//! code ([`Plan::new`], [`SpaceSpec`], [`DeviceSpec`]). [`Plan::run`] places it, from
+//! the [`State`] of a previous run if there is one, and returns a [`Placed`] plan: the
+//! [`Placement`]s, the new state, each space's counts, and single-device
+//! [`add_device`](Placed::add_device) / [`remove_device`](Placed::remove_device). A
+//! [`StateFile`] keeps the state on disk, locked while a run reads and writes it.
+//!
+//! A **scope** (`scope = "vm1"` in a plan file, [`Plan::set_scope`] or
+//! [`RunOptions::scope`]) says whose devices a run keeps and releases: other scopes'
+//! devices in the state stay as they are, and their addresses are taken.
+//!
+//! ```
+//! use addralloc::plan::{DeviceSpec, Kind, Plan, RunOptions, SpaceSpec};
+//! use addralloc::schema::Schema;
+//!
+//! let schema = Schema::from_toml(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/pci.toml")))
+//!     .map_err(|d| d[0].message.clone())?;
+//! let mut plan = Plan::new();
+//! plan.add_space(SpaceSpec::new("pci", schema.types[0].clone()).pool("bus=0, slot=1..=31", &[]))?;
+//! plan.add_device(DeviceSpec::new("net0", "pci").block("function=8"))?;
+//! plan.add_device(DeviceSpec::new("disk0", "pci").address("0000:00:05.0"))?;
+//!
+//! let mut placed = plan.run(&RunOptions::default())?;
+//! let rows: Vec<String> = placed.placements().map(|p| format!("{} {}", p.device, p.address_text())).collect();
+//! assert_eq!(rows, ["net0 0000:00:01.0..=0000:00:01.7", "disk0 0000:00:05.0"]);
+//!
+//! // Hot-plug: the same as running the plan with the device added and this state.
+//! let rng = placed.add_device(DeviceSpec::new("rng", "pci"))?;
+//! assert_eq!((rng.first.as_str(), rng.kind), ("0000:00:02.0", Kind::Auto));
+//! placed.remove_device("net0")?;
+//! let state = placed.state();
+//! assert_eq!(state.assignments.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod files;
+mod model;
+mod report;
+mod runner;
+mod space;
+mod state;
+mod store;
+mod toml;
+
+pub use files::{io_reason, read_text, MAX_FILE_SIZE};
+pub use report::{line_col, quote, render, Note, Problem, Source, QUOTE_LIMIT};
+pub use runner::{pool_capacities, Kind, Placed, Placement, PlanError, RunOptions, SpaceCount};
+pub use state::{Assignment, SpaceState, State, VERSION as STATE_VERSION};
+pub use store::{StateFile, StoreError};
+
+use crate::disk::DiskBus;
+use crate::schema::TypeDef;
+use model::{Entry, Model, PoolDef, SpaceDef, Text};
+use toml::Spanned;
+
+/// A plan: address spaces and the devices to place in them.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    model: Model,
+    /// Whether spans point into a plan text.
+    spanned: bool,
+}
+
+/// An address space for a plan built in code: a schema type, its pools (the type's
+/// default pools when none are given) and its policy.
+#[derive(Clone, Debug)]
+pub struct SpaceSpec {
+    name: String,
+    ty: TypeDef,
+    policy: Option<String>,
+    pools: Vec<(String, Vec<String>)>,
+    disk_bus: Option<DiskBus>,
+}
+
+impl SpaceSpec {
+    /// A space `name` of type `ty`.
+    pub fn new(name: impl Into<String>, ty: TypeDef) -> Self {
+        SpaceSpec {
+            name: name.into(),
+            ty,
+            policy: None,
+            pools: Vec::new(),
+            disk_bus: None,
+        }
+    }
+
+    /// A pool in pattern syntax, with its tags.
+    pub fn pool(mut self, pattern: impl Into<String>, tags: &[&str]) -> Self {
+        self.pools.push((
+            pattern.into(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        self
+    }
+
+    /// The policy: `lowest-first` (the default), `next-fit` or `highest-first`.
+    pub fn policy(mut self, policy: impl Into<String>) -> Self {
+        self.policy = Some(policy.into());
+        self
+    }
+
+    /// The disk bus that maps disk names (`sda`) to drive addresses.
+    pub fn disk_bus(mut self, bus: DiskBus) -> Self {
+        self.disk_bus = Some(bus);
+        self
+    }
+}
+
+/// A device for a plan built in code (a `[[device]]`, or a `[[fixed]]` with
+/// [`DeviceSpec::fixed`]).
+#[derive(Clone, Debug)]
+pub struct DeviceSpec {
+    name: String,
+    space: String,
+    fixed: bool,
+    address: Option<String>,
+    disk: Option<String>,
+    block: Option<String>,
+    tags: Vec<String>,
+    within: Option<String>,
+    prefer: Vec<String>,
+}
+
+impl DeviceSpec {
+    /// A device `name` in the space `space`, placed automatically.
+    pub fn new(name: impl Into<String>, space: impl Into<String>) -> Self {
+        DeviceSpec {
+            name: name.into(),
+            space: space.into(),
+            fixed: false,
+            address: None,
+            disk: None,
+            block: None,
+            tags: Vec::new(),
+            within: None,
+            prefer: Vec::new(),
+        }
+    }
+
+    /// A fixed reservation at `address` (a `[[fixed]]`).
+    pub fn fixed(mut self, address: impl Into<String>) -> Self {
+        self.fixed = true;
+        self.address = Some(address.into());
+        self
+    }
+
+    /// This exact address (the first of the block).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// The address the space's disk bus gives this disk name (`sdb`).
+    pub fn disk(mut self, disk: impl Into<String>) -> Self {
+        self.disk = Some(disk.into());
+        self
+    }
+
+    /// A block shape (`function=8`) instead of a single address.
+    pub fn block(mut self, block: impl Into<String>) -> Self {
+        self.block = Some(block.into());
+        self
+    }
+
+    /// Pool tags the address must carry.
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| (*t).to_string()).collect();
+        self
+    }
+
+    /// Automatic placement inside this pattern.
+    pub fn within(mut self, pattern: impl Into<String>) -> Self {
+        self.within = Some(pattern.into());
+        self
+    }
+
+    /// Automatic placement in the first of these patterns that has room.
+    pub fn prefer(mut self, patterns: &[&str]) -> Self {
+        self.prefer = patterns.iter().map(|p| (*p).to_string()).collect();
+        self
+    }
+}
+
+/// A value without a place in a text.
+fn unplaced(value: impl Into<String>) -> Text {
+    Spanned {
+        value: value.into(),
+        span: 0..0,
+    }
+}
+
+impl Plan {
+    /// An empty plan, to build in code.
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+
+    /// Reads a plan file's text; every problem is reported, each with its span in
+    /// `text` (render them with [`Source::render`]). Schema files are read by
+    /// [`Plan::run`].
+    ///
+    /// # Errors
+    ///
+    /// The problems: TOML syntax, unknown or repeated keys, values of the wrong kind,
+    /// unknown spaces, names used twice, conflicting keys.
+    ///
+    /// ```
+    /// use addralloc::plan::{Plan, Source};
+    ///
+    /// let text = "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n[[device]]\nnmae = \"net0\"\n";
+    /// let problems = Plan::from_toml(text).unwrap_err();
+    /// let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    /// assert_eq!(
+    ///     messages,
+    ///     ["a `[[device]]` has no `name`", "unknown key `nmae` in a `[[device]]`; did you mean `name`?"]
+    /// );
+    /// let shown = Source::new(text).render("vm.toml", &problems[1]);
+    /// assert!(shown.contains("--> vm.toml:5:1"), "{shown}");
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Plan, Vec<Problem>> {
+        let root = toml::parse(text).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| Problem::new(format!("invalid TOML: {}", e.message), e.span))
+                .collect::<Vec<_>>()
+        })?;
+        let model = model::read(&root)?;
+        Ok(Plan {
+            model,
+            spanned: true,
+        })
+    }
+
+    /// The plan's scope, if it has one.
+    pub fn scope(&self) -> Option<&str> {
+        self.model.scope.as_ref().map(|s| s.value.as_str())
+    }
+
+    /// Sets the plan's scope.
+    ///
+    /// # Errors
+    ///
+    /// An empty name, one of more than 128 characters or with control characters.
+    pub fn set_scope(&mut self, scope: impl Into<String>) -> Result<(), Problem> {
+        let scope = scope.into();
+        model::check_scope(&scope).map_err(|why| Problem::new(why, None))?;
+        self.model.scope = Some(unplaced(scope));
+        Ok(())
+    }
+
+    /// The names of the devices (fixed reservations included), in plan order.
+    pub fn devices(&self) -> impl Iterator<Item = &str> + '_ {
+        self.model.entries.iter().map(|e| e.name.value.as_str())
+    }
+
+    /// Adds a space.
+    ///
+    /// # Errors
+    ///
+    /// A space of that name exists; an unknown policy.
+    pub fn add_space(&mut self, space: SpaceSpec) -> Result<(), Problem> {
+        if self.model.spaces.iter().any(|s| s.name.value == space.name) {
+            return Err(Problem::new(
+                format!("space {} is defined twice", quote(&space.name)),
+                None,
+            ));
+        }
+        if let Some(p) = &space.policy {
+            if let Err(e) = p.parse::<crate::Policy>() {
+                return Err(Problem::new(e.to_string(), None));
+            }
+        }
+        self.model.spaces.push(SpaceDef {
+            name: unplaced(space.name),
+            schema: unplaced(""),
+            type_name: Some(unplaced(space.ty.name.clone())),
+            ty: Some(space.ty),
+            policy: space.policy.map(unplaced),
+            disk_bus: space.disk_bus.map(|b| (b, 0..0)),
+            pools: space
+                .pools
+                .into_iter()
+                .map(|(pattern, tags)| PoolDef {
+                    pattern: unplaced(pattern),
+                    tags: tags.into_iter().map(unplaced).collect(),
+                })
+                .collect(),
+            span: 0..0,
+        });
+        Ok(())
+    }
+
+    /// Adds a device, placed after those already in the plan.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError::Problems`]: a name already used, an unknown space, conflicting
+    /// keys.
+    pub fn add_device(&mut self, device: DeviceSpec) -> Result<(), PlanError> {
+        add_entry(&mut self.model, device).map_err(PlanError::Problems)
+    }
+
+    /// Removes a device (or fixed reservation) by name; whether the plan had it.
+    pub fn remove_device(&mut self, name: &str) -> bool {
+        let Some(i) = self.model.names.remove(name) else {
+            return false;
+        };
+        self.model.entries.remove(i);
+        for e in &self.model.entries[i..] {
+            if let Some(n) = self.model.names.get_mut(&e.name.value) {
+                *n -= 1;
+            }
+        }
+        true
+    }
+
+    /// Places the plan: loads the spaces' schemas, takes other scopes' reservations,
+    /// reserves the fixed and explicit addresses, keeps what the previous state
+    /// assigned, and places the rest in plan order.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError::Problems`] with every problem found (each pointing into the plan's
+    /// text, for a plan read from one), or [`PlanError::State`] for a previous state
+    /// that cannot be used. Nothing is placed then.
+    pub fn run(&self, options: &RunOptions<'_>) -> Result<Placed, PlanError> {
+        runner::run(&self.model, self.spanned, options)
+    }
+}
+
+/// Checks a device built in code and adds it to the model.
+fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    let what = if d.fixed {
+        "a fixed reservation"
+    } else {
+        "a device"
+    };
+    if d.name.is_empty() {
+        problems.push(Problem::new(format!("{what} has an empty name"), None));
+    }
+    if model.names.contains_key(&d.name) {
+        problems.push(Problem::new(
+            format!("{} is named twice", quote(&d.name)),
+            None,
+        ));
+    }
+    let space = model.spaces.iter().position(|s| s.name.value == d.space);
+    match space {
+        None => {
+            let names: Vec<String> = model.spaces.iter().map(|x| quote(&x.name.value)).collect();
+            problems.push(Problem::new(
+                format!(
+                    "unknown space {}; the spaces are {}",
+                    quote(&d.space),
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                None,
+            ));
+        }
+        Some(i) if d.disk.is_some() && model.spaces[i].disk_bus.is_none() => {
+            problems.push(Problem::new(
+                format!(
+                    "`disk` needs a space with a `disk-bus`; space {} has none",
+                    quote(&d.space)
+                ),
+                None,
+            ));
+        }
+        Some(_) => {}
+    }
+    if d.address.is_some() && d.disk.is_some() {
+        problems.push(Problem::new(
+            "a device has either an `address` or a `disk` name, not both",
+            None,
+        ));
+    }
+    let placed = d.address.is_some() || d.disk.is_some();
+    if placed && (d.within.is_some() || !d.prefer.is_empty()) {
+        problems.push(Problem::new(
+            "`within` and `prefer` are for automatic placement; this device has a fixed address",
+            None,
+        ));
+    }
+    if d.within.is_some() && !d.prefer.is_empty() {
+        problems.push(Problem::new(
+            "a device has either `within` or `prefer`, not both; put the constraint into each preference",
+            None,
+        ));
+    }
+    let Some(space) = space else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    model.names.insert(d.name.clone(), model.entries.len());
+    model.entries.push(Entry {
+        fixed: d.fixed,
+        name: unplaced(d.name),
+        space,
+        address: d.address.map(unplaced),
+        disk: d.disk.map(unplaced),
+        block: d.block.map(unplaced),
+        tags: d.tags.into_iter().map(unplaced).collect(),
+        within: d.within.map(unplaced),
+        prefer: d.prefer.into_iter().map(unplaced).collect(),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

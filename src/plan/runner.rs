@@ -1,0 +1,1056 @@
+//! Running a plan: load the spaces, take other scopes' reservations, reserve fixed and
+//! explicit addresses, keep the assignments of the previous state, place the rest in
+//! plan order; and single-device changes to a placed plan.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::disk;
+use crate::schema::{Schema, TypeDef};
+use crate::{Count, Error, Policy};
+
+use super::model::{Entry, Model, SpaceDef, Text};
+use super::report::{quote, Problem};
+use super::space::{Space, Values};
+use super::state::{Assignment, SpaceState, State};
+
+/// How a device got its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A `[[fixed]]` reservation.
+    Fixed,
+    /// A device with an `address`.
+    Explicit,
+    /// A device with a `disk` name: the address the disk bus gives that name.
+    Disk,
+    /// Kept from the state file.
+    Kept,
+    /// From the device's preference list.
+    Preferred,
+    /// Chosen automatically.
+    Auto,
+    /// In the state file, but no longer in the plan: given back.
+    Released,
+}
+
+impl Kind {
+    /// The kind's word in tables, JSON and state files: `fixed`, `auto`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Fixed => "fixed",
+            Kind::Explicit => "explicit",
+            Kind::Disk => "disk",
+            Kind::Kept => "kept",
+            Kind::Preferred => "preferred",
+            Kind::Auto => "auto",
+            Kind::Released => "released",
+        }
+    }
+}
+
+/// One device's addresses: a row of a run's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The device's name.
+    pub device: String,
+    /// The space's name.
+    pub space: String,
+    /// The first address, in the type's format.
+    pub first: String,
+    /// The last address (the first, for a single address).
+    pub last: String,
+    /// How the device got its address.
+    pub kind: Kind,
+    /// For [`Kind::Preferred`]: the 1-based position in the preference list.
+    pub preference: Option<usize>,
+    /// For [`Kind::Disk`]: the disk name.
+    pub disk: Option<String>,
+    /// For [`Kind::Kept`]: the kind recorded in the previous state, which the new
+    /// state keeps.
+    pub(crate) state_kind: Option<String>,
+}
+
+impl Placement {
+    /// `first`, or `first..=last` for a block.
+    pub fn address_text(&self) -> String {
+        if self.first == self.last {
+            self.first.clone()
+        } else {
+            format!("{}..={}", self.first, self.last)
+        }
+    }
+
+    /// The kind as printed: `auto`, `preferred #2`, ...
+    pub fn kind_text(&self) -> String {
+        match (self.kind, self.preference) {
+            (Kind::Preferred, Some(i)) => format!("preferred #{i}"),
+            _ => self.kind.name().to_string(),
+        }
+    }
+}
+
+type Row = Placement;
+
+/// The number of addresses in each pool of a type, in order (`None` for a pool that
+/// does not load), each counted on its own; the type is checked once.
+pub fn pool_capacities(t: &TypeDef) -> Vec<Option<Count>> {
+    let Ok(space) = Space::new(t, Policy::LowestFirst) else {
+        return vec![None; t.pools.len()];
+    };
+    t.pools
+        .iter()
+        .map(|p| {
+            let mut s = space.empty_copy();
+            s.add_pool(&p.pattern, &[]).ok()?;
+            Some(s.capacity())
+        })
+        .collect()
+}
+
+/// A span inside a quoted TOML string: the 1-based character `column` of its text,
+/// when the literal has no escapes (its span is the text plus two quotes).
+fn column_span(t: &Text, column: usize) -> Range<usize> {
+    if t.span.len() == t.value.len() + 2 {
+        let off = t
+            .value
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(t.value.len(), |(i, _)| i);
+        let len = t.value[off..].chars().next().map_or(0, char::len_utf8);
+        let start = t.span.start + 1 + off;
+        start..start + len.max(1)
+    } else {
+        t.span.clone()
+    }
+}
+
+/// A problem about the value `t`, pointing at the column of a parse error.
+fn at_value(t: &Text, message: String, e: &Error) -> Problem {
+    let span = match e {
+        Error::Parse { column, .. } => column_span(t, *column),
+        _ => t.span.clone(),
+    };
+    Problem::at(message, span)
+}
+
+/// How a plan runs: where its schema files are, the state of the previous run, and
+/// whose devices it places.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions<'a> {
+    schema_dir: PathBuf,
+    previous: Option<&'a State>,
+    state_name: String,
+    scope: Option<String>,
+}
+
+impl<'a> RunOptions<'a> {
+    /// A first run; the plan's `schema` paths are relative to `schema_dir` (a plan
+    /// file's directory).
+    pub fn new(schema_dir: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            schema_dir: schema_dir.into(),
+            ..RunOptions::default()
+        }
+    }
+
+    /// Continues from the state of a previous run; `name` names it in messages (the
+    /// state file's path).
+    pub fn previous(mut self, state: &'a State, name: impl Into<String>) -> Self {
+        self.previous = Some(state);
+        self.state_name = name.into();
+        self
+    }
+
+    /// Places the devices of `scope`, overriding the plan's own `scope`.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+}
+
+/// Why a plan could not be placed; nothing was placed.
+#[derive(Clone, Debug)]
+pub enum PlanError {
+    /// Problems in the plan, each pointing into its text where it has one.
+    Problems(Vec<Problem>),
+    /// The previous state cannot be used: the reason, in lowercase words.
+    State(String),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Problems(ps) => {
+                for (i, p) in ps.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    f.write_str(&p.message)?;
+                }
+                Ok(())
+            }
+            PlanError::State(reason) => write!(f, "the previous state is unusable: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// One space's size after a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpaceCount {
+    /// The space's name.
+    pub space: String,
+    /// Its address type.
+    pub type_name: String,
+    /// The number of addresses in its pools.
+    pub capacity: Count,
+    /// How many of them are free.
+    pub free: Count,
+}
+
+/// A placed plan: every device's addresses, what the previous state held that the
+/// plan no longer has, the new state, and single-device changes.
+pub struct Placed {
+    r: Runner,
+    released: Vec<Placement>,
+    /// Other scopes' assignments, carried into the new state unchanged.
+    others: Vec<Assignment>,
+    /// The spaces of the previous state that this plan has not but other scopes'
+    /// assignments name, carried over unchanged.
+    other_spaces: Vec<SpaceState>,
+}
+
+struct Runner {
+    plan: Model,
+    scope: Option<String>,
+    spaces: Vec<Space>,
+    problems: Vec<Problem>,
+    /// The names of the entries placed so far.
+    placed: HashSet<String>,
+    rows: Vec<(usize, Row)>,
+    /// The previous state's name in messages.
+    state_name: String,
+}
+
+/// Spans of a plan built in code point nowhere.
+fn unspanned(mut problems: Vec<Problem>) -> Vec<Problem> {
+    for p in &mut problems {
+        p.span = None;
+        for n in &mut p.notes {
+            n.span = None;
+        }
+    }
+    problems
+}
+
+pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<Placed, PlanError> {
+    let fail = |problems: Vec<Problem>| {
+        PlanError::Problems(if spanned {
+            problems
+        } else {
+            unspanned(problems)
+        })
+    };
+    // Load the schemas, relative to the schema directory.
+    let mut spaces = Vec::new();
+    let mut problems = Vec::new();
+    let mut cache: HashMap<PathBuf, Result<Schema, String>> = HashMap::new();
+    for def in &plan.spaces {
+        match load_space(def, &opts.schema_dir, &mut cache) {
+            Ok(s) => spaces.push(s),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
+    let scope = opts
+        .scope
+        .clone()
+        .or_else(|| plan.scope.as_ref().map(|s| s.value.clone()));
+    if let Some(s) = &opts.scope {
+        super::model::check_scope(s).map_err(|why| fail(vec![Problem::new(why, None)]))?;
+    }
+    let space_index: HashMap<&str, usize> = plan
+        .spaces
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.value.as_str(), i))
+        .collect();
+
+    // Each space continues from its allocator in the state (the next-fit position),
+    // which must pass every check of a restore. Spaces whose type changed are reported
+    // by `Runner::keep`.
+    if let Some(st) = opts.previous {
+        for saved in &st.spaces {
+            let Some(allocator) = &saved.allocator else {
+                continue;
+            };
+            let Some(&i) = space_index.get(saved.name.as_str()) else {
+                continue;
+            };
+            if spaces[i].type_name() != saved.ty {
+                continue;
+            }
+            spaces[i]
+                .continue_from(allocator)
+                .map_err(|e| PlanError::State(format!("space `{}`: {e}", saved.name)))?;
+        }
+    }
+
+    let mut r = Runner {
+        plan: plan.clone(),
+        scope,
+        spaces,
+        problems: Vec::new(),
+        placed: HashSet::new(),
+        rows: Vec::new(),
+        state_name: opts.state_name.clone(),
+    };
+    let mut others = Vec::new();
+    if let Some(st) = opts.previous {
+        r.check_types(st);
+        if !r.problems.is_empty() {
+            return Err(fail(std::mem::take(&mut r.problems)));
+        }
+        others = r.take_others(st, &space_index)?;
+    }
+    r.fixed_and_explicit();
+    if let Some(st) = opts.previous {
+        r.keep(st);
+    }
+    // Failed reservations change nothing, so the automatic phase still runs and
+    // reports its own problems alongside.
+    r.automatic();
+    if !r.problems.is_empty() {
+        return Err(fail(std::mem::take(&mut r.problems)));
+    }
+    // Released: this scope's devices in the state, no longer in the plan.
+    let mut released = Vec::new();
+    if let Some(st) = opts.previous {
+        for a in &st.assignments {
+            if a.scope == r.scope && !r.plan.names.contains_key(&a.device) {
+                released.push(Row {
+                    device: a.device.clone(),
+                    space: a.space.clone(),
+                    first: a.first.clone(),
+                    last: a.last.clone(),
+                    kind: Kind::Released,
+                    preference: None,
+                    disk: None,
+                    state_kind: None,
+                });
+            }
+        }
+    }
+    r.rows.sort_by_key(|(order, _)| *order);
+    let mut other_spaces = Vec::new();
+    if let Some(st) = opts.previous {
+        let named: HashSet<&str> = others.iter().map(|a| a.space.as_str()).collect();
+        other_spaces = st
+            .spaces
+            .iter()
+            .filter(|s| {
+                !space_index.contains_key(s.name.as_str()) && named.contains(s.name.as_str())
+            })
+            .cloned()
+            .collect();
+    }
+    Ok(Placed {
+        r,
+        released,
+        others,
+        other_spaces,
+    })
+}
+
+impl Placed {
+    /// Every device of the plan with its addresses, in plan order.
+    pub fn placements(&self) -> impl Iterator<Item = &Placement> + '_ {
+        self.r.rows.iter().map(|(_, row)| row)
+    }
+
+    /// The devices of the previous state (of this scope) that the plan no longer has:
+    /// their addresses are free again.
+    pub fn released(&self) -> &[Placement] {
+        &self.released
+    }
+
+    /// The scope this run placed.
+    pub fn scope(&self) -> Option<&str> {
+        self.r.scope.as_deref()
+    }
+
+    /// Each space's capacity and free count, in plan order.
+    pub fn space_counts(&self) -> Vec<SpaceCount> {
+        self.r
+            .plan
+            .spaces
+            .iter()
+            .zip(&self.r.spaces)
+            .map(|(d, s)| SpaceCount {
+                space: d.name.value.clone(),
+                type_name: s.type_name().to_string(),
+                capacity: s.capacity(),
+                free: s.free_count(),
+            })
+            .collect()
+    }
+
+    /// The state to keep for the next run: other scopes' assignments as they were,
+    /// then this run's; each space's allocator, then the other scopes' spaces that
+    /// this plan does not have, as they were.
+    pub fn state(&self) -> State {
+        let r = &self.r;
+        let mut assignments = self.others.clone();
+        assignments.extend(r.rows.iter().map(|(_, row)| {
+            Assignment {
+                device: row.device.clone(),
+                space: row.space.clone(),
+                first: row.first.clone(),
+                last: row.last.clone(),
+                kind: row
+                    .state_kind
+                    .clone()
+                    .unwrap_or_else(|| row.kind.name().to_string()),
+                scope: r.scope.clone(),
+            }
+        }));
+        State {
+            spaces: r
+                .plan
+                .spaces
+                .iter()
+                .zip(&r.spaces)
+                .map(|(d, s)| SpaceState {
+                    name: d.name.value.clone(),
+                    ty: s.type_name().to_string(),
+                    allocator: Some(s.snapshot()),
+                })
+                .chain(self.other_spaces.iter().cloned())
+                .collect(),
+            assignments,
+        }
+    }
+
+    /// Adds one device to the placed plan and places it, as a run of the plan with
+    /// the device added (last) and this state would. On failure nothing changes.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError::Problems`] for a device the plan cannot take (a name already used,
+    /// an unknown space, conflicting keys) or cannot place.
+    pub fn add_device(&mut self, device: super::DeviceSpec) -> Result<&Placement, PlanError> {
+        let r = &mut self.r;
+        super::add_entry(&mut r.plan, device).map_err(|p| PlanError::Problems(unspanned(p)))?;
+        let order = r.plan.entries.len() - 1;
+        let e = r.plan.entries[order].clone();
+        if e.address.is_some() || e.disk.is_some() {
+            r.place_explicit(order, &e);
+        } else {
+            r.place_auto(order, &e);
+        }
+        if !r.problems.is_empty() {
+            let problems = unspanned(std::mem::take(&mut r.problems));
+            r.plan.names.remove(&e.name.value);
+            r.plan.entries.pop();
+            return Err(PlanError::Problems(problems));
+        }
+        // Placed last in plan order: the rows stay sorted.
+        match r.rows.last() {
+            Some((_, row)) => Ok(row),
+            None => Err(PlanError::Problems(Vec::new())),
+        }
+    }
+
+    /// Removes one device from the placed plan and frees its addresses, as a run of
+    /// the plan without it and this state would; returns what it held, as a
+    /// [`Kind::Released`] placement.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError::Problems`] when the plan has no device of that name; nothing
+    /// changes.
+    pub fn remove_device(&mut self, name: &str) -> Result<Placement, PlanError> {
+        let r = &mut self.r;
+        let Some(&index) = r.plan.names.get(name) else {
+            return Err(PlanError::Problems(vec![Problem::new(
+                format!("the plan has no device {}", quote(name)),
+                None,
+            )]));
+        };
+        let Some(pos) = r.rows.iter().position(|(order, _)| *order == index) else {
+            return Err(PlanError::Problems(vec![Problem::new(
+                format!("device {} has no address", quote(name)),
+                None,
+            )]));
+        };
+        let space = r.plan.entries[index].space;
+        r.spaces[space]
+            .release_owned(name, &r.rows[pos].1.first, &r.rows[pos].1.last)
+            .map_err(|e| {
+                PlanError::Problems(vec![Problem::new(
+                    format!("cannot release {}: {e}", quote(name)),
+                    None,
+                )])
+            })?;
+        let (_, mut row) = r.rows.remove(pos);
+        r.plan.entries.remove(index);
+        r.placed.remove(name);
+        for (order, _) in &mut r.rows {
+            if *order > index {
+                *order -= 1;
+            }
+        }
+        r.plan.names = r
+            .plan
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.value.clone(), i))
+            .collect();
+        row.kind = Kind::Released;
+        row.preference = None;
+        row.disk = None;
+        row.state_kind = None;
+        self.released.push(row.clone());
+        Ok(row)
+    }
+}
+
+/// Reads and checks a schema file; the error says why not, in lowercase words.
+fn read_schema(file: &Path) -> Result<Schema, String> {
+    let text = super::files::read_text(file).map_err(|e| super::files::io_reason(&e))?;
+    Schema::from_toml(&text).map_err(|d| {
+        // The first error; `check` shows them all.
+        let first = d
+            .first()
+            .map(|d| d.render(&file.display().to_string(), &text))
+            .unwrap_or_default();
+        format!(
+            "it has errors; the first: {first} (run `addralloc check {}`)",
+            file.display()
+        )
+    })
+}
+
+fn load_space(
+    def: &SpaceDef,
+    base: &Path,
+    cache: &mut HashMap<PathBuf, Result<Schema, String>>,
+) -> Result<Space, Vec<Problem>> {
+    let built;
+    let schema = match &def.ty {
+        Some(ty) => {
+            built = Schema::new(vec![ty.clone()]);
+            &built
+        }
+        None => {
+            let file = base.join(&def.schema.value);
+            match cache
+                .entry(file.clone())
+                .or_insert_with(|| read_schema(&file))
+            {
+                Ok(schema) => &*schema,
+                Err(why) => {
+                    return Err(vec![Problem::at(
+                        format!("cannot load the schema `{}`: {why}", file.display()),
+                        def.schema.span.clone(),
+                    )])
+                }
+            }
+        }
+    };
+    let ty = match &def.type_name {
+        Some(n) => match schema.get(&n.value) {
+            Some(t) => t,
+            None => {
+                let names: Vec<String> = schema
+                    .types
+                    .iter()
+                    .map(|t| format!("`{}`", t.name))
+                    .collect();
+                return Err(vec![Problem::at(
+                    format!(
+                        "the schema `{}` has no type `{}`; its types are {}",
+                        def.schema.value,
+                        n.value,
+                        names.join(", ")
+                    ),
+                    n.span.clone(),
+                )]);
+            }
+        },
+        None => match schema.types.as_slice() {
+            [one] => one,
+            types => {
+                let names: Vec<String> = types.iter().map(|t| format!("`{}`", t.name)).collect();
+                return Err(vec![Problem::at(
+                    format!(
+                        "the schema `{}` has several types ({}); say which with `type = \"...\"`",
+                        def.schema.value,
+                        names.join(", ")
+                    ),
+                    def.span.clone(),
+                )]);
+            }
+        },
+    };
+    // An unknown name is reported when the plan is read.
+    let policy: Policy = def
+        .policy
+        .as_ref()
+        .and_then(|p| p.value.parse().ok())
+        .unwrap_or_default();
+    let mut space = Space::new(ty, policy).map_err(|e| {
+        vec![Problem::at(
+            format!("cannot use type `{}`: {e}", ty.name),
+            def.schema.span.clone(),
+        )]
+    })?;
+    if let Some((_, span)) = &def.disk_bus {
+        let names: Vec<&str> = ty.fields.iter().map(|f| f.name.as_str()).collect();
+        if names != ["controller", "bus", "target", "unit"] {
+            return Err(vec![Problem::at(
+                format!(
+                    "`disk-bus` needs a drive address type with the fields `controller`, `bus`, \
+                     `target`, `unit`; `{}` has {}",
+                    ty.name,
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                span.clone(),
+            )]);
+        }
+    }
+    let mut problems = Vec::new();
+    if def.pools.is_empty() {
+        // The schema's default pools.
+        for p in &ty.pools {
+            let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+            if let Err(e) = space.add_pool(&p.pattern, &tags) {
+                problems.push(Problem::at(
+                    format!("the schema's pool `{}` is unusable: {e}", p.pattern),
+                    def.schema.span.clone(),
+                ));
+            }
+        }
+        if ty.pools.is_empty() {
+            problems.push(Problem::at(
+                format!(
+                    "space `{}` has no pools, and type `{}` has no default pools: add a \
+                     `[[space.pool]]` with a `pattern`",
+                    def.name.value, ty.name
+                ),
+                def.span.clone(),
+            ));
+        }
+    }
+    for p in &def.pools {
+        let tags: Vec<&str> = p.tags.iter().map(|t| t.value.as_str()).collect();
+        if let Err(e) = space.add_pool(&p.pattern.value, &tags) {
+            problems.push(Problem::at(format!("{e}"), p.pattern.span.clone()));
+        }
+    }
+    if problems.is_empty() {
+        Ok(space)
+    } else {
+        Err(problems)
+    }
+}
+
+impl Runner {
+    fn space_name(&self, e: &Entry) -> String {
+        self.plan.spaces[e.space].name.value.clone()
+    }
+
+    fn extents(&mut self, e: &Entry) -> Option<Vec<u128>> {
+        let space = &self.spaces[e.space];
+        match &e.block {
+            None => Some(vec![1; space.field_count()]),
+            Some(b) => match space.parse_block(&b.value) {
+                Ok(x) => Some(x),
+                Err(err) => {
+                    self.problems
+                        .push(Problem::at(format!("{err}"), b.span.clone()));
+                    None
+                }
+            },
+        }
+    }
+
+    fn tags(e: &Entry) -> Vec<&str> {
+        e.tags.iter().map(|t| t.value.as_str()).collect()
+    }
+
+    /// The problem for a failed reservation of `e` at `where_` (the span to point at).
+    fn failure(&self, e: &Entry, err: &Error, at: Range<usize>) -> Problem {
+        let space = self.space_name(e);
+        match err {
+            Error::AlreadyReserved {
+                address,
+                owner: Some(owner),
+            } => {
+                let p = Problem::at(
+                    format!(
+                        "address {address} of `{}` is already reserved by `{owner}`",
+                        e.name.value
+                    ),
+                    at,
+                );
+                // A device of this plan placed in this run, or someone in the state.
+                let placed = self.placed.contains(owner.as_str());
+                match self
+                    .plan
+                    .names
+                    .get(owner.as_str())
+                    .filter(|_| placed)
+                    .map(|&i| &self.plan.entries[i])
+                {
+                    Some(other) => {
+                        let span = other
+                            .address
+                            .as_ref()
+                            .or(other.disk.as_ref())
+                            .map_or(other.name.span.clone(), |t| t.span.clone());
+                        p.note(format!("`{owner}` reserves it here"), Some(span))
+                    }
+                    None => p.note(format!("`{owner}` holds it in the state file"), None),
+                }
+            }
+            other => Problem::at(
+                format!(
+                    "cannot place `{}` in space `{space}`: {other}",
+                    e.name.value
+                ),
+                at,
+            ),
+        }
+    }
+
+    fn record(
+        &mut self,
+        order: usize,
+        e: &Entry,
+        first: Values,
+        last: Values,
+        kind: Kind,
+        pref: Option<usize>,
+    ) {
+        let s = &self.spaces[e.space];
+        let row = Row {
+            device: e.name.value.clone(),
+            space: self.space_name(e),
+            first: s.show(&first),
+            last: s.show(&last),
+            kind,
+            preference: pref,
+            disk: e.disk.as_ref().map(|d| d.value.clone()),
+            state_kind: None,
+        };
+        self.placed.insert(e.name.value.clone());
+        self.rows.push((order, row));
+    }
+
+    /// Phase 1: `[[fixed]]` and devices with an `address` or a `disk`, in file order.
+    fn fixed_and_explicit(&mut self) {
+        for order in 0..self.plan.entries.len() {
+            let e = &self.plan.entries[order];
+            if e.address.is_some() || e.disk.is_some() {
+                let e = e.clone();
+                self.place_explicit(order, &e);
+            }
+        }
+    }
+
+    /// Reserves the `address` or `disk` address of one entry.
+    fn place_explicit(&mut self, order: usize, e: &Entry) {
+        let (first, at, kind) = if let Some(a) = &e.address {
+            match self.spaces[e.space].parse(&a.value) {
+                Ok(v) => (v, a, if e.fixed { Kind::Fixed } else { Kind::Explicit }),
+                Err(err) => {
+                    self.problems.push(at_value(a, format!("{err}"), &err));
+                    return;
+                }
+            }
+        } else if let Some(d) = &e.disk {
+            match self.disk_address(e, d) {
+                Some(v) => (v, d, Kind::Disk),
+                None => return,
+            }
+        } else {
+            return;
+        };
+        let Some(ext) = self.extents(e) else { return };
+        let space = &mut self.spaces[e.space];
+        let last = match space.block_end(&first, &ext) {
+            Ok(l) => l,
+            Err(msg) => {
+                self.problems.push(Problem::at(msg, at.span.clone()));
+                return;
+            }
+        };
+        let tags = Self::tags(e);
+        match space.reserve_range(&first, &last, &e.name.value, &tags) {
+            Ok(()) => self.record(order, e, first, last, kind, None),
+            Err(err) => {
+                let p = self.failure(e, &err, at.span.clone());
+                self.problems.push(p);
+            }
+        }
+    }
+
+    fn disk_address(&mut self, e: &Entry, d: &Text) -> Option<Values> {
+        let bus = self.plan.spaces[e.space].disk_bus.as_ref()?.0;
+        let index = match disk::index(&d.value) {
+            Ok(i) => i,
+            Err(err) => {
+                self.problems
+                    .push(Problem::at(format!("{err}"), d.span.clone()));
+                return None;
+            }
+        };
+        let drive = match disk::drive_address(bus, index) {
+            Ok(a) => a,
+            Err(err) => {
+                self.problems
+                    .push(Problem::at(format!("{err}"), d.span.clone()));
+                return None;
+            }
+        };
+        let v = vec![
+            drive.controller.into(),
+            drive.bus.into(),
+            drive.target.into(),
+            drive.unit.into(),
+        ];
+        match self.spaces[e.space].check_values(&v) {
+            Ok(()) => Some(v),
+            Err(err) => {
+                self.problems.push(Problem::at(
+                    format!(
+                        "disk `{}` maps to drive address {drive} on a `{}` bus, which type `{}` cannot hold: {err}",
+                        d.value,
+                        bus.name(),
+                        self.spaces[e.space].type_name()
+                    ),
+                    d.span.clone(),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Before phase 1: a space of the state whose type changed is unusable.
+    fn check_types(&mut self, st: &State) {
+        let state_name = &self.state_name;
+        for SpaceState { name, ty, .. } in &st.spaces {
+            if let Some(i) = self.plan.spaces.iter().position(|s| s.name.value == *name) {
+                let have = self.spaces[i].type_name();
+                if have != ty {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "the state file `{state_name}` holds space `{name}` of type `{ty}`, \
+                             but the plan's space `{name}` has type `{have}`; use a new state file"
+                        ),
+                        self.plan.spaces[i].name.span.clone(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Before phase 1: other scopes' devices hold their addresses; returns their
+    /// assignments, to carry into the new state.
+    fn take_others(
+        &mut self,
+        st: &State,
+        space_index: &HashMap<&str, usize>,
+    ) -> Result<Vec<Assignment>, PlanError> {
+        let mut others = Vec::new();
+        for a in &st.assignments {
+            if a.scope == self.scope {
+                continue;
+            }
+            others.push(a.clone());
+            let Some(&i) = space_index.get(a.space.as_str()) else {
+                continue; // A space this plan does not use.
+            };
+            let space = &mut self.spaces[i];
+            let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
+                (Ok(f), Ok(l)) => (f, l),
+                (Err(err), _) | (_, Err(err)) => {
+                    return Err(PlanError::State(format!(
+                        "device {} of scope {} has an unusable address: {err}",
+                        quote(&a.device),
+                        scope_text(a.scope.as_deref())
+                    )))
+                }
+            };
+            if last < first {
+                return Err(PlanError::State(format!(
+                    "device {} of scope {} has `last` {} before `first` {}",
+                    quote(&a.device),
+                    scope_text(a.scope.as_deref()),
+                    quote(&a.last),
+                    quote(&a.first)
+                )));
+            }
+            // Labelled with the scope, so that a conflict names whose device it is.
+            let owner = match &a.scope {
+                Some(scope) => format!("{scope}/{}", a.device),
+                None => a.device.clone(),
+            };
+            match space.reserve_range(&first, &last, &owner, &[]) {
+                Ok(()) => {}
+                // Outside this plan's pools: nothing here can take it anyway.
+                Err(Error::OutsidePools { .. }) => {}
+                Err(err) => {
+                    return Err(PlanError::State(format!(
+                        "device {} of scope {}: {err}",
+                        quote(&a.device),
+                        scope_text(a.scope.as_deref())
+                    )))
+                }
+            }
+        }
+        Ok(others)
+    }
+
+    /// Phase 2: automatic devices recorded in the state file keep their addresses.
+    fn keep(&mut self, st: &State) {
+        let state_name = self.state_name.clone();
+        let recorded: HashMap<&str, &Assignment> = st
+            .assignments
+            .iter()
+            .filter(|a| a.scope == self.scope)
+            .map(|a| (a.device.as_str(), a))
+            .collect();
+        for order in 0..self.plan.entries.len() {
+            let e = &self.plan.entries[order];
+            if e.address.is_some() || e.disk.is_some() {
+                continue;
+            }
+            let Some(a) = recorded.get(e.name.value.as_str()) else {
+                continue;
+            };
+            if a.space != self.space_name(e) {
+                continue; // Moved to another space: placed afresh.
+            }
+            let e = e.clone();
+            let e = &e;
+            let Some(ext) = self.extents(e) else { continue };
+            let space = &mut self.spaces[e.space];
+            let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
+                (Ok(f), Ok(l)) => (f, l),
+                (Err(err), _) | (_, Err(err)) => {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "the state file `{state_name}` has an unusable address for `{}`: {err}",
+                            e.name.value
+                        ),
+                        e.name.span.clone(),
+                    ));
+                    continue;
+                }
+            };
+            if last < first {
+                self.problems.push(Problem::at(
+                    format!(
+                        "the state file `{state_name}` has `last` {} before `first` {} for `{}`",
+                        quote(&a.last),
+                        quote(&a.first),
+                        e.name.value
+                    ),
+                    e.name.span.clone(),
+                ));
+                continue;
+            }
+            // The block shape changed: placed afresh.
+            if space.block_end(&first, &ext).ok().as_ref() != Some(&last) {
+                continue;
+            }
+            let tags = Self::tags(e);
+            match space.reserve_range(&first, &last, &e.name.value, &tags) {
+                Ok(()) => {
+                    self.record(order, e, first, last, Kind::Kept, None);
+                    if let Some((_, row)) = self.rows.last_mut() {
+                        row.state_kind = Some(a.kind.clone());
+                    }
+                }
+                Err(err) => {
+                    let p = self.failure(e, &err, e.name.span.clone()).note(
+                        format!(
+                            "`{}` is at {} in the state file `{state_name}`; remove it from the \
+                             state file to place it again",
+                            e.name.value, a.first
+                        ),
+                        None,
+                    );
+                    self.problems.push(p);
+                }
+            }
+        }
+    }
+
+    /// Phase 3: every other device, in file order.
+    fn automatic(&mut self) {
+        for order in 0..self.plan.entries.len() {
+            let e = &self.plan.entries[order];
+            if self.placed.contains(&e.name.value) || e.address.is_some() || e.disk.is_some() {
+                continue;
+            }
+            let e = e.clone();
+            self.place_auto(order, &e);
+        }
+    }
+
+    /// Places one entry automatically: by its preferences, or within its pattern.
+    fn place_auto(&mut self, order: usize, e: &Entry) {
+        let Some(ext) = self.extents(e) else { return };
+        let tags = Self::tags(e);
+        let space = &mut self.spaces[e.space];
+        if !e.prefer.is_empty() {
+            let prefs: Vec<&str> = e.prefer.iter().map(|p| p.value.as_str()).collect();
+            match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
+                Ok((first, last, i)) => {
+                    self.record(order, e, first, last, Kind::Preferred, Some(i + 1))
+                }
+                Err((err, i)) => {
+                    let at = i
+                        .and_then(|i| e.prefer.get(i))
+                        .map_or(e.name.span.clone(), |p| p.span.clone());
+                    let p = self.failure(e, &err, at);
+                    self.problems.push(p);
+                }
+            }
+            return;
+        }
+        let within = e.within.as_ref().map(|w| w.value.as_str());
+        match space.reserve_first(within, &ext, &e.name.value, &tags) {
+            Ok((first, last)) => self.record(order, e, first, last, Kind::Auto, None),
+            Err(err) => {
+                let at = match (&err, &e.within, &e.block) {
+                    (Error::BadPattern { .. } | Error::OutOfRange { .. }, Some(w), _) => {
+                        w.span.clone()
+                    }
+                    (Error::BadBlock { .. }, _, Some(b)) => b.span.clone(),
+                    _ => e.name.span.clone(),
+                };
+                let p = self.failure(e, &err, at);
+                self.problems.push(p);
+            }
+        }
+    }
+}
+
+/// A scope in messages: `vm1`, or "none".
+fn scope_text(scope: Option<&str>) -> String {
+    scope.map_or_else(|| "none".to_string(), quote)
+}

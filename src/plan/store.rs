@@ -1,0 +1,267 @@
+//! The state file: JSON on disk, locked from the read to the rename of its new version,
+//! written through symbolic links to their target, atomically, by way of a temporary
+//! file of a fixed name beside it.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::files::{check_regular, io_reason, read_open};
+use super::state::State;
+
+/// Why a state file cannot be used; nothing was written.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The state file cannot be opened or read.
+    Read(io::Error),
+    /// The state file does not exist and cannot be created (a missing directory,
+    /// permissions).
+    Create(io::Error),
+    /// Another run held the lock for the whole timeout.
+    Locked(Duration),
+    /// The file's text is not a state: the reason, in lowercase words.
+    Unusable(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Read(e) => write!(f, "cannot read the state file: {}", io_reason(e)),
+            StoreError::Create(e) => write!(f, "cannot write the state file: {}", io_reason(e)),
+            StoreError::Locked(waited) => write!(
+                f,
+                "another run holds the state file's lock; gave up after {} s",
+                waited.as_secs_f64()
+            ),
+            StoreError::Unusable(reason) => write!(f, "the state file is unusable: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A state file, locked (an advisory lock, [`File::lock`]) from [`StateFile::open`] until
+/// it is saved or dropped, so that concurrent runs on one file take turns.
+///
+/// A file that does not exist is created empty, to hold the lock, and removed again
+/// when the run saves nothing; an empty file (left by a run that was killed) is no
+/// previous state.
+///
+/// ```
+/// use std::time::Duration;
+/// use addralloc::plan::{Plan, RunOptions, StateFile};
+///
+/// let dir = std::env::temp_dir().join(format!("addralloc-doc-store-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.json");
+/// # let _ = std::fs::remove_file(&path);
+/// let plan = Plan::from_toml(
+///     "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n[[device]]\nname = \"net0\"\n",
+/// ).unwrap();
+/// let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
+/// for _ in 0..2 {
+///     let file = StateFile::open(&path, Duration::from_secs(10))?;
+///     let previous = file.load()?;
+///     let mut options = RunOptions::new(schemas);
+///     if let Some(state) = &previous {
+///         options = options.previous(state, "state.json");
+///     }
+///     let placed = plan.run(&options)?;
+///     assert_eq!(placed.placements().next().unwrap().first, "0000:00:01.0");
+///     file.save(&placed.state())?;
+/// }
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct StateFile {
+    /// The file itself, symbolic links followed.
+    target: PathBuf,
+    /// Open and locked.
+    file: File,
+    /// Whether this run created the (empty) file.
+    created: bool,
+    saved: bool,
+}
+
+/// Follows symbolic links to the file they name (which need not exist yet).
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::new(
+        ErrorKind::InvalidInput,
+        "too many levels of symbolic links",
+    ))
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    true
+}
+
+impl StateFile {
+    /// Opens the state file at `path` (through symbolic links) and locks it, waiting at
+    /// most `timeout` for another run to finish with it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Read`] when it cannot be opened (permissions, not a regular file),
+    /// [`StoreError::Create`] when it does not exist and cannot be created,
+    /// [`StoreError::Locked`] after the timeout.
+    pub fn open(path: &Path, timeout: Duration) -> Result<StateFile, StoreError> {
+        let target = resolve(path).map_err(StoreError::Read)?;
+        let start = Instant::now();
+        loop {
+            if start.elapsed() >= timeout {
+                return Err(StoreError::Locked(timeout));
+            }
+            let (file, created) = match fs::metadata(&target) {
+                Ok(meta) => {
+                    check_regular(&meta).map_err(StoreError::Read)?;
+                    match File::open(&target) {
+                        Ok(f) => (f, false),
+                        Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                        Err(e) => return Err(StoreError::Read(e)),
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    match OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&target)
+                    {
+                        Ok(f) => (f, true),
+                        Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                        Err(e) => return Err(StoreError::Create(e)),
+                    }
+                }
+                Err(e) => return Err(StoreError::Read(e)),
+            };
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(fs::TryLockError::WouldBlock) => {
+                        let waited = start.elapsed();
+                        if waited >= timeout {
+                            return Err(StoreError::Locked(timeout));
+                        }
+                        std::thread::sleep(Duration::from_millis(5).min(timeout - waited));
+                    }
+                    Err(fs::TryLockError::Error(e)) => return Err(StoreError::Read(e)),
+                }
+            }
+            // The run before may have renamed a new file in, or removed this one:
+            // then lock that one.
+            let now = fs::metadata(&target);
+            let this = file.metadata().map_err(StoreError::Read)?;
+            if matches!(&now, Ok(m) if same_file(m, &this)) {
+                return Ok(StateFile {
+                    target,
+                    file,
+                    created,
+                    saved: false,
+                });
+            }
+        }
+    }
+
+    /// The file written, symbolic links followed.
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// The previous state: `None` for a file this run created or an empty one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Read`] when it cannot be read (or is larger than
+    /// [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE)), [`StoreError::Unusable`] for text
+    /// that is not a state.
+    pub fn load(&self) -> Result<Option<State>, StoreError> {
+        if self.created {
+            return Ok(None);
+        }
+        check_regular(&self.file.metadata().map_err(StoreError::Read)?)
+            .map_err(StoreError::Read)?;
+        let text = read_open(&self.file).map_err(StoreError::Read)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        State::from_json(&text)
+            .map(Some)
+            .map_err(StoreError::Unusable)
+    }
+
+    /// Writes `state` atomically: a temporary file of a fixed name in the same
+    /// directory (one run at a time writes it, under the lock; a killed run's is
+    /// overwritten by the next), synced, then renamed over the file; the directory is
+    /// synced too where the platform allows. The lock is released afterwards.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error; the previous state is then unchanged and no temporary file stays.
+    pub fn save(mut self, state: &State) -> io::Result<()> {
+        let dir = match self.target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = self
+            .target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state".to_string());
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let text = state.to_json();
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, &self.target)?;
+            // Make the rename durable; not every platform can open a directory.
+            if let Ok(d) = File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        match &result {
+            Ok(()) => self.saved = true,
+            Err(_) => {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for StateFile {
+    /// A file this run created and did not save is removed, still under the lock.
+    fn drop(&mut self) {
+        if self.created && !self.saved {
+            let _ = fs::remove_file(&self.target);
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The plan library through its public API: single-device changes equal re-runs,
+//! scopes sharing a space, bad states, long values in messages, line numbers.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn plans_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/plans")
+}
+
+fn bundled(name: &str) -> Plan {
+    let text = std::fs::read_to_string(plans_dir().join(format!("{name}.toml"))).unwrap();
+    Plan::from_toml(&text).unwrap()
+}
+
+const BUNDLED: [&str; 5] = ["i440fx", "q35", "disks", "ipam", "s390"];
+
+/// The first space of a plan (by device), for an added automatic device.
+fn first_space(plan: &Plan) -> String {
+    plan.model.spaces[0].name.value.clone()
+}
+
+#[test]
+fn adding_a_device_equals_a_rerun_with_the_state() {
+    for name in BUNDLED {
+        let plan = bundled(name);
+        let opts = RunOptions::new(plans_dir());
+        let placed = plan.run(&opts).unwrap();
+        let state = placed.state();
+
+        let device = DeviceSpec::new("added", first_space(&plan));
+        let mut incremental = plan.run(&opts).unwrap();
+        let added = incremental.add_device(device.clone()).unwrap().clone();
+        assert_eq!(added.kind, Kind::Auto, "{name}");
+
+        let mut bigger = plan.clone();
+        bigger.add_device(device).unwrap();
+        let rerun = bigger
+            .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+            .unwrap();
+        assert_eq!(incremental.state(), rerun.state(), "{name}");
+        let last = rerun.placements().last().unwrap();
+        assert_eq!((&last.first, &last.last), (&added.first, &added.last));
+    }
+}
+
+#[test]
+fn removing_a_device_equals_a_rerun_with_the_state() {
+    for name in BUNDLED {
+        let plan = bundled(name);
+        let opts = RunOptions::new(plans_dir());
+        let state = plan.run(&opts).unwrap().state();
+        let devices: Vec<String> = plan.devices().map(str::to_string).collect();
+        for device in &devices {
+            let mut incremental = plan.run(&opts).unwrap();
+            let gone = incremental.remove_device(device).unwrap();
+            assert_eq!(gone.kind, Kind::Released);
+            assert_eq!(&gone.device, device);
+
+            let mut smaller = plan.clone();
+            assert!(smaller.remove_device(device));
+            let rerun = smaller
+                .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+                .unwrap();
+            assert_eq!(incremental.state(), rerun.state(), "{name}: {device}");
+            assert_eq!(rerun.released(), [gone], "{name}: {device}");
+        }
+    }
+}
+
+#[test]
+fn a_failed_add_changes_nothing() {
+    let plan = bundled("i440fx");
+    let mut placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let before = placed.state();
+    // Taken, unknown space, a name used twice, an address that does not parse.
+    for d in [
+        DeviceSpec::new("x", "pci").address("0000:00:01.0"),
+        DeviceSpec::new("x", "nope"),
+        DeviceSpec::new("vga", "pci"),
+        DeviceSpec::new("x", "pci").address("0000:00:zz.0"),
+        DeviceSpec::new("x", "pci").within("slot=40"),
+    ] {
+        let e = placed.add_device(d.clone()).unwrap_err();
+        assert!(
+            matches!(&e, PlanError::Problems(p) if !p.is_empty()),
+            "{d:?}"
+        );
+        assert_eq!(placed.state(), before, "{d:?}");
+    }
+    let e = placed.add_device(DeviceSpec::new("x", "pci").address("0000:00:01.0"));
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "address 0000:00:01.0 of `x` is already reserved by `isa-bridge`"
+    );
+    assert!(placed.remove_device("nope").is_err());
+    assert_eq!(placed.state(), before);
+}
+
+fn shared_plan(scope: &str, devices: &[&str]) -> Plan {
+    let mut text = format!(
+        "scope = \"{scope}\"\n[[space]]\nname = \"mac\"\nschema = \"../../schemas/mac.toml\"\n\
+         [[space.pool]]\npattern = \"a=0x52, b=0x54, c=0, d=0, e=0, f=1..=20\"\n"
+    );
+    for d in devices {
+        text.push_str(&format!("[[device]]\nname = \"{d}\"\n"));
+    }
+    Plan::from_toml(&text).unwrap()
+}
+
+fn addresses(placed: &Placed) -> Vec<(String, String)> {
+    placed
+        .placements()
+        .map(|p| (p.device.clone(), p.first.clone()))
+        .collect()
+}
+
+#[test]
+fn scopes_share_a_space_and_keep_to_their_own_devices() {
+    let dir = plans_dir();
+    let vm1 = shared_plan("vm1", &["nic0", "nic1"]);
+    let s1 = vm1.run(&RunOptions::new(&dir)).unwrap().state();
+
+    // vm2's devices go around vm1's; both are in the state, each with its scope.
+    let vm2 = shared_plan("vm2", &["nic0"]);
+    let placed2 = vm2.run(&RunOptions::new(&dir).previous(&s1, "s")).unwrap();
+    assert_eq!(
+        addresses(&placed2),
+        [("nic0".to_string(), "52:54:00:00:00:03".to_string())]
+    );
+    let s2 = placed2.state();
+    let scopes: Vec<(Option<&str>, &str, &str)> = s2
+        .assignments
+        .iter()
+        .map(|a| (a.scope.as_deref(), a.device.as_str(), a.first.as_str()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            (Some("vm1"), "nic0", "52:54:00:00:00:01"),
+            (Some("vm1"), "nic1", "52:54:00:00:00:02"),
+            (Some("vm2"), "nic0", "52:54:00:00:00:03"),
+        ]
+    );
+
+    // vm1 drops nic0: only vm1's nic0 is released; vm2's stays, and nic1 keeps its
+    // address.
+    let vm1_less = shared_plan("vm1", &["nic1"]);
+    let placed = vm1_less
+        .run(&RunOptions::new(&dir).previous(&s2, "s"))
+        .unwrap();
+    assert_eq!(placed.released().len(), 1);
+    assert_eq!(placed.released()[0].first, "52:54:00:00:00:01");
+    let s3 = placed.state();
+    assert_eq!(s3.assignments.len(), 2);
+    assert!(s3
+        .assignments
+        .iter()
+        .any(|a| a.scope.as_deref() == Some("vm2") && a.first == "52:54:00:00:00:03"));
+
+    // The scope of the options overrides the plan's; JSON keeps scopes.
+    let placed = vm1
+        .run(&RunOptions::new(&dir).previous(&s3, "s").scope("vm3"))
+        .unwrap();
+    assert_eq!(placed.scope(), Some("vm3"));
+    let firsts: Vec<String> = placed.placements().map(|p| p.first.clone()).collect();
+    assert_eq!(firsts, ["52:54:00:00:00:01", "52:54:00:00:00:04"]);
+    let s4 = placed.state();
+    assert_eq!(State::from_json(&s4.to_json()).unwrap(), s4);
+
+    // An explicit address another scope holds is a conflict naming that device.
+    let mut taken = shared_plan("vm4", &[]);
+    taken
+        .add_device(DeviceSpec::new("nic9", "mac").address("52:54:00:00:00:03"))
+        .unwrap();
+    let e = taken
+        .run(&RunOptions::new(&dir).previous(&s4, "s"))
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "address 52:54:00:00:00:03 of `nic9` is already reserved by `vm2/nic0`"
+    );
+}
+
+#[test]
+fn scope_names_are_checked() {
+    let e = Plan::from_toml("scope = \"\"\n[[space]]\nname = \"a\"\nschema = \"b\"\n").unwrap_err();
+    assert_eq!(e[0].message, "a scope name cannot be empty");
+    let mut plan = Plan::new();
+    assert!(plan.set_scope("a\nb").is_err());
+    assert!(plan.set_scope("x".repeat(129)).is_err());
+    plan.set_scope("vm1").unwrap();
+    assert_eq!(plan.scope(), Some("vm1"));
+}
+
+fn pci_state(last_choice: Option<&str>, first: &str, last: &str) -> String {
+    let choice = last_choice
+        .map(|c| format!("\"last_choice\": \"{c}\", "))
+        .unwrap_or_default();
+    format!(
+        r#"{{"addralloc-plan-state": 1,
+  "spaces": {{"pci": {{"type": "PciAddress", "allocator": {{"version": 1,
+    "space": "domain=0..=65535, bus=0..=255, slot=0..=31, function=0..=7",
+    "policy": "LowestFirst", {choice}"pools": [{{"pattern": "domain=0, bus=0, slot=1..=31"}}]}}}}}},
+  "assignments": [{{"device": "net0", "space": "pci", "first": "{first}", "last": "{last}", "kind": "auto"}}]}}"#
+    )
+}
+
+#[test]
+fn bad_states_are_errors_not_moves() {
+    let plan = Plan::from_toml(
+        "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n[[device]]\nname = \"net0\"\nblock = \"function=8\"\n",
+    )
+    .unwrap();
+    let dir = plans_dir();
+    // A good state keeps the device where it was.
+    let good = State::from_json(&pci_state(None, "0000:00:05.0", "0000:00:05.7")).unwrap();
+    let placed = plan
+        .run(&RunOptions::new(&dir).previous(&good, "s"))
+        .unwrap();
+    assert_eq!(placed.placements().next().unwrap().kind, Kind::Kept);
+
+    let backwards = State::from_json(&pci_state(None, "0000:00:05.7", "0000:00:05.0")).unwrap();
+    let e = plan
+        .run(&RunOptions::new(&dir).previous(&backwards, "s"))
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "the state file `s` has `last` `0000:00:05.0` before `first` `0000:00:05.7` for `net0`"
+    );
+
+    let outside = State::from_json(&pci_state(
+        Some("0001:00:01.0"),
+        "0000:00:05.0",
+        "0000:00:05.7",
+    ))
+    .unwrap();
+    let e = plan
+        .run(&RunOptions::new(&dir).previous(&outside, "s"))
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "the previous state is unusable: space `pci`: invalid snapshot: the last choice \
+         `0001:00:01.0` is outside every pool"
+    );
+}
+
+#[test]
+fn long_values_are_quoted_shortened() {
+    let long = "x".repeat(1_000_000);
+    let text = format!(
+        "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n[[device]]\nname = \"d\"\nwithin = \"{long}\"\n"
+    );
+    let e = Plan::from_toml(&text)
+        .unwrap()
+        .run(&RunOptions::new(plans_dir()))
+        .err()
+        .unwrap();
+    let message = e.to_string();
+    assert!(
+        message.len() < 300,
+        "{} bytes: {}",
+        message.len(),
+        &message[..300]
+    );
+    assert!(message.contains("(1000000 characters)"), "{message}");
+    assert_eq!(quote("short"), "`short`");
+    let q = quote(&"a".repeat(100));
+    assert_eq!(
+        q,
+        format!("`{}…{}` (100 characters)", "a".repeat(40), "a".repeat(12))
+    );
+
+    // Many preferences: the first 16 are named.
+    let prefs: Vec<String> = (0..5000)
+        .map(|i| format!("\"bus={}\"", i % 200 + 1))
+        .collect();
+    let text = format!(
+        "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n[[device]]\nname = \"d\"\nprefer = [{}]\n",
+        prefs.join(", ")
+    );
+    let e = Plan::from_toml(&text)
+        .unwrap()
+        .run(&RunOptions::new(plans_dir()))
+        .err()
+        .unwrap();
+    let message = e.to_string();
+    assert!(message.len() < 1000, "{message}");
+    assert!(message.contains("more)"), "{message}");
+}
+
+#[test]
+fn line_numbers_from_an_index_match_counting() {
+    let text = "a\n\nbé\r\nlast";
+    let source = Source::new(text);
+    for at in 0..=text.len() + 2 {
+        let naive = {
+            let mut at = at.min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let before = &text[..at];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line, text[start..at].chars().count() + 1)
+        };
+        assert_eq!(source.line_col(at), naive, "{at}");
+    }
+}
+
+/// Growth of a re-run with the previous state, and of a report of many errors, for
+/// doubled inputs (printed, not asserted: `cargo test -p addralloc --lib growth -- --nocapture`).
+#[test]
+fn growth_for_doubled_inputs() {
+    let mut previous = None;
+    for n in [2_000usize, 4_000, 8_000] {
+        let mut text = String::from(
+            "[[space]]\nname = \"ip\"\nschema = \"../../schemas/ipv4.toml\"\n[[space.pool]]\npattern = \"a=10\"\n",
+        );
+        for i in 0..n {
+            text.push_str(&format!(
+                "[[device]]\nname = \"host-with-a-long-common-prefix-{i}\"\n"
+            ));
+        }
+        let plan = Plan::from_toml(&text).unwrap();
+        let state = plan.run(&RunOptions::new(plans_dir())).unwrap().state();
+        let start = std::time::Instant::now();
+        let placed = plan
+            .run(&RunOptions::new(plans_dir()).previous(&state, "s"))
+            .unwrap();
+        let rerun = start.elapsed();
+        assert_eq!(placed.placements().count(), n);
+
+        let source = Source::new(&text);
+        let problems: Vec<Problem> = (0..n)
+            .map(|i| Problem::at("m", text.len() * i / n..text.len() * i / n + 1))
+            .collect();
+        let start = std::time::Instant::now();
+        let rendered: usize = problems.iter().map(|p| source.render("f", p).len()).sum();
+        let report = start.elapsed();
+        assert!(rendered > 0);
+        if let Some((r0, p0)) = previous {
+            println!(
+                "n = {n}: re-run {rerun:?} ({:.1}x), {n} errors rendered {report:?} ({:.1}x)",
+                rerun.as_secs_f64() / f64::max(r0, 1e-9),
+                report.as_secs_f64() / f64::max(p0, 1e-9)
+            );
+        }
+        previous = Some((rerun.as_secs_f64(), report.as_secs_f64()));
+    }
+}
+
+#[test]
+fn other_scopes_spaces_stay_in_the_state() {
+    let dir = plans_dir();
+    let plan = |scope: &str| {
+        let text = format!(
+            "scope = \"{scope}\"\n[[space]]\nname = \"{scope}-pci\"\nschema = \"../../schemas/pci.toml\"\n\
+             [[device]]\nname = \"disk0\"\n"
+        );
+        Plan::from_toml(&text).unwrap()
+    };
+    let s1 = plan("vm1").run(&RunOptions::new(&dir)).unwrap().state();
+    let s2 = plan("vm2")
+        .run(&RunOptions::new(&dir).previous(&s1, "s"))
+        .unwrap()
+        .state();
+    let names: Vec<&str> = s2.spaces.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["vm2-pci", "vm1-pci"]);
+    let s2 = State::from_json(&s2.to_json()).unwrap();
+    let again = plan("vm1")
+        .run(&RunOptions::new(&dir).previous(&s2, "s"))
+        .unwrap();
+    let p = again.placements().next().unwrap();
+    assert_eq!((p.kind, p.first.as_str()), (Kind::Kept, "0000:00:01.0"));
+    assert!(again.released().is_empty());
+}
