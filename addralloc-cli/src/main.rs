@@ -20,8 +20,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use addralloc::plan::{io_reason, Problem, Source};
-use addralloc::schema::{Diagnostic, Schema};
+use addralloc::plan::{io_reason, Source};
+use addralloc::schema::Schema;
 
 use crate::output::{eprint, eprintln, print, println};
 
@@ -125,15 +125,6 @@ pub fn read_file(path: &std::path::Path) -> Result<String, Failure> {
     })
 }
 
-/// A schema diagnostic as a problem to render.
-pub fn problem_of(d: &Diagnostic) -> Problem {
-    let mut p = Problem::new(d.message.clone(), d.span.clone());
-    for n in &d.notes {
-        p = p.note(n.message.clone(), n.span.clone());
-    }
-    p
-}
-
 /// Reads and loads a schema file, printing its errors.
 pub fn load_schema(path: &std::path::Path) -> Result<(String, Schema), Failure> {
     let text = read_file(path)?;
@@ -143,7 +134,7 @@ pub fn load_schema(path: &std::path::Path) -> Result<(String, Schema), Failure> 
             let shown = path.display().to_string();
             let source = Source::new(&text);
             for d in &diags {
-                eprint!("{}", source.render(&shown, &problem_of(d)));
+                eprint!("{}", source.render(&shown, d));
             }
             eprintln!(
                 "error: `{shown}` has {} error{}",

@@ -313,7 +313,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                     format!("space `{}` is defined twice", name.value),
                     name.span.clone(),
                 )
-                .note("first defined here", Some(first.name.span.clone())),
+                .with_note("first defined here", Some(first.name.span.clone())),
             );
             continue;
         }
@@ -396,7 +396,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                     "a device has either an `address` or a `disk` name, not both",
                     d.span.clone(),
                 )
-                .note("the address is here", Some(a.span.clone())),
+                .with_note("the address is here", Some(a.span.clone())),
             );
         }
         let placed = address.is_some() || disk.is_some();
@@ -414,7 +414,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                     "a device has either `within` or `prefer`, not both; put the constraint into each preference",
                     w.span.clone(),
                 )
-                .note("the preferences are here", Some(p.span.clone())),
+                .with_note("the preferences are here", Some(p.span.clone())),
             );
         }
         let space = match &space_name {
@@ -471,7 +471,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                     format!("`{}` is named twice", name.value),
                     name.span.clone(),
                 )
-                .note("first named here", Some(first.name.span.clone())),
+                .with_note("first named here", Some(first.name.span.clone())),
             );
             continue;
         }

@@ -719,9 +719,9 @@ impl Runner {
                             .as_ref()
                             .or(other.disk.as_ref())
                             .map_or(other.name.span.clone(), |t| t.span.clone());
-                        p.note(format!("`{owner}` reserves it here"), Some(span))
+                        p.with_note(format!("`{owner}` reserves it here"), Some(span))
                     }
-                    None => p.note(format!("`{owner}` holds it in the state file"), None),
+                    None => p.with_note(format!("`{owner}` holds it in the state file"), None),
                 }
             }
             other => Problem::at(
@@ -985,7 +985,7 @@ impl Runner {
                     }
                 }
                 Err(err) => {
-                    let p = self.failure(e, &err, e.name.span.clone()).note(
+                    let p = self.failure(e, &err, e.name.span.clone()).with_note(
                         format!(
                             "`{}` is at {} in the state file `{state_name}`; remove it from the \
                              state file to place it again",

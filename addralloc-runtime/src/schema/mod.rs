@@ -44,6 +44,9 @@ use crate::format::Format;
 use crate::pattern::{FieldInfo, RawPattern};
 
 mod load;
+mod report;
+
+pub use report::{quote, render, Source, QUOTE_LIMIT};
 
 /// The unsigned integer type of a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -288,21 +291,28 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic without notes.
+    /// A diagnostic without notes. Long values quoted in backticks in `message` are
+    /// shortened (see [`quote`]), so that a message never grows with its input.
     #[must_use]
     pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
         Diagnostic {
-            message: message.into(),
+            message: report::shorten_quoted(message.into()),
             span,
             notes: Vec::new(),
         }
     }
 
-    /// Adds a related location.
+    /// A diagnostic at `span`.
+    #[must_use]
+    pub fn at(message: impl Into<String>, span: Range<usize>) -> Diagnostic {
+        Diagnostic::new(message, Some(span))
+    }
+
+    /// Adds a related location (its message shortened as [`Diagnostic::new`] does).
     #[must_use]
     pub fn with_note(mut self, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
         self.notes.push(Note {
-            message: message.into(),
+            message: report::shorten_quoted(message.into()),
             span,
         });
         self
@@ -313,8 +323,9 @@ impl Diagnostic {
         line_col(source, self.span.as_ref()?.start)
     }
 
-    /// `path:line:col: message` (or `path: message` without a span), for command-line
-    /// tools and the proc-macro's messages about schema files.
+    /// `path:line:col: message` (or `path: message` without a span), on one line: the
+    /// proc-macro's messages about schema files. [`Source::render`] prints the long
+    /// form with the line and carets.
     pub fn render(&self, path: &str, source: &str) -> String {
         match self.line_col(source) {
             Some((l, c)) => format!("{path}:{l}:{c}: {}", self.message),
