@@ -337,8 +337,13 @@ pub(crate) fn restore<F: FieldInfo>(
         });
     }
     // Next-fit positions.
+    // Previous choices, checked to lie in a pool once the pools are.
+    let chosen: core::cell::RefCell<Vec<(u128, String)>> = Default::default();
     let next_of = |text: &str, what: &str| -> Result<u128, Error> {
         let idx = parse(text).map_err(|e| bad(format!("{what} `{text}`: {e}")))?;
+        chosen
+            .borrow_mut()
+            .push((idx, format!("{what} `{text}` is not inside the pools")));
         Ok(if idx >= layout.max_index() {
             0
         } else {
@@ -382,8 +387,8 @@ pub(crate) fn restore<F: FieldInfo>(
         cursors.push((key, next_of(&n.last_choice, "next-fit last choice")?));
     }
     let policy = snapshot.policy;
-    Engine::from_parts(layout, policy, &registry, &pools, &reservations, &cursors).map_err(
-        |(part, fail)| match part {
+    let engine = Engine::from_parts(layout, policy, &registry, &pools, &reservations, &cursors)
+        .map_err(|(part, fail)| match part {
             Part::Pool(i) => {
                 let p = &snapshot.pools[i];
                 let why = match fail {
@@ -411,8 +416,17 @@ pub(crate) fn restore<F: FieldInfo>(
                 };
                 bad(format!("reservation {} `{text}` {why}", i + 1))
             }
-        },
-    )
+        })?;
+    for (idx, why) in chosen.into_inner() {
+        if !engine
+            .pools
+            .iter()
+            .any(|p| p.grid.contains(&engine.layout, idx))
+        {
+            return Err(bad(why));
+        }
+    }
+    Ok(engine)
 }
 
 impl<A: Address> Allocator<A> {
