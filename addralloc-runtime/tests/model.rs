@@ -32,7 +32,7 @@ type MPat = Vec<Option<(u128, u128)>>;
 type BoxR = Vec<(u128, u128)>;
 
 const TAGS: [&str; 3] = ["pci", "pcie", "hot"];
-const OWNERS: [&str; 2] = ["vm1", "vm2"];
+const OWNERS: [&str; 3] = ["vm1", "vm2", ""];
 
 #[derive(Clone, Debug, Default)]
 struct Req {
@@ -1646,7 +1646,7 @@ fn op(spec: &Spec) -> BoxedStrategy<Op> {
                 Op::ReleaseRange { first, last }
             }
         }),
-        1 => select(vec!["vm1", "vm2", "nobody"]).prop_map(|owner| Op::ReleaseOwner { owner }),
+        1 => select(vec!["vm1", "vm2", "nobody", ""]).prop_map(|owner| Op::ReleaseOwner { owner }),
         5 => (any::<usize>(), any::<u8>()).prop_map(|(n, how)| Op::ReleaseNth { n, how }),
         1 => any_pat(spec).prop_map(|pat| Op::FreeCountIn { pat }),
         1 => any::<usize>().prop_map(|n| Op::RemoveNthPool { n }),
