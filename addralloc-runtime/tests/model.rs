@@ -7,6 +7,19 @@
 //!
 //! Wide (128-bit) spaces are modelled on "windows" near 0 and near the maximum: pools
 //! and block ranges stay inside the windows, so the model only needs their points.
+//!
+//! The dynamic front is given addresses as `DynAddress`es (`DynType::address` checks
+//! the field values, as the typed front does), patterns as text when they are valid
+//! (else `DynPattern::with_range`), block shapes as text; queries use address text.
+//! Every few steps each front is replaced by a restore of the other's snapshot.
+//!
+//! Also here: the next-fit promise per search key, and nested transactions (commit,
+//! `Err`, panic) against the same operations run without a transaction.
+//!
+//! Runtime bugs found by these tests are ignored tests in `tests/fronts.rs`; the few
+//! places that step around them here say so (`block_errors_in_other_order`,
+//! `tags_sorted`, `full_pattern_of_128_bits`, `has_full_pattern_cursor`,
+//! `has_orphan_tag`, and the `release_range` message in `run`).
 
 mod common;
 
