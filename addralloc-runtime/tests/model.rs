@@ -2291,6 +2291,8 @@ enum End {
     Commit,
     Fail,
     Panic,
+    /// A panic inside the nested transaction: both unwind.
+    InnerPanic,
 }
 
 #[derive(Clone, Debug)]
@@ -2348,6 +2350,9 @@ fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), Te
                 for op in &ops_done[na..na + nb] {
                     got.push(u.apply(op));
                 }
+                if let End::InnerPanic = end {
+                    panic!("a panic inside a nested transaction (expected by the test)");
+                }
                 if inner_commits {
                     Ok(())
                 } else {
@@ -2361,14 +2366,20 @@ fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), Te
             match end {
                 End::Commit => Ok(()),
                 End::Fail => Err("outer".to_string()),
-                End::Panic => panic!("a panic inside a transaction (expected by the test)"),
+                End::Panic | End::InnerPanic => {
+                    panic!("a panic inside a transaction (expected by the test)")
+                }
             }
         })
     }));
+    if let End::InnerPanic = end {
+        // The operations after the nested transaction never ran.
+        want.truncate(na + nb);
+    }
     prop_assert_eq!(&got, &want, "results inside the transaction");
     let expected = match (end, &outcome) {
         (End::Commit, Ok(Ok(()))) => plain,
-        (End::Fail, Ok(Err(_))) | (End::Panic, Err(_)) => before,
+        (End::Fail, Ok(Err(_))) | (End::Panic | End::InnerPanic, Err(_)) => before,
         _ => return Err(TestCaseError::fail(format!("{end:?} ended as {outcome:?}"))),
     };
     prop_assert_eq!(f.state(), expected.state(), "state after the transaction");
@@ -2394,7 +2405,7 @@ fn tx_script(spec: &Spec) -> BoxedStrategy<(Policy, TxCase)> {
         ops(15),
         (ops(8), ops(8), ops(8)),
         any::<bool>(),
-        select(vec![End::Commit, End::Fail, End::Panic]),
+        select(vec![End::Commit, End::Fail, End::Panic, End::InnerPanic]),
         ops(10),
     )
         .prop_map(
