@@ -217,3 +217,44 @@ fn next_fit_full_pattern_of_a_128_bit_space_is_not_any() {
     assert_eq!(t.reserve_any().unwrap(), Wide([0]));
     assert_eq!(d.reserve_any().unwrap().to_string(), "0");
 }
+
+/// A snapshot taken after the only pool carrying a tag was removed, while a next-fit
+/// search requiring that tag has a cursor, does not restore at all: the snapshot
+/// names the tag, and restore refuses a tag that no pool carries.
+#[test]
+#[ignore = "runtime bug: a snapshot with a next-fit cursor requiring a tag of a removed pool does not restore"]
+fn snapshot_after_removing_a_tagged_pool_restores() {
+    let (mut t, mut d) = both::<One>(Policy::NextFit);
+    t.add_pool(pat::<One>("x=0..=2")).unwrap();
+    t.add_pool_tagged(pat::<One>("x=3..=5"), &["hot"]).unwrap();
+    d.add_pool("x=0..=2").unwrap();
+    d.add_pool_tagged("x=3..=5", &["hot"]).unwrap();
+    let x = t.requiring(&["hot"]).reserve_any().unwrap();
+    assert_eq!(
+        d.requiring(&["hot"]).reserve_any().unwrap().to_string(),
+        x.to_string()
+    );
+    t.release(x).unwrap();
+    d.release("3").unwrap();
+    t.remove_pool(pat::<One>("x=3..=5")).unwrap();
+    d.remove_pool("x=3..=5").unwrap();
+    let r = Allocator::<One>::restore(&t.snapshot());
+    assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
+    let rd = DynAllocator::restore(d.ty().clone(), &d.snapshot());
+    assert!(rd.is_ok(), "{:?}", rd.err().map(|e| e.to_string()));
+}
+
+/// After the only pool carrying a tag was removed, a request requiring it fails with
+/// "no free address" on the original but "no pool carries tag" on a restored copy.
+#[test]
+#[ignore = "runtime bug: restore forgets tags of removed pools (UnknownTag instead of Exhausted)"]
+fn restore_keeps_tags_of_removed_pools() {
+    let mut t = Allocator::<One>::new();
+    t.add_pool(pat::<One>("x=0..=2")).unwrap();
+    t.add_pool_tagged(pat::<One>("x=3..=5"), &["hot"]).unwrap();
+    t.remove_pool(pat::<One>("x=3..=5")).unwrap();
+    let mut r = Allocator::<One>::restore(&t.snapshot()).unwrap();
+    let want = t.requiring(&["hot"]).reserve_any().unwrap_err().to_string();
+    let got = r.requiring(&["hot"]).reserve_any().unwrap_err().to_string();
+    assert_eq!(got, want);
+}

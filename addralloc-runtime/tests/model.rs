@@ -7,6 +7,19 @@
 //!
 //! Wide (128-bit) spaces are modelled on "windows" near 0 and near the maximum: pools
 //! and block ranges stay inside the windows, so the model only needs their points.
+//!
+//! The dynamic front is given addresses as `DynAddress`es (`DynType::address` checks
+//! the field values, as the typed front does), patterns as text when they are valid
+//! (else `DynPattern::with_range`), block shapes as text; queries use address text.
+//! Every few steps each front is replaced by a restore of the other's snapshot.
+//!
+//! Also here: the next-fit promise per search key, and nested transactions (commit,
+//! `Err`, panic) against the same operations run without a transaction.
+//!
+//! Runtime bugs found by these tests are ignored tests in `tests/fronts.rs`; the few
+//! places that step around them here say so (`block_errors_in_other_order`,
+//! `tags_sorted`, `full_pattern_of_128_bits`, `has_full_pattern_cursor`,
+//! `has_orphan_tag`, and the `release_range` message in `run`).
 
 mod common;
 
@@ -32,7 +45,7 @@ type MPat = Vec<Option<(u128, u128)>>;
 type BoxR = Vec<(u128, u128)>;
 
 const TAGS: [&str; 3] = ["pci", "pcie", "hot"];
-const OWNERS: [&str; 2] = ["vm1", "vm2"];
+const OWNERS: [&str; 3] = ["vm1", "vm2", ""];
 
 #[derive(Clone, Debug, Default)]
 struct Req {
@@ -97,6 +110,14 @@ enum Op {
     FreeCountIn {
         pat: MPat,
     },
+    RemovePool {
+        pat: MPat,
+    },
+    /// Turned into `RemovePool` of the `n`-th pool (modulo their number), as the
+    /// allocator lists it.
+    RemoveNthPool {
+        n: usize,
+    },
     /// Reserves (unlabelled) every free pooled point of a one-field space whose hash
     /// with `seed` falls under `percent`: many ranges at once.
     Scatter {
@@ -156,6 +177,25 @@ fn dyn_pattern(ty: &Arc<DynType>, pat: &MPat) -> DynPattern {
     pat.iter().enumerate().fold(ty.any(), |p, (i, r)| match *r {
         Some((lo, hi)) => p.with_range(i, lo, hi),
         None => p,
+    })
+}
+
+/// A pattern as text (`a=1..=3, b=2`, `*`), when every range is valid for its field:
+/// the dynamic front then parses it itself.
+fn pattern_text(ty: &DynType, pat: &MPat) -> Option<String> {
+    let mut parts = Vec::new();
+    for (f, r) in ty.fields().iter().zip(pat) {
+        match *r {
+            None => {}
+            Some((lo, hi)) if lo > hi || lo < f.min || hi > f.max => return None,
+            Some((lo, hi)) if lo == hi => parts.push(format!("{}={lo}", f.name)),
+            Some((lo, hi)) => parts.push(format!("{}={lo}..={hi}", f.name)),
+        }
+    }
+    Some(if parts.is_empty() {
+        "*".to_string()
+    } else {
+        parts.join(", ")
     })
 }
 
@@ -270,8 +310,9 @@ fn run_typed<A: Twin>(a: &mut Allocator<A>, op: &Op) -> Result<Out, Error> {
         }
         Op::ReleaseRange { first, last } => a.release_range(x(first), x(last)).map(Out::Count),
         Op::ReleaseOwner { owner } => Ok(Out::Count(a.release_owner(owner))),
-        Op::ReleaseNth { .. } => unreachable!("made concrete first"),
+        Op::ReleaseNth { .. } | Op::RemoveNthPool { .. } => unreachable!("made concrete first"),
         Op::FreeCountIn { pat } => a.free_count_in(pattern::<A>(pat)).map(Out::Count),
+        Op::RemovePool { pat } => a.remove_pool(pattern::<A>(pat)).map(|()| Out::Unit),
         Op::Scatter { seed, percent } => {
             let f = A::FIELDS[0];
             for v in f.min..=f.max {
@@ -307,9 +348,11 @@ fn run_dyn(a: &mut DynAllocator, op: &Op) -> Result<Out, Error> {
             let p = x(p)?;
             with_req!(a, req, r => r.reserve(&p)).map(|x| Out::Addr(v(&x)))
         }
-        Op::ReserveFirst { pat, req } => {
-            with_req!(a, req, r => r.reserve_first(dyn_pattern(&ty, pat))).map(|x| Out::Addr(v(&x)))
+        Op::ReserveFirst { pat, req } => match pattern_text(&ty, pat) {
+            Some(text) => with_req!(a, req, r => r.reserve_first(&text)),
+            None => with_req!(a, req, r => r.reserve_first(dyn_pattern(&ty, pat))),
         }
+        .map(|x| Out::Addr(v(&x))),
         Op::ReserveAny { req } => with_req!(a, req, r => r.reserve_any()).map(|x| Out::Addr(v(&x))),
         Op::ReservePreferred { pats, req } => {
             let prefs: Vec<DynPattern> = pats.iter().map(|p| dyn_pattern(&ty, p)).collect();
@@ -335,8 +378,17 @@ fn run_dyn(a: &mut DynAllocator, op: &Op) -> Result<Out, Error> {
             a.release_range(&f, &l).map(Out::Count)
         }
         Op::ReleaseOwner { owner } => Ok(Out::Count(a.release_owner(owner))),
-        Op::ReleaseNth { .. } => unreachable!("made concrete first"),
-        Op::FreeCountIn { pat } => a.free_count_in(dyn_pattern(&ty, pat)).map(Out::Count),
+        Op::ReleaseNth { .. } | Op::RemoveNthPool { .. } => unreachable!("made concrete first"),
+        Op::RemovePool { pat } => match pattern_text(&ty, pat) {
+            Some(text) => a.remove_pool(&text),
+            None => a.remove_pool(dyn_pattern(&ty, pat)),
+        }
+        .map(|()| Out::Unit),
+        Op::FreeCountIn { pat } => match pattern_text(&ty, pat) {
+            Some(text) => a.free_count_in(&text),
+            None => a.free_count_in(dyn_pattern(&ty, pat)),
+        }
+        .map(Out::Count),
         Op::Scatter { seed, percent } => {
             let f = &ty.fields()[0];
             for val in f.min..=f.max {
@@ -744,6 +796,13 @@ impl<A: Twin> Model<A> {
 
     /// Makes `ReleaseNth` concrete; other operations stay as they are.
     fn concrete(&self, op: &Op) -> Op {
+        if let Op::RemoveNthPool { n } = op {
+            let pat = match self.pools.get(n % self.pools.len().max(1)) {
+                Some(q) => Self::canon(&q.bx),
+                None => vec![None; A::FIELDS.len()],
+            };
+            return Op::RemovePool { pat };
+        }
         let Op::ReleaseNth { n, how } = op else {
             return op.clone();
         };
@@ -830,8 +889,13 @@ impl<A: Twin> Model<A> {
                     .iter()
                     .map(|p| format!("`{}`", Self::display(p)))
                     .collect();
+                let what = if list.is_empty() {
+                    "address: the preference list is empty".to_string()
+                } else {
+                    format!("address in any of {}", list.join(", "))
+                };
                 Err(Error::Exhausted {
-                    request: describe(format!("address in any of {}", list.join(", ")), &req.tags),
+                    request: describe(what, &req.tags),
                 })
             }
             Op::ReserveBlock { pat, ext, req } => self.reserve_block(pat, ext, req),
@@ -936,9 +1000,27 @@ impl<A: Twin> Model<A> {
                 let n: usize = ids.into_iter().map(|id| self.drop_res(id)).sum();
                 Ok(Out::Count(Count::from(n as u128)))
             }
-            Op::ReleaseNth { .. } => {
+            Op::ReleaseNth { .. } | Op::RemoveNthPool { .. } => {
                 let op = self.concrete(op);
                 self.apply(&op)
+            }
+            Op::RemovePool { pat } => {
+                let bx = Self::resolve(pat)?;
+                let Some(at) = self.pools.iter().position(|q| q.bx == bx) else {
+                    return Err(Error::NoSuchPool {
+                        pool: Self::display(pat),
+                    });
+                };
+                if let Some(p) = self.box_points(&bx).into_iter().find(|p| !self.is_free(p)) {
+                    return Err(Error::PoolInUse {
+                        pool: Self::display(pat),
+                        address: Self::name(&p),
+                        owner: self.owner_at(&p),
+                    });
+                }
+                // The tag registry keeps the pool's tags.
+                self.pools.remove(at);
+                Ok(Out::Unit)
             }
             Op::FreeCountIn { pat } => {
                 let bx = Self::resolve_opt(pat)?;
@@ -1282,7 +1364,10 @@ where
     let mut m = Model::<A>::new(policy, windows);
     let probe = probe(&m.universe);
     for (step, op) in ops.iter().enumerate() {
-        if step % 5 == 4 {
+        if full_pattern_of_128_bits::<A>(op) {
+            continue;
+        }
+        if step % 5 == 4 && !has_full_pattern_cursor(&m) && !has_orphan_tag(&m) {
             let (ts, ds) = (t.snapshot(), d.snapshot());
             t = Allocator::<A>::restore(&ds)
                 .map_err(|e| TestCaseError::fail(format!("step {step}: typed restore: {e}")))?;
@@ -1343,6 +1428,44 @@ where
     Ok(())
 }
 
+/// Whether `op` searches with an explicit full-range pattern in a space of 128 index
+/// bits, where the runtime gives it the cursor of `*` (a runtime bug, reported with
+/// an ignored test in `tests/fronts.rs`); such operations are left out of scripts.
+fn full_pattern_of_128_bits<A: Twin>(op: &Op) -> bool {
+    if Model::<A>::max_index() != u128::MAX {
+        return false;
+    }
+    let full = |p: &MPat| {
+        p.iter().any(Option::is_some)
+            && Model::<A>::resolve(p)
+                .is_ok_and(|b| Model::<A>::canon(&b).iter().all(Option::is_none))
+    };
+    match op {
+        Op::ReserveFirst { pat, .. } | Op::ReserveBlock { pat, .. } => full(pat),
+        Op::ReservePreferred { pats, .. } => pats.iter().any(full),
+        _ => false,
+    }
+}
+
+/// Whether the tag registry holds a tag no pool carries (its pool was removed): a
+/// snapshot then may not restore, and a restore forgets the tag (runtime bugs,
+/// reported with ignored tests in `tests/fronts.rs`); no cross restore is made then.
+fn has_orphan_tag<A: Twin>(m: &Model<A>) -> bool {
+    m.tags
+        .iter()
+        .any(|t| !m.pools.iter().any(|q| q.tags.contains(t)))
+}
+
+/// Whether a next-fit cursor belongs to an explicit full-range pattern, which a
+/// snapshot loses (a runtime bug, reported with an ignored test in `tests/fronts.rs`);
+/// no cross restore is made then.
+fn has_full_pattern_cursor<A: Twin>(m: &Model<A>) -> bool {
+    m.cursors.keys().any(|(b, _)| {
+        b.as_ref()
+            .is_some_and(|b| Model::<A>::canon(b).iter().all(Option::is_none))
+    })
+}
+
 /// A `reserve_block` whose pattern AND block shape are both invalid: the typed front
 /// reports the pattern, the dynamic one the block shape (a runtime bug, reported with
 /// an ignored test in `tests/fronts.rs`); both must still fail.
@@ -1359,13 +1482,19 @@ fn block_errors_in_other_order<A: Twin>(op: &Op) -> bool {
     }
 }
 
-/// A snapshot with every pool's tags sorted: a restore lists a pool's tags in a
-/// different order (a runtime bug, reported with an ignored test in `tests/fronts.rs`);
-/// everything else must round-trip exactly.
+/// A snapshot with every pool's tags (and the next-fit entries) sorted: a restore
+/// lists a pool's tags in a different order (a runtime bug, reported with an ignored
+/// test in `tests/fronts.rs`); everything else must round-trip exactly.
 fn tags_sorted(mut s: Snapshot) -> Snapshot {
     for p in &mut s.pools {
         p.tags.sort();
     }
+    // The next-fit entries come in the order of their tag masks, so that order moves too.
+    for n in &mut s.next_fit {
+        n.tags.sort();
+    }
+    s.next_fit
+        .sort_by(|a, b| (&a.pattern, &a.tags).cmp(&(&b.pattern, &b.tags)));
     s
 }
 
@@ -1566,7 +1695,7 @@ fn op(spec: &Spec) -> BoxedStrategy<Op> {
         5 => (point(spec), req()).prop_map(|(p, req)| Op::Reserve { p, req }),
         4 => (any_pat(spec), req()).prop_map(|(pat, req)| Op::ReserveFirst { pat, req }),
         3 => req().prop_map(|req| Op::ReserveAny { req }),
-        2 => (prop::collection::vec(any_pat(spec), 1..=3), req())
+        2 => (prop::collection::vec(any_pat(spec), 0..=3), req())
             .prop_map(|(pats, req)| Op::ReservePreferred { pats, req }),
         4 => (any_pat(spec), exts, req())
             .prop_map(|(pat, ext, req)| Op::ReserveBlock { pat, ext, req }),
@@ -1588,9 +1717,11 @@ fn op(spec: &Spec) -> BoxedStrategy<Op> {
                 Op::ReleaseRange { first, last }
             }
         }),
-        1 => select(vec!["vm1", "vm2", "nobody"]).prop_map(|owner| Op::ReleaseOwner { owner }),
+        1 => select(vec!["vm1", "vm2", "nobody", ""]).prop_map(|owner| Op::ReleaseOwner { owner }),
         5 => (any::<usize>(), any::<u8>()).prop_map(|(n, how)| Op::ReleaseNth { n, how }),
         1 => any_pat(spec).prop_map(|pat| Op::FreeCountIn { pat }),
+        1 => any::<usize>().prop_map(|n| Op::RemoveNthPool { n }),
+        1 => pool_pat(spec).prop_map(|pat| Op::RemovePool { pat }),
     ]
     .boxed()
 }
@@ -1969,6 +2100,8 @@ trait Probe: Front {
     fn res_at(&self, p: &Pt) -> Option<(Pt, Pt)>;
     fn reserved_pt(&self, p: &Pt) -> bool;
     fn pooled(&self, p: &Pt) -> bool;
+    /// The pools' patterns, as listed.
+    fn pool_pats(&self) -> Vec<MPat>;
 }
 
 impl<A: Twin + FromStr> Probe for Allocator<A>
@@ -1986,6 +2119,15 @@ where
         let x = A::from_fields(p);
         self.pools().any(|(q, _)| q.matches(&x))
     }
+    fn pool_pats(&self) -> Vec<MPat> {
+        self.pools()
+            .map(|(p, _)| {
+                (0..A::FIELDS.len())
+                    .map(|i| p.range(i).map(|r| (*r.start(), *r.end())))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl Probe for DynAllocator {
@@ -2002,11 +2144,29 @@ impl Probe for DynAllocator {
             .address(p)
             .is_ok_and(|x| self.pools().any(|(q, _)| q.matches(&x)))
     }
+    fn pool_pats(&self) -> Vec<MPat> {
+        let n = self.ty().fields().len();
+        self.pools()
+            .map(|(p, _)| {
+                (0..n)
+                    .map(|i| p.range(i).map(|r| (*r.start(), *r.end())))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// `Model::concrete` from what a front shows: `ReleaseNth` picks among the
 /// reservations found at the `universe` points.
 fn concrete_on<F: Probe>(f: &F, universe: &[Pt], op: &Op) -> Op {
+    if let Op::RemoveNthPool { n } = op {
+        let pools = f.pool_pats();
+        let pat = match pools.get(n % pools.len().max(1)) {
+            Some(p) => p.clone(),
+            None => vec![None; universe[0].len()],
+        };
+        return Op::RemovePool { pat };
+    }
     let Op::ReleaseNth { n, how } = op else {
         return op.clone();
     };
@@ -2121,6 +2281,18 @@ fn next_fit_case<A: Twin + FromStr + Debug>(
 where
     A::Err: std::fmt::Display,
 {
+    let first = Op::ReserveFirst {
+        pat: pat.clone(),
+        req: Req::default(),
+    };
+    if full_pattern_of_128_bits::<A>(&first)
+        || prefix
+            .iter()
+            .chain(between)
+            .any(full_pattern_of_128_bits::<A>)
+    {
+        return Ok(());
+    }
     let universe = Model::<A>::new(Policy::NextFit, &spec.windows).universe;
     let t = Allocator::<A>::with_policy(Policy::NextFit);
     let d = DynAllocator::new(twin::<A>(), Policy::NextFit);
@@ -2177,6 +2349,8 @@ enum End {
     Commit,
     Fail,
     Panic,
+    /// A panic inside the nested transaction: both unwind.
+    InnerPanic,
 }
 
 #[derive(Clone, Debug)]
@@ -2234,6 +2408,9 @@ fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), Te
                 for op in &ops_done[na..na + nb] {
                     got.push(u.apply(op));
                 }
+                if let End::InnerPanic = end {
+                    panic!("a panic inside a nested transaction (expected by the test)");
+                }
                 if inner_commits {
                     Ok(())
                 } else {
@@ -2247,14 +2424,20 @@ fn tx_property<F: Probe>(mut f: F, universe: &[Pt], c: &TxCase) -> Result<(), Te
             match end {
                 End::Commit => Ok(()),
                 End::Fail => Err("outer".to_string()),
-                End::Panic => panic!("a panic inside a transaction (expected by the test)"),
+                End::Panic | End::InnerPanic => {
+                    panic!("a panic inside a transaction (expected by the test)")
+                }
             }
         })
     }));
+    if let End::InnerPanic = end {
+        // The operations after the nested transaction never ran.
+        want.truncate(na + nb);
+    }
     prop_assert_eq!(&got, &want, "results inside the transaction");
     let expected = match (end, &outcome) {
         (End::Commit, Ok(Ok(()))) => plain,
-        (End::Fail, Ok(Err(_))) | (End::Panic, Err(_)) => before,
+        (End::Fail, Ok(Err(_))) | (End::Panic | End::InnerPanic, Err(_)) => before,
         _ => return Err(TestCaseError::fail(format!("{end:?} ended as {outcome:?}"))),
     };
     prop_assert_eq!(f.state(), expected.state(), "state after the transaction");
@@ -2280,7 +2463,7 @@ fn tx_script(spec: &Spec) -> BoxedStrategy<(Policy, TxCase)> {
         ops(15),
         (ops(8), ops(8), ops(8)),
         any::<bool>(),
-        select(vec![End::Commit, End::Fail, End::Panic]),
+        select(vec![End::Commit, End::Fail, End::Panic, End::InnerPanic]),
         ops(10),
     )
         .prop_map(

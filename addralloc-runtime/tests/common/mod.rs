@@ -1,5 +1,6 @@
-//! Helpers shared by `tests/allocator.rs` and `tests/model.rs`: hand-written address
-//! types and a full observable snapshot of an allocator.
+//! Helpers shared by `tests/allocator.rs`, `tests/model.rs` and `tests/fronts.rs`:
+//! hand-written address types (each with the run-time schema of its twin type) and a
+//! full observable snapshot of an allocator.
 #![allow(dead_code, unused_macros, unused_imports)]
 
 use addralloc_runtime::{Address, Allocator, Count, Error, Pattern, Policy};
