@@ -337,13 +337,10 @@ pub(crate) fn restore<F: FieldInfo>(
         });
     }
     // Next-fit positions.
-    // Previous choices, checked to lie in a pool once the pools are.
-    let chosen: core::cell::RefCell<Vec<(u128, String)>> = Default::default();
+    // A position need not lie in a pool: the pool of a previous choice may have been
+    // removed since, and searches continue after it all the same.
     let next_of = |text: &str, what: &str| -> Result<u128, Error> {
         let idx = parse(text).map_err(|e| bad(format!("{what} `{text}`: {e}")))?;
-        chosen
-            .borrow_mut()
-            .push((idx, format!("{what} `{text}` is not inside the pools")));
         Ok(if idx >= layout.max_index() {
             0
         } else {
@@ -417,15 +414,6 @@ pub(crate) fn restore<F: FieldInfo>(
                 bad(format!("reservation {} `{text}` {why}", i + 1))
             }
         })?;
-    for (idx, why) in chosen.into_inner() {
-        if !engine
-            .pools
-            .iter()
-            .any(|p| p.grid.contains(&engine.layout, idx))
-        {
-            return Err(bad(why));
-        }
-    }
     Ok(engine)
 }
 

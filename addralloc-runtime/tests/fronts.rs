@@ -1,7 +1,7 @@
 //! Named cases run on both fronts (typed `Allocator<A>` and `DynAllocator` of an
 //! equivalent run-time schema): the next-fit case, release semantics, and
-//! runtime bugs found by the model tests (ignored until fixed, each with its input,
-//! the contract's answer and what the runtime does).
+//! regressions for the runtime bugs the model tests found (each with its input and
+//! the contract's answer).
 
 mod common;
 
@@ -99,7 +99,7 @@ fn release_inside_a_block_names_the_block() {
     assert_eq!(d.reserved_count(), Count::ZERO);
 }
 
-// ----- runtime bugs (ignored until fixed) ----------------------------------------------
+// ----- regressions: runtime bugs the model tests found ---------------------------------
 
 /// `release_range` over a run that leaves the pools: the first unreserved address is
 /// outside every pool, and the contract says so (as `release` does); the runtime says
@@ -222,7 +222,6 @@ fn next_fit_full_pattern_of_a_128_bit_space_is_not_any() {
 /// search requiring that tag has a cursor, does not restore at all: the snapshot
 /// names the tag, and restore refuses a tag that no pool carries.
 #[test]
-#[ignore = "runtime bug: a snapshot with a next-fit cursor requiring a tag of a removed pool does not restore"]
 fn snapshot_after_removing_a_tagged_pool_restores() {
     let (mut t, mut d) = both::<One>(Policy::NextFit);
     t.add_pool(pat::<One>("x=0..=2")).unwrap();
@@ -247,7 +246,6 @@ fn snapshot_after_removing_a_tagged_pool_restores() {
 /// After the only pool carrying a tag was removed, a request requiring it fails with
 /// "no free address" on the original but "no pool carries tag" on a restored copy.
 #[test]
-#[ignore = "runtime bug: restore forgets tags of removed pools (UnknownTag instead of Exhausted)"]
 fn restore_keeps_tags_of_removed_pools() {
     let mut t = Allocator::<One>::new();
     t.add_pool(pat::<One>("x=0..=2")).unwrap();

@@ -16,10 +16,7 @@
 //! Also here: the next-fit promise per search key, and nested transactions (commit,
 //! `Err`, panic) against the same operations run without a transaction.
 //!
-//! Runtime bugs found by these tests are ignored tests in `tests/fronts.rs`; the few
-//! places that step around them here say so (`block_errors_in_other_order`,
-//! `tags_sorted`, `full_pattern_of_128_bits`, `has_full_pattern_cursor`,
-//! `has_orphan_tag`, and the `release_range` message in `run`).
+//! Runtime bugs found by these tests have regression tests in `tests/fronts.rs`.
 
 mod common;
 
@@ -1196,7 +1193,7 @@ struct View {
     next: Result<Pt, String>,
 }
 
-/// Pool tags in a view are compared as sets (see [`tags_sorted`]).
+/// Pool tags in a view are compared as sets.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -1364,49 +1361,22 @@ where
     let mut m = Model::<A>::new(policy, windows);
     let probe = probe(&m.universe);
     for (step, op) in ops.iter().enumerate() {
-        if full_pattern_of_128_bits::<A>(op) {
-            continue;
-        }
-        if step % 5 == 4 && !has_full_pattern_cursor(&m) && !has_orphan_tag(&m) {
+        if step % 5 == 4 {
             let (ts, ds) = (t.snapshot(), d.snapshot());
             t = Allocator::<A>::restore(&ds)
                 .map_err(|e| TestCaseError::fail(format!("step {step}: typed restore: {e}")))?;
             d = DynAllocator::restore(ty.clone(), &ts)
                 .map_err(|e| TestCaseError::fail(format!("step {step}: dyn restore: {e}")))?;
-            prop_assert_eq!(
-                tags_sorted(t.snapshot()),
-                tags_sorted(ds),
-                "step {}: typed restore round trip",
-                step
-            );
-            prop_assert_eq!(
-                tags_sorted(d.snapshot()),
-                tags_sorted(ts),
-                "step {}: dyn restore round trip",
-                step
-            );
+            prop_assert_eq!(t.snapshot(), ds, "step {}: typed restore round trip", step);
+            prop_assert_eq!(d.snapshot(), ts, "step {}: dyn restore round trip", step);
         }
         let op = &m.concrete(op);
         let (tb, db) = (t.snapshot(), d.snapshot());
         let got_t = t.apply(op);
         let got_d = d.apply(op);
-        let mut want = m.apply(op).map_err(|e| e.to_string());
-        if let (Op::ReleaseRange { .. }, Err(w), Err(g)) = (op, &want, &got_t) {
-            // Known runtime bug, see `fronts::release_range_past_a_pool_says_outside`:
-            // an unreserved address past the first of a run is always "not reserved".
-            if w.ends_with(" is outside every pool")
-                && *g == w.replace(" is outside every pool", " is not reserved")
-            {
-                want = got_t.clone();
-            }
-        }
+        let want = m.apply(op).map_err(|e| e.to_string());
         prop_assert_eq!(&got_t, &want, "step {}: {:?} (typed vs model)", step, op);
-        if block_errors_in_other_order::<A>(op) {
-            // Known runtime disagreement, see `fronts::dyn_checks_the_block_before_the_pattern`.
-            prop_assert!(got_d.is_err(), "step {}: {:?}", step, op);
-        } else {
-            prop_assert_eq!(&got_d, &got_t, "step {}: {:?} (dyn vs typed)", step, op);
-        }
+        prop_assert_eq!(&got_d, &got_t, "step {}: {:?} (dyn vs typed)", step, op);
         if got_t.is_err() {
             prop_assert_eq!(t.snapshot(), tb, "step {}: failed call changed typed", step);
         }
@@ -1418,84 +1388,9 @@ where
         prop_assert_eq!(&vt, &want, "after step {} {:?}: typed vs model", step, op);
         let vd = view_dyn(&d, &probe);
         prop_assert_eq!(&vd, &vt, "after step {} {:?}: dyn vs typed", step, op);
-        prop_assert_eq!(
-            tags_sorted(d.snapshot()),
-            tags_sorted(t.snapshot()),
-            "after step {}: snapshots",
-            step
-        );
+        prop_assert_eq!(d.snapshot(), t.snapshot(), "after step {}: snapshots", step);
     }
     Ok(())
-}
-
-/// Whether `op` searches with an explicit full-range pattern in a space of 128 index
-/// bits, where the runtime gives it the cursor of `*` (a runtime bug, reported with
-/// an ignored test in `tests/fronts.rs`); such operations are left out of scripts.
-fn full_pattern_of_128_bits<A: Twin>(op: &Op) -> bool {
-    if Model::<A>::max_index() != u128::MAX {
-        return false;
-    }
-    let full = |p: &MPat| {
-        p.iter().any(Option::is_some)
-            && Model::<A>::resolve(p)
-                .is_ok_and(|b| Model::<A>::canon(&b).iter().all(Option::is_none))
-    };
-    match op {
-        Op::ReserveFirst { pat, .. } | Op::ReserveBlock { pat, .. } => full(pat),
-        Op::ReservePreferred { pats, .. } => pats.iter().any(full),
-        _ => false,
-    }
-}
-
-/// Whether the tag registry holds a tag no pool carries (its pool was removed): a
-/// snapshot then may not restore, and a restore forgets the tag (runtime bugs,
-/// reported with ignored tests in `tests/fronts.rs`); no cross restore is made then.
-fn has_orphan_tag<A: Twin>(m: &Model<A>) -> bool {
-    m.tags
-        .iter()
-        .any(|t| !m.pools.iter().any(|q| q.tags.contains(t)))
-}
-
-/// Whether a next-fit cursor belongs to an explicit full-range pattern, which a
-/// snapshot loses (a runtime bug, reported with an ignored test in `tests/fronts.rs`);
-/// no cross restore is made then.
-fn has_full_pattern_cursor<A: Twin>(m: &Model<A>) -> bool {
-    m.cursors.keys().any(|(b, _)| {
-        b.as_ref()
-            .is_some_and(|b| Model::<A>::canon(b).iter().all(Option::is_none))
-    })
-}
-
-/// A `reserve_block` whose pattern AND block shape are both invalid: the typed front
-/// reports the pattern, the dynamic one the block shape (a runtime bug, reported with
-/// an ignored test in `tests/fronts.rs`); both must still fail.
-fn block_errors_in_other_order<A: Twin>(op: &Op) -> bool {
-    match op {
-        Op::ReserveBlock { pat, ext, .. } => {
-            let bad_ext = A::FIELDS
-                .iter()
-                .zip(ext)
-                .any(|(f, &e)| e == 0 || (f.max - f.min).checked_add(1).is_some_and(|n| e > n));
-            Model::<A>::resolve_opt(pat).is_err() && bad_ext
-        }
-        _ => false,
-    }
-}
-
-/// A snapshot with every pool's tags (and the next-fit entries) sorted: a restore
-/// lists a pool's tags in a different order (a runtime bug, reported with an ignored
-/// test in `tests/fronts.rs`); everything else must round-trip exactly.
-fn tags_sorted(mut s: Snapshot) -> Snapshot {
-    for p in &mut s.pools {
-        p.tags.sort();
-    }
-    // The next-fit entries come in the order of their tag masks, so that order moves too.
-    for n in &mut s.next_fit {
-        n.tags.sort();
-    }
-    s.next_fit
-        .sort_by(|a, b| (&a.pattern, &a.tags).cmp(&(&b.pattern, &b.tags)));
-    s
 }
 
 // ----- strategies ----------------------------------------------------------------------
@@ -2281,18 +2176,6 @@ fn next_fit_case<A: Twin + FromStr + Debug>(
 where
     A::Err: std::fmt::Display,
 {
-    let first = Op::ReserveFirst {
-        pat: pat.clone(),
-        req: Req::default(),
-    };
-    if full_pattern_of_128_bits::<A>(&first)
-        || prefix
-            .iter()
-            .chain(between)
-            .any(full_pattern_of_128_bits::<A>)
-    {
-        return Ok(());
-    }
     let universe = Model::<A>::new(Policy::NextFit, &spec.windows).universe;
     let t = Allocator::<A>::with_policy(Policy::NextFit);
     let d = DynAllocator::new(twin::<A>(), Policy::NextFit);

@@ -201,8 +201,29 @@ impl Space {
     /// allocator, which must hold no reservations yet. The plan gives the pools and the
     /// reservations; only the position comes from `saved`.
     pub fn continue_from(&mut self, saved: &Snapshot) -> Result<(), Error> {
-        // Checked in full, next-fit positions inside the pools included.
         DynAllocator::restore(Arc::clone(&self.ty), saved)?;
+        // A plan's pools only grow with the plan, so a position outside the saved pools
+        // is a damaged state file (the runtime accepts positions anywhere: an
+        // allocator's pools may have been removed since its last choice).
+        let positions = saved
+            .last_choice
+            .iter()
+            .chain(saved.next_fit.iter().map(|n| &n.last_choice));
+        for last in positions {
+            let addr = self.ty.parse_address(last)?;
+            let mut in_pool = false;
+            for p in &saved.pools {
+                if self.ty.parse_pattern(&p.pattern)?.matches(&addr) {
+                    in_pool = true;
+                    break;
+                }
+            }
+            if !in_pool {
+                return Err(Error::Snapshot {
+                    reason: format!("the last choice `{last}` is outside every pool"),
+                });
+            }
+        }
         let mut now = self.alloc.snapshot();
         now.last_choice = saved.last_choice.clone();
         now.next_fit = saved.next_fit.clone();

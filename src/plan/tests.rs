@@ -244,8 +244,8 @@ fn bad_states_are_errors_not_moves() {
         .unwrap();
     assert_eq!(
         e.to_string(),
-        "the previous state is unusable: space `pci`: invalid snapshot: last choice \
-         `0001:00:01.0` is not inside the pools"
+        "the previous state is unusable: space `pci`: invalid snapshot: the last choice \
+         `0001:00:01.0` is outside every pool"
     );
 }
 
