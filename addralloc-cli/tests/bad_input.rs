@@ -153,6 +153,16 @@ const CASES: &[Case] = &[
     lib("allocator", "typed:PciAddress default; block slot=31 / function=8; block slot=31 / function=8", "no free block of `function=8` in `slot=31`"),
     lib("allocator", "typed:PciAddress default; block slot=31 / function=0", "invalid block extent 0 for field `function`: an extent is at least 1"),
     lib("allocator", "typed:PciAddress default; release 0000:00:07.0", "address 0000:00:07.0 is not reserved"),
+    // A release frees one whole reservation; release_range cuts explicitly.
+    lib("allocator", "PciAddress default; block[nic] * / function=8; release 0000:00:01.3", "address 0000:00:01.3 is inside the reservation 0000:00:01.0..=0000:00:01.7 of `nic`; release that, or use release_range"),
+    lib("allocator", "typed:PciAddress default; block[nic] * / function=8; release 0000:00:01.3", "address 0000:00:01.3 is inside the reservation 0000:00:01.0..=0000:00:01.7 of `nic`; release that, or use release_range"),
+    lib("allocator", "PciAddress default; block[nic] * / function=8; block * / function=8; unblock 0000:00:01.4 0000:00:02.7", "0000:00:01.4..=0000:00:02.7 is not one whole reservation: address 0000:00:01.4 is in the reservation 0000:00:01.0..=0000:00:01.7 of `nic`; release that, or use release_range"),
+    lib("allocator", "typed:PciAddress default; block[nic] * / function=8; unblock 0000:00:01.0 0000:00:01.3", "0000:00:01.0..=0000:00:01.3 is not one whole reservation: address 0000:00:01.0 is in the reservation 0000:00:01.0..=0000:00:01.7 of `nic`; release that, or use release_range"),
+    lib("allocator", "PciAddress default; reserve 0000:00:05.0; cut 0000:00:05.0 0000:00:05.1", "address 0000:00:05.1 is not reserved"),
+    lib("allocator", "typed:PciAddress default; cut 0000:01:00.0 0000:01:00.1", "address 0000:01:00.0 is outside every pool"),
+    lib("allocator", "PciAddress default; release 0001:00:00.0", "address 0001:00:00.0 is outside every pool"),
+    // A block whose rows do not touch is refused by its size, not spelled out.
+    lib("allocator", "Ipv6Address; pool a=0x2001; block * / e=65536, f=65536", "block `e=65536, f=65536` is 4294967296 separate runs (its extents leave gaps between them); at most 1048576 are supported"),
     lib("allocator", "typed:PciAddress; pool[hotplug] bus=1; reserve 0000:00:01.0", "address 0000:00:01.0 is outside every pool"),
     lib("allocator", "typed:PciAddress; pool[hotplug] bus=1; pool bus=1, slot=3", "pool `bus=1, slot=3` overlaps pool `bus=1`"),
     lib("allocator", "typed:PciAddress; pool[hotplug] bus=1; pool bus=0; in[hotplug] 0000:00:01.0", "address 0000:00:01.0 is outside every pool tagged `hotplug`"),
@@ -444,6 +454,7 @@ const CASES: &[Case] = &[
         1,
         "error: the state file `state.json` is unusable: state version 7 is not supported; this addralloc reads version 1; nothing was written\n",
     ),
+    run("plan", "[[space]]\nname = \"v6\"\nschema = \"ipv6.toml\"\n\n[[space.pool]]\npattern = \"a=0x2001, b=0xdb8\"\n\n[[device]]\nname = \"big\"\nblock = \"e=65536, f=65536\"\n", 1, "error: cannot place `big` in space `v6`: block `e=65536, f=65536` is 4294967296 separate runs (its extents leave gaps between them); at most 1048576 are supported\n --> plan.toml:9:8\n  |\n9 | name = \"big\"\n  |        ^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n"),
     run("plan", "[[space]]\nname = \"pci\"\n", 1, "error: a `[[space]]` has no `schema`\n --> plan.toml:1:1\n  |\n1 | [[space]]\n  | ^^^^^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n"),
     run("plan", "[[space]]\nname = \"usb\"\nschema = \"usb.toml\"\n", 1, "error: the schema `usb.toml` has several types (`UsbPortAddress`, `UsbHubPortAddress`); say which with `type = \"...\"`\n --> plan.toml:1:1\n  |\n1 | [[space]]\n  | ^^^^^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n"),
     run("plan", "[[space]]\nname = \"usb\"\nschema = \"usb.toml\"\ntype = \"Nope\"\n", 1, "error: the schema `usb.toml` has no type `Nope`; its types are `UsbPortAddress`, `UsbHubPortAddress`\n --> plan.toml:4:8\n  |\n4 | type = \"Nope\"\n  |        ^^^^^^\nerror: the plan `plan.toml` has 1 error; nothing was written\n"),
@@ -793,9 +804,24 @@ fn dyn_op(a: &mut DynAllocator, op: &str) -> Result<(), addralloc::Error> {
         "need" => a.requiring(&tags).reserve_any().map(drop),
         "block" => {
             let (p, b) = rest.split_once(" / ").expect("PATTERN / BLOCK");
-            a.reserve_block(p, b).map(drop)
+            match tag {
+                Some(owner) => a.owned_by(owner).reserve_block(p, b).map(drop),
+                None => a.reserve_block(p, b).map(drop),
+            }
         }
         "release" => a.release(rest),
+        "unblock" => {
+            let (f, l) = rest.split_once(' ').expect("FIRST LAST");
+            let ty = a.ty().clone();
+            let block =
+                addralloc::dynamic::DynBlockRange::new(ty.parse_address(f)?, ty.parse_address(l)?)
+                    .expect("FIRST <= LAST");
+            a.release_block(&block)
+        }
+        "cut" => {
+            let (f, l) = rest.split_once(' ').expect("FIRST LAST");
+            a.release_range(f, l).map(drop)
+        }
         "range" => {
             let (f, l) = rest.split_once(' ').expect("FIRST LAST");
             a.reserve_range(f, l).map(drop)
@@ -826,10 +852,23 @@ where
         "need" => a.requiring(&tags).reserve_any().map(drop),
         "block" => {
             let (p, b) = rest.split_once(" / ").expect("PATTERN / BLOCK");
-            a.reserve_block(p.parse::<Pattern<A>>()?, b.parse::<Block<A>>()?)
-                .map(drop)
+            let (p, b) = (p.parse::<Pattern<A>>()?, b.parse::<Block<A>>()?);
+            match tag {
+                Some(owner) => a.owned_by(owner).reserve_block(p, b).map(drop),
+                None => a.reserve_block(p, b).map(drop),
+            }
         }
         "release" => a.release(rest.parse::<A>()?),
+        "unblock" => {
+            let (f, l) = rest.split_once(' ').expect("FIRST LAST");
+            let block = addralloc::BlockRange::new(f.parse::<A>()?, l.parse::<A>()?)
+                .expect("FIRST <= LAST");
+            a.release_block(&block)
+        }
+        "cut" => {
+            let (f, l) = rest.split_once(' ').expect("FIRST LAST");
+            a.release_range(f.parse::<A>()?, l.parse::<A>()?).map(drop)
+        }
         _ => panic!("unknown operation {op:?}"),
     }
 }
@@ -1008,6 +1047,7 @@ fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     std::fs::copy(root().join("schemas/pci.toml"), dir.join("pci.toml")).expect("pci.toml");
     std::fs::copy(root().join("schemas/usb.toml"), dir.join("usb.toml")).expect("usb.toml");
+    std::fs::copy(root().join("schemas/ipv6.toml"), dir.join("ipv6.toml")).expect("ipv6.toml");
     dir
 }
 
@@ -1052,7 +1092,7 @@ fn plan_files() {
                 format!("stdout: {:?}", String::from_utf8_lossy(&o.stdout)),
             );
         }
-        let expected_files = if state.is_some() { 4 } else { 3 };
+        let expected_files = if state.is_some() { 5 } else { 4 };
         if files.len() != expected_files {
             r.fail(case, format!("files left behind: {files:?}"));
         }
@@ -1098,7 +1138,7 @@ fn cli_arguments() {
     r.finish();
     assert_eq!(
         files,
-        ["bad.toml", "pci.toml", "plan.toml", "usb.toml"],
+        ["bad.toml", "ipv6.toml", "pci.toml", "plan.toml", "usb.toml"],
         "a bad command wrote a file"
     );
 }
