@@ -523,28 +523,60 @@ impl TypeDef {
     }
 
     fn check_pools(&self, out: &mut Vec<Diagnostic>) {
+        // A pool can only overlap pools whose hulls (first to last packed index) meet
+        // its own: accepted pools are kept by hull start, and a new one is compared with
+        // those starting at most the longest hull before it. Pools that differ in a
+        // leading field (the usual layout) are then a logarithmic look-up each.
+        let fields = &self.fields;
+        let mut shifts = alloc::vec![0u32; fields.len()];
+        let mut acc = 0u32;
+        for (i, f) in fields.iter().enumerate().rev() {
+            shifts[i] = acc;
+            acc = acc.saturating_add(f.bits());
+        }
+        let packs = acc <= 128;
+        let index = |corner: &[(u128, u128)], hi: bool| -> u128 {
+            corner
+                .iter()
+                .zip(fields)
+                .zip(&shifts)
+                .fold(0u128, |idx, ((r, f), &sh)| {
+                    let v = if hi { r.1 } else { r.0 } - f.min;
+                    idx | v.checked_shl(sh).unwrap_or(0)
+                })
+        };
         let mut boxes: Vec<(usize, Vec<(u128, u128)>)> = Vec::new();
-        let mut tags: Vec<&str> = Vec::new();
+        let mut by_start: std::collections::BTreeMap<u128, Vec<usize>> = Default::default();
+        let mut longest = 0u128;
+        let mut tags: std::collections::BTreeSet<&str> = Default::default();
         for (k, p) in self.pools.iter().enumerate() {
             for t in &p.tags {
-                if !tags.contains(&t.as_str()) {
-                    tags.push(t);
-                }
+                tags.insert(t);
             }
             match self.pool_ranges(p) {
                 Err(d) => out.push(d),
                 Ok(ranges) => {
-                    let b: Vec<(u128, u128)> = self
-                        .fields
+                    let b: Vec<(u128, u128)> = fields
                         .iter()
                         .zip(ranges)
                         .map(|(f, r)| r.map_or((f.min, f.max), |r| (*r.start(), *r.end())))
                         .collect();
-                    if let Some((j, _)) = boxes
-                        .iter()
-                        .find(|(_, o)| o.iter().zip(&b).all(|(x, y)| x.0 <= y.1 && y.0 <= x.1))
-                    {
-                        let other = &self.pools[*j];
+                    let meets = |o: &[(u128, u128)]| {
+                        o.iter().zip(&b).all(|(x, y)| x.0 <= y.1 && y.0 <= x.1)
+                    };
+                    // The earliest declared pool it overlaps, as a plain scan would find.
+                    let hit = if packs {
+                        let (s, e) = (index(&b, false), index(&b, true));
+                        by_start
+                            .range(s.saturating_sub(longest)..=e)
+                            .flat_map(|(_, v)| v.iter().copied())
+                            .filter(|&j| meets(&boxes[j].1))
+                            .min()
+                    } else {
+                        boxes.iter().position(|(_, o)| meets(o))
+                    };
+                    if let Some(j) = hit {
+                        let other = &self.pools[boxes[j].0];
                         out.push(
                             Diagnostic::new(
                                 format!("pool `{}` overlaps pool `{}`", p.pattern, other.pattern),
@@ -553,6 +585,11 @@ impl TypeDef {
                             .with_note("the other pool is declared here", other.span.clone()),
                         );
                     } else {
+                        if packs {
+                            let (s, e) = (index(&b, false), index(&b, true));
+                            longest = longest.max(e - s);
+                            by_start.entry(s).or_default().push(boxes.len());
+                        }
                         boxes.push((k, b));
                     }
                 }
