@@ -145,6 +145,9 @@ fn copy_plan(plan: &str, dir: &Path, edit: impl Fn(String) -> String) -> PathBuf
         .expect("a bundled plan");
     let schemas = root().join("schemas");
     let text = text.replace("../../schemas", &schemas.display().to_string());
+    // The plans' own helper schemas (controller indexes).
+    let local = root().join("examples/plans/schemas");
+    let text = text.replace("\"schemas/", &format!("\"{}/", local.display()));
     let path = dir.join(format!("{plan}.toml"));
     std::fs::write(&path, edit(text)).expect("a plan copy");
     path
@@ -507,5 +510,95 @@ fn a_state_of_another_type_is_refused() {
         stderr(&o).contains("holds space `lan` of type `MacAddress`, but the plan's space `lan` has type `Ipv4Address`; use a new state file"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// 40 NICs on an i440fx: bus 0 has slots 3 to 31 for them, so a pci-bridge is added; it
+/// is placed ahead of the NICs (00:03.0, index 1, so bus 1), the NICs fill slots 4 to 31
+/// of bus 0 (28 NICs) and then slots 1 to 12 of bus 1.
+#[test]
+fn i440fx_nics_table() {
+    table(
+        "i440fx-nics",
+        "\
+DEVICE       SPACE  ADDRESS                      KIND\n\
+host-bridge  pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+isa-bridge   pci    0000:00:01.0                 fixed\n\
+ide          pci    0000:00:01.1                 fixed\n\
+usb          pci    0000:00:01.2                 fixed\n\
+acpi         pci    0000:00:01.3                 fixed\n\
+vga          pci    0000:00:02.0                 fixed\n\
+net0         pci    0000:00:04.0                 auto\n\
+net1         pci    0000:00:05.0                 auto\n\
+net2         pci    0000:00:06.0                 auto\n\
+net3         pci    0000:00:07.0                 auto\n\
+net4         pci    0000:00:08.0                 auto\n\
+net5         pci    0000:00:09.0                 auto\n\
+net6         pci    0000:00:0a.0                 auto\n\
+net7         pci    0000:00:0b.0                 auto\n\
+net8         pci    0000:00:0c.0                 auto\n\
+net9         pci    0000:00:0d.0                 auto\n\
+net10        pci    0000:00:0e.0                 auto\n\
+net11        pci    0000:00:0f.0                 auto\n\
+net12        pci    0000:00:10.0                 auto\n\
+net13        pci    0000:00:11.0                 auto\n\
+net14        pci    0000:00:12.0                 auto\n\
+net15        pci    0000:00:13.0                 auto\n\
+net16        pci    0000:00:14.0                 auto\n\
+net17        pci    0000:00:15.0                 auto\n\
+net18        pci    0000:00:16.0                 auto\n\
+net19        pci    0000:00:17.0                 auto\n\
+net20        pci    0000:00:18.0                 auto\n\
+net21        pci    0000:00:19.0                 auto\n\
+net22        pci    0000:00:1a.0                 auto\n\
+net23        pci    0000:00:1b.0                 auto\n\
+net24        pci    0000:00:1c.0                 auto\n\
+net25        pci    0000:00:1d.0                 auto\n\
+net26        pci    0000:00:1e.0                 auto\n\
+net27        pci    0000:00:1f.0                 auto\n\
+net28        pci    0000:01:01.0                 auto\n\
+net29        pci    0000:01:02.0                 auto\n\
+net30        pci    0000:01:03.0                 auto\n\
+net31        pci    0000:01:04.0                 auto\n\
+net32        pci    0000:01:05.0                 auto\n\
+net33        pci    0000:01:06.0                 auto\n\
+net34        pci    0000:01:07.0                 auto\n\
+net35        pci    0000:01:08.0                 auto\n\
+net36        pci    0000:01:09.0                 auto\n\
+net37        pci    0000:01:0a.0                 auto\n\
+net38        pci    0000:01:0b.0                 auto\n\
+net39        pci    0000:01:0c.0                 auto\n\
+pci-bridge0  pci    0000:00:03.0                 added\n\
+pci-bridge0  index  1                            added\n\
+",
+    );
+}
+
+/// A second run with the state keeps every address, the added bridge's too, and writes
+/// the same state again.
+#[test]
+fn i440fx_nics_rerun_keeps_everything() {
+    let dir = scratch("i440fx-nics-rerun");
+    let state = dir.join("state.json");
+    let plan = copy_plan("i440fx-nics", &dir, |t| t);
+    let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let saved = std::fs::read_to_string(&state).expect("a state file");
+    let second = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let (a, b) = (stdout(&first), stdout(&second));
+    assert_eq!(a.lines().count(), b.lines().count());
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        let (x, y): (Vec<&str>, Vec<&str>) = (
+            x.split_whitespace().collect(),
+            y.split_whitespace().collect(),
+        );
+        assert_eq!(x[..3], y[..3], "the same device, space and address");
+        let kept = if x[3] == "fixed" { "fixed" } else { "kept" };
+        assert_eq!(y[3], kept, "{y:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("a state file"),
+        saved
     );
 }

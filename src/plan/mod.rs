@@ -291,6 +291,7 @@ impl Plan {
                     tags: tags.into_iter().map(unplaced).collect(),
                 })
                 .collect(),
+            creation_order: false,
             span: 0..0,
         });
         Ok(())
@@ -415,6 +416,9 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         tags: d.tags.into_iter().map(unplaced).collect(),
         within: d.within.map(unplaced),
         prefer: d.prefer.into_iter().map(unplaced).collect(),
+        part: 0,
+        provides: Vec::new(),
+        rule: None,
     });
     Ok(())
 }

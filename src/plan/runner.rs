@@ -16,6 +16,8 @@ use super::report::{quote, Problem};
 use super::space::{Space, Values};
 use super::state::{Assignment, SpaceState, State};
 
+mod topology;
+
 /// How a device got its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -33,6 +35,8 @@ pub enum Kind {
     Auto,
     /// In the state file, but no longer in the plan: given back.
     Released,
+    /// A controller a growth rule added.
+    Added,
 }
 
 impl Kind {
@@ -46,6 +50,7 @@ impl Kind {
             Kind::Preferred => "preferred",
             Kind::Auto => "auto",
             Kind::Released => "released",
+            Kind::Added => "added",
         }
     }
 }
@@ -92,6 +97,13 @@ impl Placement {
 }
 
 type Row = Placement;
+
+/// A reservation outside every pool, which a controller placed later may provide.
+#[derive(Clone)]
+enum Deferred {
+    Explicit(usize),
+    Kept(usize, Assignment),
+}
 
 /// The number of addresses in each pool of a type, in order (`None` for a pool that
 /// does not load), each counted on its own; the type is checked once.
@@ -223,6 +235,7 @@ pub struct Placed {
     other_spaces: Vec<SpaceState>,
 }
 
+#[derive(Clone)]
 struct Runner {
     plan: Model,
     scope: Option<String>,
@@ -230,6 +243,16 @@ struct Runner {
     problems: Vec<Problem>,
     /// The names of the entries placed so far.
     placed: HashSet<String>,
+    /// The address needs placed so far: device name and part.
+    done: HashSet<(String, usize)>,
+    /// Each placed device's first addresses, by space, for the patterns it provides.
+    values: HashMap<String, Vec<(usize, Values)>>,
+    /// The pools each controller provides: space and pattern.
+    provided: HashMap<String, Vec<(usize, String)>>,
+    /// The growth rules whose controller found no room, for the next round.
+    starved: Vec<bool>,
+    /// Reservations outside every pool, tried again once controllers are placed.
+    deferred: Vec<Deferred>,
     rows: Vec<(usize, Row)>,
     /// The previous state's name in messages.
     state_name: String,
@@ -307,6 +330,11 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         spaces,
         problems: Vec::new(),
         placed: HashSet::new(),
+        done: HashSet::new(),
+        values: HashMap::new(),
+        provided: HashMap::new(),
+        starved: vec![false; plan.rules.len()],
+        deferred: Vec::new(),
         rows: Vec::new(),
         state_name: opts.state_name.clone(),
     };
@@ -320,11 +348,13 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
     }
     r.fixed_and_explicit();
     if let Some(st) = opts.previous {
+        r.recreate_added(st);
         r.keep(st);
     }
+    r.retry_deferred();
     // Failed reservations change nothing, so the automatic phase still runs and
     // reports its own problems alongside.
-    r.automatic();
+    r.automatic_rounds();
     if !r.problems.is_empty() {
         return Err(fail(std::mem::take(&mut r.problems)));
     }
@@ -449,7 +479,7 @@ impl Placed {
         let order = r.plan.entries.len() - 1;
         let e = r.plan.entries[order].clone();
         if e.address.is_some() || e.disk.is_some() {
-            r.place_explicit(order, &e);
+            r.place_explicit(order, &e, false);
         } else {
             r.place_auto(order, &e);
         }
@@ -459,8 +489,9 @@ impl Placed {
             r.plan.entries.pop();
             return Err(PlanError::Problems(problems));
         }
-        // Placed last in plan order: the rows stay sorted.
-        match r.rows.last() {
+        // Controllers added for it come after it in plan order.
+        r.rows.sort_by_key(|(o, _)| *o);
+        match r.rows.iter().find(|(o, _)| *o == order) {
             Some((_, row)) => Ok(row),
             None => Err(PlanError::Problems(Vec::new())),
         }
@@ -476,48 +507,80 @@ impl Placed {
     /// changes.
     pub fn remove_device(&mut self, name: &str) -> Result<Placement, PlanError> {
         let r = &mut self.r;
-        let Some(&index) = r.plan.names.get(name) else {
-            return Err(PlanError::Problems(vec![Problem::new(
-                format!("the plan has no device {}", quote(name)),
-                None,
-            )]));
-        };
-        let Some(pos) = r.rows.iter().position(|(order, _)| *order == index) else {
-            return Err(PlanError::Problems(vec![Problem::new(
-                format!("device {} has no address", quote(name)),
-                None,
-            )]));
-        };
-        let space = r.plan.entries[index].space;
-        r.spaces[space]
-            .release_owned(name, &r.rows[pos].1.first, &r.rows[pos].1.last)
-            .map_err(|e| {
-                PlanError::Problems(vec![Problem::new(
-                    format!("cannot release {}: {e}", quote(name)),
-                    None,
-                )])
-            })?;
-        let (_, mut row) = r.rows.remove(pos);
-        r.plan.entries.remove(index);
-        r.placed.remove(name);
-        for (order, _) in &mut r.rows {
-            if *order > index {
-                *order -= 1;
-            }
+        let fail = |message: String| PlanError::Problems(vec![Problem::new(message, None)]);
+        let parts = r.parts(name);
+        if parts.is_empty() {
+            return Err(fail(format!("the plan has no device {}", quote(name))));
         }
-        r.plan.names = r
-            .plan
-            .entries
+        let behind = r.behind(name);
+        if !behind.is_empty() {
+            let list: Vec<String> = behind.iter().map(|b| quote(b)).collect();
+            return Err(fail(format!(
+                "cannot remove {}: {} still {} addresses in the pools it provides; remove {} first",
+                quote(name),
+                list.join(", "),
+                if list.len() == 1 { "holds" } else { "hold" },
+                if list.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        let positions: Vec<usize> = r
+            .rows
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.name.value.clone(), i))
+            .filter(|(_, (order, _))| parts.contains(order))
+            .map(|(i, _)| i)
             .collect();
-        row.kind = Kind::Released;
-        row.preference = None;
-        row.disk = None;
-        row.state_kind = None;
-        self.released.push(row.clone());
-        Ok(row)
+        if positions.is_empty() {
+            return Err(fail(format!("device {} has no address", quote(name))));
+        }
+        // On a copy, so that a failure changes nothing.
+        let mut spaces = r.spaces.clone();
+        for (space, pattern) in r.provided.get(name).into_iter().flatten() {
+            spaces[*space].remove_pool(pattern).map_err(|e| {
+                fail(format!(
+                    "cannot remove the pool `{pattern}` of {}: {e}",
+                    quote(name)
+                ))
+            })?;
+        }
+        for &pos in &positions {
+            let order = r.rows[pos].0;
+            let row = &r.rows[pos].1;
+            spaces[r.plan.entries[order].space]
+                .release_owned(name, &row.first, &row.last)
+                .map_err(|e| fail(format!("cannot release {}: {e}", quote(name))))?;
+        }
+        r.spaces = spaces;
+        r.provided.remove(name);
+        r.values.remove(name);
+        let mut removed = Vec::new();
+        for &pos in positions.iter().rev() {
+            removed.push(r.rows.remove(pos).1);
+        }
+        removed.reverse();
+        r.plan.entries.drain(parts.clone());
+        r.placed.remove(name);
+        r.done.retain(|(n, _)| n != name);
+        let gone = parts.len();
+        for (order, _) in &mut r.rows {
+            if *order >= parts.end {
+                *order -= gone;
+            }
+        }
+        r.plan.names.clear();
+        for (i, e) in r.plan.entries.iter().enumerate() {
+            if e.part == 0 {
+                r.plan.names.insert(e.name.value.clone(), i);
+            }
+        }
+        for row in &mut removed {
+            row.kind = Kind::Released;
+            row.preference = None;
+            row.disk = None;
+            row.state_kind = None;
+            self.released.push(row.clone());
+        }
+        Ok(removed.swap_remove(0))
     }
 }
 
@@ -629,6 +692,7 @@ fn load_space(
             )]);
         }
     }
+    space.set_creation_order(def.creation_order);
     let mut problems = Vec::new();
     if def.pools.is_empty() {
         // The schema's default pools.
@@ -743,6 +807,10 @@ impl Runner {
         kind: Kind,
         pref: Option<usize>,
     ) {
+        let kind = match (e.rule, kind) {
+            (Some(_), Kind::Auto | Kind::Preferred | Kind::Explicit) => Kind::Added,
+            _ => kind,
+        };
         let s = &self.spaces[e.space];
         let row = Row {
             device: e.name.value.clone(),
@@ -755,7 +823,13 @@ impl Runner {
             state_kind: None,
         };
         self.placed.insert(e.name.value.clone());
+        self.done.insert((e.name.value.clone(), e.part));
+        self.values
+            .entry(e.name.value.clone())
+            .or_default()
+            .push((e.space, first));
         self.rows.push((order, row));
+        self.provide_when_complete(&e.name.value);
     }
 
     /// Phase 1: `[[fixed]]` and devices with an `address` or a `disk`, in file order.
@@ -764,13 +838,13 @@ impl Runner {
             let e = &self.plan.entries[order];
             if e.address.is_some() || e.disk.is_some() {
                 let e = e.clone();
-                self.place_explicit(order, &e);
+                self.place_explicit(order, &e, true);
             }
         }
     }
 
     /// Reserves the `address` or `disk` address of one entry.
-    fn place_explicit(&mut self, order: usize, e: &Entry) {
+    fn place_explicit(&mut self, order: usize, e: &Entry, defer: bool) {
         let (first, at, kind) = if let Some(a) = &e.address {
             match self.spaces[e.space].parse(&a.value) {
                 Ok(v) => (v, a, if e.fixed { Kind::Fixed } else { Kind::Explicit }),
@@ -799,6 +873,9 @@ impl Runner {
         let tags = Self::tags(e);
         match space.reserve_range(&first, &last, &e.name.value, &tags) {
             Ok(()) => self.record(order, e, first, last, kind, None),
+            Err(Error::OutsidePools { .. }) if defer && self.has_controllers() => {
+                self.deferred.push(Deferred::Explicit(order));
+            }
             Err(err) => {
                 let p = self.failure(e, &err, at.span.clone());
                 self.problems.push(p);
@@ -925,77 +1002,123 @@ impl Runner {
 
     /// Phase 2: automatic devices recorded in the state file keep their addresses.
     fn keep(&mut self, st: &State) {
-        let state_name = self.state_name.clone();
-        let recorded: HashMap<&str, &Assignment> = st
+        let recorded: HashMap<(&str, &str), &Assignment> = st
             .assignments
             .iter()
             .filter(|a| a.scope == self.scope)
-            .map(|a| (a.device.as_str(), a))
+            .map(|a| ((a.device.as_str(), a.space.as_str()), a))
             .collect();
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.address.is_some() || e.disk.is_some() {
                 continue;
             }
-            let Some(a) = recorded.get(e.name.value.as_str()) else {
-                continue;
+            let space = self.space_name(e);
+            let Some(&a) = recorded.get(&(e.name.value.as_str(), space.as_str())) else {
+                continue; // New, or moved to another space: placed afresh.
             };
-            if a.space != self.space_name(e) {
-                continue; // Moved to another space: placed afresh.
-            }
-            let e = e.clone();
-            let e = &e;
-            let Some(ext) = self.extents(e) else { continue };
-            let space = &mut self.spaces[e.space];
-            let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
-                (Ok(f), Ok(l)) => (f, l),
-                (Err(err), _) | (_, Err(err)) => {
-                    self.problems.push(Problem::at(
-                        format!(
-                            "the state file `{state_name}` has an unusable address for `{}`: {err}",
-                            e.name.value
-                        ),
-                        e.name.span.clone(),
-                    ));
-                    continue;
-                }
-            };
-            if last < first {
+            let a = a.clone();
+            self.keep_one(order, &a, true);
+        }
+    }
+
+    /// Keeps the address `a` of the state for entry `order`; with `defer`, an address
+    /// outside every pool waits for controllers placed later.
+    fn keep_one(&mut self, order: usize, a: &Assignment, defer: bool) {
+        let state_name = self.state_name.clone();
+        let e = self.plan.entries[order].clone();
+        let e = &e;
+        let Some(ext) = self.extents(e) else { return };
+        let has_controllers = self.has_controllers();
+        let space = &mut self.spaces[e.space];
+        let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
+            (Ok(f), Ok(l)) => (f, l),
+            (Err(err), _) | (_, Err(err)) => {
                 self.problems.push(Problem::at(
                     format!(
-                        "the state file `{state_name}` has `last` {} before `first` {} for `{}`",
-                        quote(&a.last),
-                        quote(&a.first),
+                        "the state file `{state_name}` has an unusable address for `{}`: {err}",
                         e.name.value
                     ),
                     e.name.span.clone(),
                 ));
-                continue;
+                return;
             }
-            // The block shape changed: placed afresh.
-            if space.block_end(&first, &ext).ok().as_ref() != Some(&last) {
-                continue;
-            }
-            let tags = Self::tags(e);
-            match space.reserve_range(&first, &last, &e.name.value, &tags) {
-                Ok(()) => {
-                    self.record(order, e, first, last, Kind::Kept, None);
-                    if let Some((_, row)) = self.rows.last_mut() {
-                        row.state_kind = Some(a.kind.clone());
-                    }
+        };
+        if last < first {
+            self.problems.push(Problem::at(
+                format!(
+                    "the state file `{state_name}` has `last` {} before `first` {} for `{}`",
+                    quote(&a.last),
+                    quote(&a.first),
+                    e.name.value
+                ),
+                e.name.span.clone(),
+            ));
+            return;
+        }
+        // The block shape changed: placed afresh.
+        if space.block_end(&first, &ext).ok().as_ref() != Some(&last) {
+            return;
+        }
+        let tags = Self::tags(e);
+        match space.reserve_range(&first, &last, &e.name.value, &tags) {
+            Ok(()) => {
+                self.record(order, e, first, last, Kind::Kept, None);
+                if let Some((_, row)) = self.rows.last_mut() {
+                    row.state_kind = Some(a.kind.clone());
                 }
-                Err(err) => {
-                    let p = self.failure(e, &err, e.name.span.clone()).with_note(
-                        format!(
-                            "`{}` is at {} in the state file `{state_name}`; remove it from the \
-                             state file to place it again",
-                            e.name.value, a.first
-                        ),
-                        None,
-                    );
-                    self.problems.push(p);
-                }
             }
+            Err(Error::OutsidePools { .. }) if defer && has_controllers => {
+                self.deferred.push(Deferred::Kept(order, a.clone()));
+            }
+            Err(err) => {
+                let p = self.failure(e, &err, e.name.span.clone()).with_note(
+                    format!(
+                        "`{}` is at {} in the state file `{state_name}`; remove it from the \
+                         state file to place it again",
+                        e.name.value, a.first
+                    ),
+                    None,
+                );
+                self.problems.push(p);
+            }
+        }
+    }
+
+    /// Whether the plan has controllers: devices or growth rules that provide pools.
+    fn has_controllers(&self) -> bool {
+        !self.plan.rules.is_empty() || self.plan.entries.iter().any(|e| !e.provides.is_empty())
+    }
+
+    /// The deferred reservations, again and again while controllers placed in between
+    /// provide pools for some of them; what still fails is reported.
+    fn retry_deferred(&mut self) {
+        loop {
+            let pending = std::mem::take(&mut self.deferred);
+            if pending.is_empty() {
+                return;
+            }
+            let before = pending.len();
+            for d in &pending {
+                self.place_deferred(d, true);
+            }
+            if self.deferred.len() == before {
+                let last = std::mem::take(&mut self.deferred);
+                for d in &last {
+                    self.place_deferred(d, false);
+                }
+                return;
+            }
+        }
+    }
+
+    fn place_deferred(&mut self, d: &Deferred, defer: bool) {
+        match d {
+            Deferred::Explicit(order) => {
+                let e = self.plan.entries[*order].clone();
+                self.place_explicit(*order, &e, defer);
+            }
+            Deferred::Kept(order, a) => self.keep_one(*order, a, defer),
         }
     }
 
@@ -1003,7 +1126,11 @@ impl Runner {
     fn automatic(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
-            if self.placed.contains(&e.name.value) || e.address.is_some() || e.disk.is_some() {
+            if e.rule.is_some()
+                || self.done.contains(&(e.name.value.clone(), e.part))
+                || e.address.is_some()
+                || e.disk.is_some()
+            {
                 continue;
             }
             let e = e.clone();
@@ -1011,30 +1138,59 @@ impl Runner {
         }
     }
 
-    /// Places one entry automatically: by its preferences, or within its pattern.
+    /// Places one entry automatically: by its preferences, or within its pattern;
+    /// when it finds no room, a growth rule that serves it may add a controller.
     fn place_auto(&mut self, order: usize, e: &Entry) {
-        let Some(ext) = self.extents(e) else { return };
+        self.place_auto_at(order, e, 0);
+    }
+
+    /// [`Runner::place_auto`] at growth depth `depth` (a controller placed for a
+    /// controller placed for a device ...).
+    fn place_auto_at(&mut self, order: usize, e: &Entry, depth: usize) {
+        let (p, exhausted) = match self.try_auto(order, e) {
+            Ok(()) => return,
+            Err(x) => x,
+        };
+        if exhausted && depth < MAX_GROWTH_DEPTH && self.grow_for(order, e, depth) {
+            return;
+        }
+        self.problems.push(p);
+    }
+
+    /// One attempt at placing an entry automatically; on failure the problem and
+    /// whether the request found no room (which growth may cure).
+    fn try_auto(&mut self, order: usize, e: &Entry) -> Result<(), (Problem, bool)> {
+        let Some(ext) = self.extents(e) else {
+            let p = self
+                .problems
+                .pop()
+                .unwrap_or_else(|| Problem::new("bad block", None));
+            return Err((p, false));
+        };
         let tags = Self::tags(e);
         let space = &mut self.spaces[e.space];
         if !e.prefer.is_empty() {
             let prefs: Vec<&str> = e.prefer.iter().map(|p| p.value.as_str()).collect();
-            match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
+            return match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
                 Ok((first, last, i)) => {
-                    self.record(order, e, first, last, Kind::Preferred, Some(i + 1))
+                    self.record(order, e, first, last, Kind::Preferred, Some(i + 1));
+                    Ok(())
                 }
                 Err((err, i)) => {
                     let at = i
                         .and_then(|i| e.prefer.get(i))
                         .map_or(e.name.span.clone(), |p| p.span.clone());
-                    let p = self.failure(e, &err, at);
-                    self.problems.push(p);
+                    let exhausted = matches!(err, Error::Exhausted { .. });
+                    Err((self.failure(e, &err, at), exhausted))
                 }
-            }
-            return;
+            };
         }
         let within = e.within.as_ref().map(|w| w.value.as_str());
         match space.reserve_first(within, &ext, &e.name.value, &tags) {
-            Ok((first, last)) => self.record(order, e, first, last, Kind::Auto, None),
+            Ok((first, last)) => {
+                self.record(order, e, first, last, Kind::Auto, None);
+                Ok(())
+            }
             Err(err) => {
                 let at = match (&err, &e.within, &e.block) {
                     (Error::BadPattern { .. } | Error::OutOfRange { .. }, Some(w), _) => {
@@ -1043,12 +1199,15 @@ impl Runner {
                     (Error::BadBlock { .. }, _, Some(b)) => b.span.clone(),
                     _ => e.name.span.clone(),
                 };
-                let p = self.failure(e, &err, at);
-                self.problems.push(p);
+                let exhausted = matches!(err, Error::Exhausted { .. });
+                Err((self.failure(e, &err, at), exhausted))
             }
         }
     }
 }
+
+/// How deep growth may nest: a controller for a controller for ... a device.
+const MAX_GROWTH_DEPTH: usize = 8;
 
 /// A scope in messages: `vm1`, or "none".
 fn scope_text(scope: Option<&str>) -> String {
