@@ -51,12 +51,14 @@ mod toml;
 pub use files::{io_reason, read_text, MAX_FILE_SIZE};
 pub use report::{line_col, quote, render, Note, Problem, Source, QUOTE_LIMIT};
 pub use runner::{pool_capacities, Kind, Placed, Placement, PlanError, RunOptions, SpaceCount};
+
 pub use state::{Assignment, SpaceState, State, VERSION as STATE_VERSION};
 pub use store::{StateFile, StoreError};
 
 use crate::disk::DiskBus;
 use crate::schema::TypeDef;
 use model::{Entry, Model, PoolDef, SpaceDef, Text};
+
 use toml::Spanned;
 
 /// A plan: address spaces and the devices to place in them.
@@ -76,6 +78,7 @@ pub struct SpaceSpec {
     policy: Option<String>,
     pools: Vec<(String, Vec<String>)>,
     disk_bus: Option<DiskBus>,
+    creation_order: bool,
 }
 
 impl SpaceSpec {
@@ -87,7 +90,16 @@ impl SpaceSpec {
             policy: None,
             pools: Vec::new(),
             disk_bus: None,
+            creation_order: false,
         }
+    }
+
+    /// Automatic choice searches the pools in the order they came into being (the
+    /// space's own, then each controller's as it is placed: libvirt's order for USB
+    /// hubs) rather than by address (`order = "creation"` in a plan file).
+    pub fn creation_order(mut self) -> Self {
+        self.creation_order = true;
+        self
     }
 
     /// A pool in pattern syntax, with its tags.
@@ -125,6 +137,56 @@ pub struct DeviceSpec {
     tags: Vec<String>,
     within: Option<String>,
     prefer: Vec<String>,
+    needs: Vec<NeedSpec>,
+    provides: Vec<(String, String, Vec<String>)>,
+}
+
+/// One more address a device needs, in another space (a NIC's MAC beside its PCI slot;
+/// a root port's controller index beside its PCI function).
+#[derive(Clone, Debug)]
+pub struct NeedSpec {
+    space: String,
+    address: Option<String>,
+    block: Option<String>,
+    tags: Vec<String>,
+    within: Option<String>,
+}
+
+impl NeedSpec {
+    /// An automatic address in `space`.
+    pub fn new(space: impl Into<String>) -> Self {
+        NeedSpec {
+            space: space.into(),
+            address: None,
+            block: None,
+            tags: Vec::new(),
+            within: None,
+        }
+    }
+
+    /// This exact address.
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// A block shape instead of a single address.
+    pub fn block(mut self, block: impl Into<String>) -> Self {
+        self.block = Some(block.into());
+        self
+    }
+
+    /// Pool tags the address must carry.
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| (*t).to_string()).collect();
+        self
+    }
+
+    /// Automatic placement inside this pattern.
+    pub fn within(mut self, pattern: impl Into<String>) -> Self {
+        self.within = Some(pattern.into());
+        self
+    }
 }
 
 impl DeviceSpec {
@@ -140,7 +202,32 @@ impl DeviceSpec {
             tags: Vec::new(),
             within: None,
             prefer: Vec::new(),
+            needs: Vec::new(),
+            provides: Vec::new(),
         }
+    }
+
+    /// One more address, in another space; the device has one row per space.
+    pub fn need(mut self, need: NeedSpec) -> Self {
+        self.needs.push(need);
+        self
+    }
+
+    /// A pool the device provides once placed, in `space`: `pattern` may name the
+    /// device's own values, `{space.field}` or `{field}` of its first space
+    /// (`bus={index.index}, slot=0`). The pool goes when the device goes.
+    pub fn provide(
+        mut self,
+        space: impl Into<String>,
+        pattern: impl Into<String>,
+        tags: &[&str],
+    ) -> Self {
+        self.provides.push((
+            space.into(),
+            pattern.into(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        self
     }
 
     /// A fixed reservation at `address` (a `[[fixed]]`).
@@ -291,7 +378,7 @@ impl Plan {
                     tags: tags.into_iter().map(unplaced).collect(),
                 })
                 .collect(),
-            creation_order: false,
+            creation_order: space.creation_order,
             span: 0..0,
         });
         Ok(())
@@ -399,12 +486,43 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
             None,
         ));
     }
+    let space_index = |name: &str, problems: &mut Vec<Problem>| {
+        let i = model.spaces.iter().position(|s| s.name.value == name);
+        if i.is_none() {
+            problems.push(Problem::new(format!("unknown space {}", quote(name)), None));
+        }
+        i
+    };
+    let mut needs = Vec::new();
+    for n in &d.needs {
+        if let Some(i) = space_index(&n.space, &mut problems) {
+            needs.push(model::Need {
+                space: i,
+                address: n.address.clone().map(unplaced),
+                block: n.block.clone().map(unplaced),
+                tags: n.tags.iter().cloned().map(unplaced).collect(),
+                within: n.within.clone().map(unplaced),
+                prefer: Vec::new(),
+            });
+        }
+    }
+    let mut provides = Vec::new();
+    for (s, pattern, tags) in &d.provides {
+        if let Some(i) = space_index(s, &mut problems) {
+            provides.push(model::Provide {
+                space: i,
+                pattern: unplaced(pattern.clone()),
+                tags: tags.iter().cloned().map(unplaced).collect(),
+            });
+        }
+    }
     let Some(space) = space else {
         return Err(problems);
     };
     if !problems.is_empty() {
         return Err(problems);
     }
+    let name = unplaced(d.name.clone());
     model.names.insert(d.name.clone(), model.entries.len());
     model.entries.push(Entry {
         fixed: d.fixed,
@@ -417,9 +535,12 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         within: d.within.map(unplaced),
         prefer: d.prefer.into_iter().map(unplaced).collect(),
         part: 0,
-        provides: Vec::new(),
+        provides,
         rule: None,
     });
+    for (i, n) in needs.into_iter().enumerate() {
+        model.entries.push(model::need_entry(&name, n, i + 1, None));
+    }
     Ok(())
 }
 

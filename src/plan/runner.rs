@@ -474,21 +474,26 @@ impl Placed {
     /// [`PlanError::Problems`] for a device the plan cannot take (a name already used,
     /// an unknown space, conflicting keys) or cannot place.
     pub fn add_device(&mut self, device: super::DeviceSpec) -> Result<&Placement, PlanError> {
+        let checkpoint = self.r.clone();
         let r = &mut self.r;
+        let order = r.plan.entries.len();
         super::add_entry(&mut r.plan, device).map_err(|p| PlanError::Problems(unspanned(p)))?;
-        let order = r.plan.entries.len() - 1;
-        let e = r.plan.entries[order].clone();
-        if e.address.is_some() || e.disk.is_some() {
-            r.place_explicit(order, &e, false);
-        } else {
-            r.place_auto(order, &e);
+        let name = r.plan.entries[order].name.value.clone();
+        for i in r.parts(&name) {
+            let e = r.plan.entries[i].clone();
+            if e.address.is_some() || e.disk.is_some() {
+                r.place_explicit(i, &e, false);
+            } else {
+                r.place_auto(i, &e);
+            }
         }
         if !r.problems.is_empty() {
             let problems = unspanned(std::mem::take(&mut r.problems));
-            r.plan.names.remove(&e.name.value);
-            r.plan.entries.pop();
+            *r = checkpoint;
             return Err(PlanError::Problems(problems));
         }
+        // As a re-run would: the growth rules' spare controllers.
+        r.spares();
         // Controllers added for it come after it in plan order.
         r.rows.sort_by_key(|(o, _)| *o);
         match r.rows.iter().find(|(o, _)| *o == order) {
@@ -873,7 +878,9 @@ impl Runner {
         let tags = Self::tags(e);
         match space.reserve_range(&first, &last, &e.name.value, &tags) {
             Ok(()) => self.record(order, e, first, last, kind, None),
-            Err(Error::OutsidePools { .. }) if defer && self.has_controllers() => {
+            Err(Error::OutsidePools { .. } | Error::UnknownTag { .. })
+                if defer && self.has_controllers() =>
+            {
                 self.deferred.push(Deferred::Explicit(order));
             }
             Err(err) => {
@@ -1068,7 +1075,9 @@ impl Runner {
                     row.state_kind = Some(a.kind.clone());
                 }
             }
-            Err(Error::OutsidePools { .. }) if defer && has_controllers => {
+            Err(Error::OutsidePools { .. } | Error::UnknownTag { .. })
+                if defer && has_controllers =>
+            {
                 self.deferred.push(Deferred::Kept(order, a.clone()));
             }
             Err(err) => {
@@ -1180,7 +1189,8 @@ impl Runner {
                     let at = i
                         .and_then(|i| e.prefer.get(i))
                         .map_or(e.name.span.clone(), |p| p.span.clone());
-                    let exhausted = matches!(err, Error::Exhausted { .. });
+                    let exhausted =
+                        matches!(err, Error::Exhausted { .. } | Error::UnknownTag { .. });
                     Err((self.failure(e, &err, at), exhausted))
                 }
             };
@@ -1199,7 +1209,7 @@ impl Runner {
                     (Error::BadBlock { .. }, _, Some(b)) => b.span.clone(),
                     _ => e.name.span.clone(),
                 };
-                let exhausted = matches!(err, Error::Exhausted { .. });
+                let exhausted = matches!(err, Error::Exhausted { .. } | Error::UnknownTag { .. });
                 Err((self.failure(e, &err, at), exhausted))
             }
         }

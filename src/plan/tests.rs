@@ -379,3 +379,261 @@ fn other_scopes_spaces_stay_in_the_state() {
     assert_eq!((p.kind, p.first.as_str()), (Kind::Kept, "0000:00:01.0"));
     assert!(again.released().is_empty());
 }
+
+// Topology: devices with several addresses, controllers, growth.
+
+fn rows(placed: &Placed) -> Vec<(String, String, String, String)> {
+    placed
+        .placements()
+        .map(|p| {
+            (
+                p.device.clone(),
+                p.space.clone(),
+                p.address_text(),
+                p.kind_text(),
+            )
+        })
+        .collect()
+}
+
+fn row(device: &str, space: &str, address: &str, kind: &str) -> (String, String, String, String) {
+    (device.into(), space.into(), address.into(), kind.into())
+}
+
+#[test]
+fn a_device_with_two_addresses_has_a_row_per_space_and_keeps_both() {
+    let text = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space]]
+name = "mac"
+schema = "../../schemas/mac.toml"
+
+[[device]]
+name = "nic"
+space = "pci"
+
+[[device.need]]
+space = "mac"
+
+[[device]]
+name = "disk"
+space = "pci"
+"#;
+    let plan = Plan::from_toml(text).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    // pci.toml's pool starts at slot 1; mac.toml's at 52:54:00:00:00:00.
+    assert_eq!(
+        rows(&placed),
+        [
+            row("nic", "pci", "0000:00:01.0", "auto"),
+            row("nic", "mac", "52:54:00:00:00:00", "auto"),
+            row("disk", "pci", "0000:00:01.1", "auto"),
+        ]
+    );
+    let state = placed.state();
+    let again = plan
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let kinds: Vec<String> = again.placements().map(|p| p.kind_text()).collect();
+    assert_eq!(kinds, ["kept", "kept", "kept"]);
+    assert_eq!(again.state(), state);
+}
+
+/// A controller built in code: a root port whose index is 5 provides `bus=5, slot=0`
+/// tagged for endpoints; an endpoint finds it.
+#[test]
+fn a_controller_provides_a_pool_from_its_own_values() {
+    let pci = crate::schema::Schema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+    let index = crate::schema::Schema::from_toml(include_str!(
+        "../../examples/plans/schemas/controller-index.toml"
+    ))
+    .unwrap();
+    let mut plan = Plan::new();
+    plan.add_space(
+        SpaceSpec::new("pci", pci.types[0].clone()).pool("domain=0, bus=0, slot=1..=31", &[]),
+    )
+    .unwrap();
+    plan.add_space(SpaceSpec::new("index", index.types[0].clone()).pool("index=1..=255", &[]))
+        .unwrap();
+    plan.add_device(
+        DeviceSpec::new("rp", "pci")
+            .address("0000:00:02.0")
+            .need(NeedSpec::new("index").address("5"))
+            .provide(
+                "pci",
+                "domain=0, bus={index.index}, slot=0, function=0",
+                &["pcie"],
+            ),
+    )
+    .unwrap();
+    plan.add_device(DeviceSpec::new("nvme", "pci").tags(&["pcie"]))
+        .unwrap();
+    let mut placed = plan.run(&RunOptions::default()).unwrap();
+    assert_eq!(
+        rows(&placed),
+        [
+            row("rp", "pci", "0000:00:02.0", "explicit"),
+            row("rp", "index", "5", "explicit"),
+            row("nvme", "pci", "0000:05:00.0", "auto"),
+        ]
+    );
+    // The bus takes one endpoint: a second finds no room, and nothing changes.
+    let before = placed.state();
+    let err = placed
+        .add_device(DeviceSpec::new("nvme2", "pci").tags(&["pcie"]))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("cannot place `nvme2`"), "{err}");
+    assert_eq!(placed.state(), before);
+}
+
+#[test]
+fn removing_a_controller_with_devices_behind_it_is_refused_and_changes_nothing() {
+    let plan = bundled("q35-pcie");
+    let mut placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let before = placed.state();
+    // root-port0 (00:02.0) provides bus 1, where net0 is, and functions 1-7 of slot 2,
+    // where root-port1 to root-port7 are.
+    let err = placed.remove_device("root-port0").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot remove `root-port0`: `net0`, `root-port1`, `root-port2`, `root-port3`, \
+         `root-port4`, `root-port5`, `root-port6`, `root-port7` still hold addresses in \
+         the pools it provides; remove them first"
+    );
+    assert_eq!(placed.state(), before);
+    assert_eq!(placed.released(), []);
+}
+
+#[test]
+fn unplugging_the_last_device_then_its_controller_removes_the_pool_and_a_rerun_keeps_the_rest() {
+    let plan = bundled("q35-pcie");
+    let opts = RunOptions::new(plans_dir());
+    let mut placed = plan.run(&opts).unwrap();
+    let capacity = |p: &Placed| p.space_counts()[0].capacity.to_u128().unwrap();
+    let full = capacity(&placed);
+    // nvme1 is alone on bus 12, behind root-port11 (00:03.3, index 12).
+    let err = placed.remove_device("root-port11").unwrap_err();
+    assert!(err.to_string().contains("`nvme1` still holds"), "{err}");
+    placed.remove_device("nvme1").unwrap();
+    let gone = placed.remove_device("root-port11").unwrap();
+    assert_eq!(
+        (gone.space.as_str(), gone.first.as_str(), gone.kind),
+        ("pci", "0000:00:03.3", Kind::Released)
+    );
+    // Bus 12's one address left with its pool; 00:03.3 stays in root-port8's slot group.
+    assert_eq!(capacity(&placed), full - 1);
+    let state = placed.state();
+    assert!(!state.assignments.iter().any(|a| a.device == "root-port11"));
+
+    let mut smaller = plan.clone();
+    assert!(smaller.remove_device("nvme1"));
+    let rerun = smaller
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    // Every address stays; the spare (root-port12, bus 13) is still empty, so no new
+    // root port is added.
+    let kept: Vec<(String, String, String)> = rerun
+        .placements()
+        .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+        .collect();
+    let mut before: Vec<(String, String, String)> = placed
+        .placements()
+        .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+        .collect();
+    let mut after = kept.clone();
+    before.sort();
+    after.sort();
+    assert_eq!(after, before);
+    assert!(rerun
+        .placements()
+        .all(|p| matches!(p.kind, Kind::Kept | Kind::Fixed)));
+    assert_eq!(capacity(&rerun), full - 1);
+    assert_eq!(rerun.state(), state);
+}
+
+#[test]
+fn hot_plug_takes_the_spare_and_a_new_spare_is_added_as_a_rerun_would() {
+    let plan = bundled("q35-pcie");
+    let opts = RunOptions::new(plans_dir());
+    let mut placed = plan.run(&opts).unwrap();
+    let state = placed.state();
+    let device = DeviceSpec::new("hot0", "pci").tags(&["pcie"]);
+    let added = placed.add_device(device.clone()).unwrap().clone();
+    // The spare root-port12 has index 13: bus 13.
+    assert_eq!(
+        (added.first.as_str(), added.kind),
+        ("0000:0d:00.0", Kind::Auto)
+    );
+    let spare: Vec<String> = placed
+        .placements()
+        .filter(|p| p.device == "root-port13")
+        .map(|p| p.address_text())
+        .collect();
+    assert_eq!(spare, ["0000:00:03.5", "14"]);
+
+    let mut bigger = plan.clone();
+    bigger.add_device(device).unwrap();
+    let rerun = bigger
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let addresses = |p: &Placed| {
+        let mut v: Vec<(String, String, String)> = p
+            .placements()
+            .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(addresses(&rerun), addresses(&placed));
+}
+
+#[test]
+fn growth_stops_at_the_limit_and_then_nothing_is_placed() {
+    let text = std::fs::read_to_string(plans_dir().join("q35-pcie.toml")).unwrap();
+    let text = text.replace("limit = 30", "limit = 5");
+    let plan = Plan::from_toml(&text).unwrap();
+    let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+        panic!("the plan needs 12 root ports")
+    };
+    let failed: Vec<&str> = problems
+        .iter()
+        .map(|p| p.message.split('`').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        failed,
+        ["disk2", "disk3", "balloon", "rng", "gpu", "nvme0", "nvme1"]
+    );
+}
+
+#[test]
+fn growth_is_deterministic() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        let plan = bundled(name);
+        let a = plan.run(&RunOptions::new(plans_dir())).unwrap();
+        let b = plan.run(&RunOptions::new(plans_dir())).unwrap();
+        assert_eq!(rows(&a), rows(&b), "{name}");
+        assert_eq!(a.state(), b.state(), "{name}");
+    }
+}
+
+#[test]
+fn pools_are_searched_by_address_or_by_creation() {
+    let pci = crate::schema::Schema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+    for (creation, expected) in [(false, "0000:01:00.0"), (true, "0000:05:00.0")] {
+        let mut space = SpaceSpec::new("pci", pci.types[0].clone())
+            .pool("domain=0, bus=5, slot=0", &[])
+            .pool("domain=0, bus=1, slot=0", &[]);
+        if creation {
+            space = space.creation_order();
+        }
+        let mut plan = Plan::new();
+        plan.add_space(space).unwrap();
+        plan.add_device(DeviceSpec::new("dev", "pci")).unwrap();
+        let placed = plan.run(&RunOptions::default()).unwrap();
+        let first: Vec<String> = placed.placements().map(|p| p.address_text()).collect();
+        assert_eq!(first, [expected], "creation order: {creation}");
+    }
+}

@@ -293,7 +293,7 @@ impl Runner {
 
     /// Adds controllers until each rule has its `spare` empty ones (or its limit); a
     /// spare that finds no room is not added.
-    fn spares(&mut self) {
+    pub(super) fn spares(&mut self) {
         for r in 0..self.plan.rules.len() {
             let spare = self.plan.rules[r].spare;
             for _ in 0..=spare {
