@@ -801,3 +801,85 @@ scsi2        index  2                            added\n\
 ",
     );
 }
+
+/// `--tree` draws each added SCSI controller with the units it provides and the disks
+/// in them; the chipset sits on the space's own pools, at the root.
+#[test]
+fn scsi_disks_tree() {
+    let o = addralloc(&["plan", "examples/plans/scsi-disks.toml", "--tree"]);
+    assert_eq!(stderr(&o), "");
+    assert_eq!(
+        stdout(&o),
+        concat!(
+            "host-bridge  pci 0000:00:00.0..=0000:00:00.7  fixed\n",
+            "isa-bridge  pci 0000:00:01.0  fixed\n",
+            "vga  pci 0000:00:02.0  fixed\n",
+            "scsi0  pci 0000:00:03.0, index 0  added\n",
+            "└── scsi: controller=0, bus=0, target=0, unit=0..=6\n",
+            "    ├── sda  scsi 0:0:0:0  auto\n",
+            "    ├── sdb  scsi 0:0:0:1  auto\n",
+            "    ├── sdc  scsi 0:0:0:2  auto\n",
+            "    ├── sdd  scsi 0:0:0:3  auto\n",
+            "    ├── sde  scsi 0:0:0:4  auto\n",
+            "    ├── sdf  scsi 0:0:0:5  auto\n",
+            "    └── sdg  scsi 0:0:0:6  auto\n",
+            "scsi1  pci 0000:00:04.0, index 1  added\n",
+            "└── scsi: controller=1, bus=0, target=0, unit=0..=6\n",
+            "    ├── sdh  scsi 1:0:0:0  auto\n",
+            "    ├── sdi  scsi 1:0:0:1  auto\n",
+            "    ├── sdj  scsi 1:0:0:2  auto\n",
+            "    ├── sdk  scsi 1:0:0:3  auto\n",
+            "    ├── sdl  scsi 1:0:0:4  auto\n",
+            "    ├── sdm  scsi 1:0:0:5  auto\n",
+            "    └── sdn  scsi 1:0:0:6  auto\n",
+            "scsi2  pci 0000:00:05.0, index 2  added\n",
+            "└── scsi: controller=2, bus=0, target=0, unit=0..=6\n",
+            "    ├── sdo  scsi 2:0:0:0  auto\n",
+            "    ├── sdp  scsi 2:0:0:1  auto\n",
+            "    ├── sdq  scsi 2:0:0:2  auto\n",
+            "    ├── sdr  scsi 2:0:0:3  auto\n",
+            "    ├── sds  scsi 2:0:0:4  auto\n",
+            "    └── sdt  scsi 2:0:0:5  auto\n",
+        )
+    );
+}
+
+/// `--json` carries the links: a device names the controller and pool it is in, a
+/// controller lists the pools it provides.
+#[test]
+fn q35_pcie_json_links() {
+    let o = addralloc(&["plan", "examples/plans/q35-pcie.toml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let rows = v["assignments"].as_array().expect("assignments");
+    let find = |device: &str, space: &str| {
+        rows.iter()
+            .find(|r| r["device"] == device && r["space"] == space)
+            .unwrap_or_else(|| panic!("{device} in {space}"))
+    };
+    assert_eq!(
+        find("net0", "pci")["parent"],
+        serde_json::json!({
+            "device": "root-port0",
+            "space": "pci",
+            "pool": "domain=0, bus=1, slot=0, function=0"
+        })
+    );
+    // root-port1 sits in the functions of slot 2 that root-port0 provides to root ports.
+    assert_eq!(
+        find("root-port1", "pci")["parent"]["pool"],
+        "domain=0, bus=0, slot=2, function=1..=7"
+    );
+    assert_eq!(
+        find("root-port0", "index")["provides"],
+        serde_json::json!([
+            { "space": "pci", "pattern": "domain=0, bus=1, slot=0, function=0" },
+            { "space": "pci", "pattern": "domain=0, bus=0, slot=2, function=1..=7" }
+        ])
+    );
+    assert!(find("vga", "pci").get("parent").is_none());
+    // The spare root port provides a bus that nobody is in.
+    assert!(!rows
+        .iter()
+        .any(|r| r["parent"]["pool"] == "domain=0, bus=13, slot=0, function=0"));
+}

@@ -50,7 +50,9 @@ mod toml;
 
 pub use files::{io_reason, read_text, MAX_FILE_SIZE};
 pub use report::{line_col, quote, render, Note, Problem, Source, QUOTE_LIMIT};
-pub use runner::{pool_capacities, Kind, Placed, Placement, PlanError, RunOptions, SpaceCount};
+pub use runner::{
+    pool_capacities, Kind, Node, Placed, Placement, PlanError, ProvidedPool, RunOptions, SpaceCount,
+};
 
 pub use state::{Assignment, SpaceState, State, VERSION as STATE_VERSION};
 pub use store::{StateFile, StoreError};

@@ -18,6 +18,8 @@ use super::state::{Assignment, SpaceState, State};
 
 mod topology;
 
+pub use topology::{Node, ProvidedPool};
+
 /// How a device got its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -407,6 +409,13 @@ impl Placed {
     /// their addresses are free again.
     pub fn released(&self) -> &[Placement] {
         &self.released
+    }
+
+    /// The placed topology: every device once, in placement order, with the
+    /// controller it sits behind and the pools it provides (what `addralloc plan
+    /// --tree` draws).
+    pub fn topology(&self) -> Vec<Node> {
+        self.r.topology()
     }
 
     /// The scope this run placed.

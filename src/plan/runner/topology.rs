@@ -338,3 +338,79 @@ impl Runner {
         out
     }
 }
+
+/// A pool a placed controller provides: its space and pattern (with the controller's
+/// own values filled in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvidedPool {
+    /// The space's name.
+    pub space: String,
+    /// The pool's pattern, `domain=0, bus=1, slot=1..=31, function=0`.
+    pub pattern: String,
+}
+
+/// One device in the placed topology: the controller it sits behind and the pools it
+/// provides, if it is a controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// The device's name.
+    pub device: String,
+    /// The controller one of whose pools holds the device's first address that lies in
+    /// such a pool, and that pool; `None` for a device on the spaces' own pools.
+    pub parent: Option<(String, ProvidedPool)>,
+    /// The pools the device provides, in the order it provided them.
+    pub provides: Vec<ProvidedPool>,
+}
+
+impl Runner {
+    /// Every placed device once, in placement order, with its parent and its pools.
+    pub(super) fn topology(&self) -> Vec<Node> {
+        let pool = |space: usize, pattern: &str| ProvidedPool {
+            space: self.plan.spaces[space].name.value.clone(),
+            pattern: pattern.to_string(),
+        };
+        // Controllers in placement order, so that a device behind two (impossible for
+        // one address) gets the first.
+        let mut controllers: Vec<(usize, &String)> = Vec::new();
+        for (order, row) in &self.rows {
+            if self.provided.contains_key(&row.device)
+                && !controllers.iter().any(|(_, n)| **n == row.device)
+            {
+                controllers.push((*order, &row.device));
+            }
+        }
+        let mut parent: std::collections::HashMap<String, (String, ProvidedPool)> =
+            std::collections::HashMap::new();
+        for (_, c) in &controllers {
+            for (space, pattern) in self.provided.get(*c).into_iter().flatten() {
+                for owner in self.spaces[*space]
+                    .owners_in(pattern, c)
+                    .unwrap_or_default()
+                {
+                    parent
+                        .entry(owner)
+                        .or_insert_with(|| ((*c).clone(), pool(*space, pattern)));
+                }
+            }
+        }
+        let mut out: Vec<Node> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (_, row) in &self.rows {
+            if !seen.insert(row.device.as_str()) {
+                continue;
+            }
+            out.push(Node {
+                device: row.device.clone(),
+                parent: parent.remove(&row.device),
+                provides: self
+                    .provided
+                    .get(&row.device)
+                    .into_iter()
+                    .flatten()
+                    .map(|(s, p)| pool(*s, p))
+                    .collect(),
+            });
+        }
+        out
+    }
+}
