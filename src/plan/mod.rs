@@ -11,6 +11,15 @@
 //! [`add_device`](Placed::add_device) / [`remove_device`](Placed::remove_device). A
 //! [`StateFile`] keeps the state on disk, locked while a run reads and writes it.
 //!
+//! **Topology**: a device may need addresses in several spaces ([`DeviceSpec::need`],
+//! [`NeedSpec`]: one [`Placement`] per device and space) and may **provide** pools once
+//! placed ([`DeviceSpec::provide`]: a root port of index 5 provides `bus=5`); the pools
+//! go when it goes, and [`Placed::remove_device`] refuses a controller that still has
+//! devices in them. A **growth rule** ([`GrowSpec`], [`Plan::add_grow`]) adds
+//! controllers ([`Kind::Added`]) when a device it serves finds no room, keeps spares,
+//! stops at a limit. [`Placed::topology`] gives the parent/child links. See
+//! `examples/q35_manager.rs`.
+//!
 //! A **scope** (`scope = "vm1"` in a plan file, [`Plan::set_scope`] or
 //! [`RunOptions::scope`]) says whose devices a run keeps and releases: other scopes'
 //! devices in the state stay as they are, and their addresses are taken.
@@ -187,6 +196,132 @@ impl NeedSpec {
     /// Automatic placement inside this pattern.
     pub fn within(mut self, pattern: impl Into<String>) -> Self {
         self.within = Some(pattern.into());
+        self
+    }
+}
+
+/// A growth rule for a plan built in code (a `[[grow]]`): when a device it serves finds
+/// no room, a controller from this template is added and placed, and the device is
+/// placed again.
+///
+/// ```
+/// use addralloc::plan::{DeviceSpec, GrowSpec, Kind, NeedSpec, Plan, RunOptions, SpaceSpec};
+/// use addralloc::schema::Schema;
+///
+/// let dir = env!("CARGO_MANIFEST_DIR");
+/// let load = |path: &str| -> Result<Schema, String> {
+///     let text = std::fs::read_to_string(format!("{dir}/{path}")).map_err(|e| e.to_string())?;
+///     Schema::from_toml(&text).map_err(|d| d[0].message.clone())
+/// };
+/// let pci = load("schemas/pci.toml")?;
+/// let index = load("examples/plans/schemas/controller-index.toml")?;
+/// let mut plan = Plan::new();
+/// plan.add_space(SpaceSpec::new("pci", pci.types[0].clone()).pool("domain=0, bus=0, slot=1..=2, function=0", &[]))?;
+/// plan.add_space(SpaceSpec::new("index", index.types[0].clone()).pool("index=1..=255", &[]))?;
+/// // A bridge: a slot and an index; it provides slots 1 to 31 of its bus.
+/// plan.add_grow(
+///     GrowSpec::new("bridge{n}", "pci")
+///         .need(NeedSpec::new("index"))
+///         .provide("pci", "domain=0, bus={index.index}, slot=1..=31, function=0", &[])
+///         .limit(4),
+/// )?;
+/// for name in ["a", "b", "c"] {
+///     plan.add_device(DeviceSpec::new(name, "pci"))?;
+/// }
+/// let placed = plan.run(&RunOptions::default())?;
+/// let rows: Vec<String> = placed
+///     .placements()
+///     .map(|p| format!("{} {} {}", p.device, p.address_text(), p.kind_text()))
+///     .collect();
+/// // Two slots on bus 0: the bridge is placed ahead of the devices and takes one.
+/// assert_eq!(
+///     rows,
+///     [
+///         "a 0000:00:02.0 auto",
+///         "b 0000:01:01.0 auto",
+///         "c 0000:01:02.0 auto",
+///         "bridge0 0000:00:01.0 added",
+///         "bridge0 1 added",
+///     ]
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct GrowSpec {
+    name: String,
+    first: NeedSpec,
+    prefer: Vec<String>,
+    needs: Vec<NeedSpec>,
+    provides: Vec<(String, String, Vec<String>)>,
+    serves: Vec<String>,
+    limit: Option<usize>,
+    spare: usize,
+}
+
+impl GrowSpec {
+    /// Controllers named `name` (`{n}` is replaced by the smallest free number from 0)
+    /// with their first address in `space`.
+    pub fn new(name: impl Into<String>, space: impl Into<String>) -> Self {
+        GrowSpec {
+            name: name.into(),
+            first: NeedSpec::new(space),
+            prefer: Vec::new(),
+            needs: Vec::new(),
+            provides: Vec::new(),
+            serves: Vec::new(),
+            limit: None,
+            spare: 0,
+        }
+    }
+
+    /// Pool tags the controller's first address must carry.
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.first = self.first.tags(tags);
+        self
+    }
+
+    /// The controller's first address: the first of these patterns with room.
+    pub fn prefer(mut self, patterns: &[&str]) -> Self {
+        self.prefer = patterns.iter().map(|p| (*p).to_string()).collect();
+        self
+    }
+
+    /// One more address the controller needs.
+    pub fn need(mut self, need: NeedSpec) -> Self {
+        self.needs.push(need);
+        self
+    }
+
+    /// A pool the controller provides once placed (see [`DeviceSpec::provide`]).
+    pub fn provide(
+        mut self,
+        space: impl Into<String>,
+        pattern: impl Into<String>,
+        tags: &[&str],
+    ) -> Self {
+        self.provides.push((
+            space.into(),
+            pattern.into(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        self
+    }
+
+    /// The device tags it serves.
+    pub fn serves(mut self, tags: &[&str]) -> Self {
+        self.serves = tags.iter().map(|t| (*t).to_string()).collect();
+        self
+    }
+
+    /// At most this many controllers.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Keep this many of them empty.
+    pub fn spare(mut self, spare: usize) -> Self {
+        self.spare = spare;
         self
     }
 }
@@ -381,6 +516,62 @@ impl Plan {
                 })
                 .collect(),
             creation_order: space.creation_order,
+            span: 0..0,
+        });
+        Ok(())
+    }
+
+    /// Adds a growth rule, tried after those already in the plan.
+    ///
+    /// # Errors
+    ///
+    /// A name without `{n}`, no pool provided, an unknown space.
+    pub fn add_grow(&mut self, grow: GrowSpec) -> Result<(), Problem> {
+        if !grow.name.contains("{n}") {
+            return Err(Problem::new(
+                "the `name` of a growth rule needs `{n}`, the number of each controller it adds",
+                None,
+            ));
+        }
+        if grow.provides.is_empty() {
+            return Err(Problem::new("a growth rule provides no pool", None));
+        }
+        let space = |name: &str| {
+            self.model
+                .spaces
+                .iter()
+                .position(|s| s.name.value == name)
+                .ok_or_else(|| Problem::new(format!("unknown space {}", quote(name)), None))
+        };
+        let need = |n: &NeedSpec, prefer: &[String]| -> Result<model::Need, Problem> {
+            Ok(model::Need {
+                space: space(&n.space)?,
+                address: n.address.clone().map(unplaced),
+                block: n.block.clone().map(unplaced),
+                tags: n.tags.iter().cloned().map(unplaced).collect(),
+                within: n.within.clone().map(unplaced),
+                prefer: prefer.iter().cloned().map(unplaced).collect(),
+            })
+        };
+        let mut needs = vec![need(&grow.first, &grow.prefer)?];
+        for n in &grow.needs {
+            needs.push(need(n, &[])?);
+        }
+        let mut provides = Vec::new();
+        for (s, pattern, tags) in &grow.provides {
+            provides.push(model::Provide {
+                space: space(s)?,
+                pattern: unplaced(pattern.clone()),
+                tags: tags.iter().cloned().map(unplaced).collect(),
+            });
+        }
+        self.model.rules.push(model::Rule {
+            name: unplaced(grow.name),
+            needs,
+            provides,
+            serves: grow.serves.into_iter().map(unplaced).collect(),
+            limit: grow.limit,
+            spare: grow.spare,
             span: 0..0,
         });
         Ok(())
