@@ -255,6 +255,9 @@ struct Runner {
     starved: Vec<bool>,
     /// Reservations outside every pool, tried again once controllers are placed.
     deferred: Vec<Deferred>,
+    /// Controllers growth may still try to add in this run, shared by every copy of
+    /// the runner (rules that serve each other cannot make a run take forever).
+    growth_budget: std::rc::Rc<std::cell::Cell<usize>>,
     rows: Vec<(usize, Row)>,
     /// The previous state's name in messages.
     state_name: String,
@@ -337,6 +340,7 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         provided: HashMap::new(),
         starved: vec![false; plan.rules.len()],
         deferred: Vec::new(),
+        growth_budget: std::rc::Rc::new(std::cell::Cell::new(GROWTH_BUDGET)),
         rows: Vec::new(),
         state_name: opts.state_name.clone(),
     };
@@ -1224,6 +1228,9 @@ impl Runner {
         }
     }
 }
+
+/// How many controllers growth may try to add in one run.
+const GROWTH_BUDGET: usize = 4096;
 
 /// How deep growth may nest: a controller for a controller for ... a device.
 const MAX_GROWTH_DEPTH: usize = 8;

@@ -637,3 +637,52 @@ fn pools_are_searched_by_address_or_by_creation() {
         assert_eq!(first, [expected], "creation order: {creation}");
     }
 }
+
+/// Two rules that serve each other's controllers, on a full bus: growth gives up
+/// quickly instead of nesting without end, and the plan fails with the device's error.
+#[test]
+fn rules_that_serve_each_other_end() {
+    let text = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space.pool]]
+pattern = "domain=0, bus=0, slot=1, function=0"
+
+[[space]]
+name = "index"
+schema = "schemas/controller-index.toml"
+
+[[space.pool]]
+pattern = "index=1..=255"
+
+[[device]]
+name = "a"
+space = "pci"
+
+[[device]]
+name = "b"
+space = "pci"
+"#;
+    let mut text = text.to_string();
+    for n in ["x", "y", "z"] {
+        text.push_str(&format!(
+            "\n[[grow]]\nname = \"{n}{{n}}\"\nspace = \"pci\"\nwithin = \"bus=7\"\n\
+             [[grow.need]]\nspace = \"index\"\n[[grow.provide]]\nspace = \"pci\"\n\
+             pattern = \"domain=0, bus=9, slot={{index.index}}\"\n"
+        ));
+    }
+    let plan = Plan::from_toml(&text).unwrap();
+    let start = std::time::Instant::now();
+    let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+        panic!("bus 7 has no pool: no controller can be placed")
+    };
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("cannot place `b` in space `pci`"),
+        "{messages:?}"
+    );
+}

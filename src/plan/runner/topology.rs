@@ -200,6 +200,11 @@ impl Runner {
 
     /// Places a new controller of rule `r`; whether all its addresses found room.
     fn add_controller(&mut self, r: usize, depth: usize) -> bool {
+        let left = self.growth_budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.growth_budget.set(left - 1);
         let name = self.next_name(r);
         self.instantiate(r, &name);
         let before = self.problems.len();
