@@ -730,6 +730,8 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         part: 0,
         provides,
         rule: None,
+        at: None,
+        companion: None,
     });
     for (i, n) in needs.into_iter().enumerate() {
         model.entries.push(model::need_entry(&name, n, i + 1, None));

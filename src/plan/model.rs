@@ -110,6 +110,12 @@ pub struct Entry {
     pub provides: Vec<Provide>,
     /// For a controller a growth rule added: the rule's index.
     pub rule: Option<usize>,
+    /// For a device with a `block` and `at`: the address of the block it keeps
+    /// (`function=7`); its companions take theirs, the rest is given back.
+    pub at: Option<Text>,
+    /// For a companion: the device whose block it is in, and its place there
+    /// (`function=0`).
+    pub companion: Option<(Text, Text)>,
 }
 
 const TOP_KEYS: &[&str] = &["description", "scope", "space", "fixed", "device", "grow"];
@@ -125,7 +131,19 @@ const GROW_KEYS: &[&str] = &[
 const POOL_KEYS: &[&str] = &["pattern", "tags"];
 const FIXED_KEYS: &[&str] = &["name", "space", "address", "block", "tags"];
 const DEVICE_KEYS: &[&str] = &[
-    "name", "space", "address", "disk", "block", "tags", "within", "prefer", "need", "provide",
+    "name",
+    "space",
+    "address",
+    "disk",
+    "block",
+    "tags",
+    "within",
+    "prefer",
+    "need",
+    "provide",
+    "at",
+    "companion-of",
+    "offset",
 ];
 
 /// Collects problems while reading a plan.
@@ -684,6 +702,56 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                 ));
             }
         }
+        let at = if fixed { None } else { r.string(t, "at", what) };
+        let companion_of = if fixed {
+            None
+        } else {
+            r.string(t, "companion-of", what)
+        };
+        let offset = if fixed {
+            None
+        } else {
+            r.string(t, "offset", what)
+        };
+        if let (Some(a), None) = (&at, &block) {
+            r.problems.push(Problem::at(
+                "`at` is the address a device keeps of its `block`; this device has no `block`",
+                a.span.clone(),
+            ));
+        }
+        let companion = match (companion_of, offset) {
+            (Some(c), Some(o)) => {
+                for (k, v) in [
+                    ("address", &address),
+                    ("disk", &disk),
+                    ("block", &block),
+                    ("within", &within),
+                ] {
+                    if let Some(v) = v {
+                        r.problems.push(Problem::at(
+                            format!("a companion's address is its `offset` in its device's block; it has no `{k}`"),
+                            v.span.clone(),
+                        ));
+                    }
+                }
+                Some((c, o))
+            }
+            (Some(c), None) => {
+                r.problems.push(Problem::at(
+                    "a companion needs an `offset`: its place in the block (`function=0`)",
+                    c.span.clone(),
+                ));
+                None
+            }
+            (None, Some(o)) => {
+                r.problems.push(Problem::at(
+                    "`offset` is for a companion; add `companion-of`",
+                    o.span.clone(),
+                ));
+                None
+            }
+            (None, None) => None,
+        };
         let (extra, provided) = if fixed {
             (Vec::new(), Vec::new())
         } else {
@@ -719,6 +787,8 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             part: 0,
             provides: provided,
             rule: None,
+            at,
+            companion,
         });
         for (i, n) in extra.into_iter().enumerate() {
             entries.push(need_entry(&name, n, i + 1, None));
@@ -795,6 +865,8 @@ pub fn need_entry(name: &Text, n: Need, part: usize, rule: Option<usize>) -> Ent
         part,
         provides: Vec::new(),
         rule,
+        at: None,
+        companion: None,
     }
 }
 

@@ -829,6 +829,10 @@ impl Runner {
             (Some(_), Kind::Auto | Kind::Preferred | Kind::Explicit) => Kind::Added,
             _ => kind,
         };
+        if e.at.is_some() && kind != Kind::Kept {
+            self.split_block(order, e, first, last, kind, pref);
+            return;
+        }
         let s = &self.spaces[e.space];
         let row = Row {
             device: e.name.value.clone(),
@@ -854,7 +858,7 @@ impl Runner {
     fn fixed_and_explicit(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
-            if e.address.is_some() || e.disk.is_some() {
+            if e.companion.is_none() && (e.address.is_some() || e.disk.is_some()) {
                 let e = e.clone();
                 self.place_explicit(order, &e, true);
             }
@@ -1049,6 +1053,12 @@ impl Runner {
         let e = self.plan.entries[order].clone();
         let e = &e;
         let Some(ext) = self.extents(e) else { return };
+        // A device that kept one address of its block has that one.
+        let ext = if e.at.is_some() {
+            vec![1; ext.len()]
+        } else {
+            ext
+        };
         let has_controllers = self.has_controllers();
         let space = &mut self.spaces[e.space];
         let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
@@ -1149,6 +1159,7 @@ impl Runner {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.rule.is_some()
+                || e.companion.is_some()
                 || self.done.contains(&(e.name.value.clone(), e.part))
                 || e.address.is_some()
                 || e.disk.is_some()
@@ -1157,6 +1168,32 @@ impl Runner {
             }
             let e = e.clone();
             self.place_auto(order, &e);
+        }
+        // Companions come with their device; one left over has none placed in this run.
+        for order in 0..self.plan.entries.len() {
+            let e = &self.plan.entries[order];
+            if let Some((of, _)) = &e.companion {
+                if !self.done.contains(&(e.name.value.clone(), e.part))
+                    && self.done.contains(&(of.value.clone(), 0))
+                {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "companion `{}` has no place: `{}` was placed in an earlier run \
+                             without it; companions are placed together with their device",
+                            e.name.value, of.value
+                        ),
+                        e.name.span.clone(),
+                    ));
+                } else if !self.plan.names.contains_key(&of.value) {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "`{}` is a companion of `{}`, which the plan does not have",
+                            e.name.value, of.value
+                        ),
+                        of.span.clone(),
+                    ));
+                }
+            }
         }
     }
 
@@ -1226,6 +1263,132 @@ impl Runner {
                 Err((self.failure(e, &err, at), exhausted))
             }
         }
+    }
+}
+
+impl Runner {
+    /// A device with `at` got its whole block: it keeps the `at` address, its
+    /// companions take theirs (their `offset` in the block), the rest is given back.
+    fn split_block(
+        &mut self,
+        order: usize,
+        e: &Entry,
+        first: Values,
+        last: Values,
+        kind: Kind,
+        pref: Option<usize>,
+    ) {
+        let name = e.name.value.clone();
+        let space = e.space;
+        let problems = self.problems.len();
+        let companions: Vec<(usize, Entry)> = self
+            .plan
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.companion.as_ref().is_some_and(|(of, _)| of.value == name))
+            .map(|(i, c)| (i, c.clone()))
+            .collect();
+        let s = &self.spaces[space];
+        let (first_text, last_text) = (s.show(&first), s.show(&last));
+        let mut places = Vec::new();
+        let at = e.at.as_ref().map_or("", |a| a.value.as_str());
+        match s.apply(&first, at) {
+            Ok(v) => places.push((order, e.clone(), v)),
+            Err(why) => {
+                let span =
+                    e.at.as_ref()
+                        .map_or(e.name.span.clone(), |a| a.span.clone());
+                self.problems.push(Problem::at(why, span));
+            }
+        }
+        for (i, c) in &companions {
+            let Some((_, offset)) = &c.companion else {
+                continue;
+            };
+            if c.space != space {
+                self.problems.push(Problem::at(
+                    format!(
+                        "companion `{}` is in space `{}`, its device `{name}` in `{}`",
+                        c.name.value,
+                        self.space_name(c),
+                        self.space_name(e)
+                    ),
+                    c.name.span.clone(),
+                ));
+                continue;
+            }
+            match s.apply(&first, &offset.value) {
+                Ok(v) if v >= first && v <= last => places.push((*i, c.clone(), v)),
+                Ok(v) => self.problems.push(Problem::at(
+                    format!(
+                        "the offset `{}` of `{}` is {}, outside the block {first_text}..={last_text} of `{name}`",
+                        offset.value,
+                        c.name.value,
+                        s.show(&v)
+                    ),
+                    offset.span.clone(),
+                )),
+                Err(why) => self.problems.push(Problem::at(why, offset.span.clone())),
+            }
+        }
+        for w in 1..places.len() {
+            if let Some(dup) = places[..w].iter().find(|p| p.2 == places[w].2) {
+                self.problems.push(Problem::at(
+                    format!(
+                        "`{}` and `{}` have the same place {} in the block of `{name}`",
+                        dup.1.name.value,
+                        places[w].1.name.value,
+                        s.show(&places[w].2)
+                    ),
+                    places[w].1.name.span.clone(),
+                ));
+            }
+        }
+        let space_ref = &mut self.spaces[space];
+        let before = space_ref.clone();
+        if self.problems.len() == problems {
+            if let Err(err) = space_ref.release_owned(&name, &first_text, &last_text) {
+                self.problems
+                    .push(Problem::at(format!("{err}"), e.name.span.clone()));
+            }
+        }
+        let mut ok = Vec::new();
+        if self.problems.len() == problems {
+            for (i, c, v) in &places {
+                let tags = Self::tags(c);
+                match self.spaces[space].reserve_range(v, v, &c.name.value, &tags) {
+                    Ok(()) => ok.push((*i, c.clone(), v.clone())),
+                    Err(err) => {
+                        let p = self.failure(c, &err, c.name.span.clone());
+                        self.problems.push(p);
+                    }
+                }
+            }
+        }
+        if self.problems.len() > problems {
+            // The block stays the device's, as it was reserved; the run fails anyway.
+            self.spaces[space] = before;
+            return;
+        }
+        for (i, c, v) in ok {
+            let mut c = c;
+            c.at = None;
+            let k = if i == order {
+                kind
+            } else {
+                companion_kind(kind)
+            };
+            self.record(i, &c, v.clone(), v, k, if i == order { pref } else { None });
+        }
+    }
+}
+
+/// A companion's kind: how its device was placed.
+fn companion_kind(kind: Kind) -> Kind {
+    match kind {
+        Kind::Preferred => Kind::Auto,
+        k => k,
     }
 }
 

@@ -72,6 +72,26 @@ impl Space {
         self.pools.iter().any(|(p, _)| p == pattern)
     }
 
+    /// `base` with the fields `pattern` names set to its single values (`function=7`).
+    pub fn apply(&self, base: &[u128], pattern: &str) -> Result<Values, String> {
+        let p = self.ty.parse_pattern(pattern).map_err(|e| e.to_string())?;
+        let mut out = base.to_vec();
+        for (i, f) in self.ty.fields().iter().enumerate() {
+            if let Some(r) = p.range(i) {
+                if r.start() != r.end() {
+                    return Err(format!(
+                        "`{pattern}` gives `{}` a range; a place in a block needs one value per field",
+                        f.name
+                    ));
+                }
+                if let Some(v) = out.get_mut(i) {
+                    *v = *r.start();
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Searches the pools in the order they came into being.
     pub fn set_creation_order(&mut self, on: bool) {
         self.creation_order = on;

@@ -686,3 +686,109 @@ space = "pci"
         "{messages:?}"
     );
 }
+
+const USB2: &str = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space.pool]]
+pattern = "domain=0, bus=0, slot=1..=31"
+
+[[device]]
+name = "net0"
+
+# USB2: EHCI at function 7 of a whole free slot, its UHCI companions at 0, 1, 2.
+[[device]]
+name = "ehci"
+block = "function=8"
+at = "function=7"
+
+[[device]]
+name = "uhci1"
+companion-of = "ehci"
+offset = "function=0"
+
+[[device]]
+name = "uhci2"
+companion-of = "ehci"
+offset = "function=1"
+
+[[device]]
+name = "uhci3"
+companion-of = "ehci"
+offset = "function=2"
+
+[[device]]
+name = "disk0"
+within = "slot=2"
+"#;
+
+#[test]
+fn companions_take_their_offsets_in_their_devices_block() {
+    let plan = Plan::from_toml(USB2).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    // Slot 1 has net0 at function 0, so the first whole free slot is 2; functions 3 to
+    // 6 are given back, and disk0 takes the first of them.
+    assert_eq!(
+        rows(&placed),
+        [
+            row("net0", "pci", "0000:00:01.0", "auto"),
+            row("ehci", "pci", "0000:00:02.7", "auto"),
+            row("uhci1", "pci", "0000:00:02.0", "auto"),
+            row("uhci2", "pci", "0000:00:02.1", "auto"),
+            row("uhci3", "pci", "0000:00:02.2", "auto"),
+            row("disk0", "pci", "0000:00:02.3", "auto"),
+        ]
+    );
+    let state = placed.state();
+    let again = plan
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let kinds: Vec<String> = again.placements().map(|p| p.kind_text()).collect();
+    assert_eq!(kinds, ["kept"; 6]);
+    assert_eq!(again.state(), state);
+}
+
+#[test]
+fn companion_mistakes_are_reported() {
+    for (from, to, message) in [
+        (
+            "offset = \"function=2\"",
+            "offset = \"function=1\"",
+            "`uhci2` and `uhci3` have the same place 0000:00:02.1 in the block of `ehci`",
+        ),
+        (
+            "offset = \"function=2\"",
+            "offset = \"slot=3\"",
+            "the offset `slot=3` of `uhci3` is 0000:00:03.0, outside the block \
+             0000:00:02.0..=0000:00:02.7 of `ehci`",
+        ),
+        (
+            "offset = \"function=2\"",
+            "offset = \"function=2..=3\"",
+            "`function=2..=3` gives `function` a range; a place in a block needs one value per field",
+        ),
+        (
+            "companion-of = \"ehci\"\noffset = \"function=2\"",
+            "companion-of = \"echi\"\noffset = \"function=2\"",
+            "`uhci3` is a companion of `echi`, which the plan does not have",
+        ),
+    ] {
+        let text = USB2.replace(from, to);
+        let plan = Plan::from_toml(&text).unwrap();
+        let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+            panic!("{to}: the plan must fail")
+        };
+        // The first problem is the companion's (disk0 may then find slot 2 taken).
+        assert_eq!(problems[0].message, message, "{to}");
+    }
+    let text = USB2.replace("at = \"function=7\"\n", "");
+    let plan = Plan::from_toml(&text.replace("block = \"function=8\"\n", "")).unwrap();
+    assert!(plan.run(&RunOptions::new(plans_dir())).is_err());
+    let problems = Plan::from_toml(&USB2.replace("block = \"function=8\"\n", "")).unwrap_err();
+    assert_eq!(
+        problems[0].message,
+        "`at` is the address a device keeps of its `block`; this device has no `block`"
+    );
+}
