@@ -792,3 +792,39 @@ fn companion_mistakes_are_reported() {
         "`at` is the address a device keeps of its `block`; this device has no `block`"
     );
 }
+
+/// libvirt's aggregate slots: a user device at 00:02.0 pushes the root ports to 00:03.0,
+/// not 00:02.1, because the other functions of a slot go to root ports only when a root
+/// port holds function 0 (a pool it provides to its class).
+#[test]
+fn a_user_device_in_a_slot_pushes_root_ports_to_the_next_slot() {
+    let text = std::fs::read_to_string(plans_dir().join("q35-pcie.toml")).unwrap();
+    let text = text.replacen(
+        "# An integrated device",
+        "[[device]]\nname = \"sound\"\nspace = \"pci\"\naddress = \"0000:00:02.0\"\n\
+         tags = [\"root\"]\n\n# An integrated device",
+        1,
+    );
+    let plan = Plan::from_toml(&text).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let at = |device: &str| {
+        placed
+            .placements()
+            .find(|p| p.device == device && p.space == "pci")
+            .map(|p| p.address_text())
+            .unwrap()
+    };
+    assert_eq!(at("sound"), "0000:00:02.0");
+    assert_eq!(at("vga"), "0000:00:01.0");
+    assert_eq!(at("root-port0"), "0000:00:03.0");
+    assert_eq!(at("root-port1"), "0000:00:03.1");
+    assert_eq!(at("root-port7"), "0000:00:03.7");
+    assert_eq!(at("root-port8"), "0000:00:04.0");
+    // Nothing but sound is in slot 2.
+    let slot2: Vec<&str> = placed
+        .placements()
+        .filter(|p| p.first.starts_with("0000:00:02."))
+        .map(|p| p.device.as_str())
+        .collect();
+    assert_eq!(slot2, ["sound"]);
+}
