@@ -828,3 +828,39 @@ fn a_user_device_in_a_slot_pushes_root_ports_to_the_next_slot() {
         .collect();
     assert_eq!(slot2, ["sound"]);
 }
+
+/// The topology plans cut short anywhere, or with their numbers changed, never panic:
+/// they run or report problems.
+#[test]
+fn mangled_topology_plans_do_not_panic() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        let text = std::fs::read_to_string(plans_dir().join(format!("{name}.toml"))).unwrap();
+        let mut variants: Vec<String> = (0..text.len())
+            .step_by(97)
+            .filter(|&i| text.is_char_boundary(i))
+            .map(|i| text[..i].to_string())
+            .collect();
+        for (from, to) in [
+            ("{index.index}", "{index.nope}"),
+            ("{index.index}", "{nope.index}"),
+            ("{index.index}", "{index.index"),
+            ("{n}", "{m}"),
+            ("limit = ", "limit = -"),
+            ("spare = 1", "spare = 99"),
+            ("slot=0", "slot=0..=40"),
+            ("index=1..=255", "index=1..=2"),
+            ("index=0..=15", "index=0..=0"),
+            ("index=0..=7", "index=9..=7"),
+        ] {
+            variants.push(text.replace(from, to));
+        }
+        for v in variants {
+            if let Ok(plan) = Plan::from_toml(&v) {
+                if let Ok(placed) = plan.run(&RunOptions::new(plans_dir())) {
+                    let state = placed.state();
+                    let _ = plan.run(&RunOptions::new(plans_dir()).previous(&state, "state"));
+                }
+            }
+        }
+    }
+}
