@@ -864,3 +864,43 @@ fn mangled_topology_plans_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn topology_keys_are_checked() {
+    let base = "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n";
+    for (extra, message) in [
+        (
+            "order = \"random\"\n",
+            "unknown pool order `random`; the orders are `address`, `creation`",
+        ),
+        (
+            "[[grow]]\nname = \"bridge\"\n[[grow.provide]]\npattern = \"bus=1\"\n",
+            "the `name` of a `[[grow]]` needs `{n}`, the number of each controller it adds",
+        ),
+        (
+            "[[grow]]\nname = \"bridge{n}\"\n",
+            "a `[[grow]]` provides no pool: add a `[[grow.provide]]`",
+        ),
+        (
+            "[[grow]]\nname = \"b{n}\"\nlimit = \"2\"\n[[grow.provide]]\npattern = \"bus=1\"\n",
+            "`limit` of a `[[grow]]` must be an integer, found a string",
+        ),
+        (
+            "[[device]]\nname = \"d\"\n[[device.provide]]\nspace = \"usb\"\npattern = \"bus=1\"\n",
+            "unknown space `usb`; the spaces are `pci`",
+        ),
+        (
+            "[[device]]\nname = \"d\"\n[[device.need]]\nspace = \"pci\"\nwithin = \"bus=0\"\nprefer = [\"bus=1\"]\n",
+            "a need has either `within` or `prefer`, not both; put the constraint into each preference",
+        ),
+        (
+            "[[device]]\nname = \"d\"\noffset = \"function=1\"\n",
+            "`offset` is for a companion; add `companion-of`",
+        ),
+    ] {
+        let text = format!("{base}{extra}");
+        let problems = Plan::from_toml(&text).unwrap_err();
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages, [message], "{extra}");
+    }
+}
