@@ -480,7 +480,11 @@ impl Plan {
 
     /// The names of the devices (fixed reservations included), in plan order.
     pub fn devices(&self) -> impl Iterator<Item = &str> + '_ {
-        self.model.entries.iter().map(|e| e.name.value.as_str())
+        self.model
+            .entries
+            .iter()
+            .filter(|e| e.part == 0)
+            .map(|e| e.name.value.as_str())
     }
 
     /// Adds a space.
@@ -592,10 +596,23 @@ impl Plan {
         let Some(i) = self.model.names.remove(name) else {
             return false;
         };
-        self.model.entries.remove(i);
+        // The device's first address need and its others after it.
+        let mut j = i + 1;
+        while self
+            .model
+            .entries
+            .get(j)
+            .is_some_and(|e| e.part > 0 && e.name.value == name)
+        {
+            j += 1;
+        }
+        self.model.entries.drain(i..j);
+        let gone = j - i;
         for e in &self.model.entries[i..] {
-            if let Some(n) = self.model.names.get_mut(&e.name.value) {
-                *n -= 1;
+            if e.part == 0 {
+                if let Some(n) = self.model.names.get_mut(&e.name.value) {
+                    *n -= gone;
+                }
             }
         }
         true

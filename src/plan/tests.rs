@@ -904,3 +904,19 @@ fn topology_keys_are_checked() {
         assert_eq!(messages, [message], "{extra}");
     }
 }
+
+#[test]
+fn removing_a_device_with_two_addresses_from_a_plan_removes_both() {
+    let mut plan = Plan::from_toml(
+        "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n\
+         [[space]]\nname = \"mac\"\nschema = \"../../schemas/mac.toml\"\n\
+         [[device]]\nname = \"nic\"\nspace = \"pci\"\n[[device.need]]\nspace = \"mac\"\n\
+         [[device]]\nname = \"disk\"\nspace = \"pci\"\n",
+    )
+    .unwrap();
+    assert_eq!(plan.devices().collect::<Vec<_>>(), ["nic", "disk"]);
+    assert!(plan.remove_device("nic"));
+    assert_eq!(plan.devices().collect::<Vec<_>>(), ["disk"]);
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    assert_eq!(rows(&placed), [row("disk", "pci", "0000:00:01.0", "auto")]);
+}
