@@ -515,13 +515,15 @@ impl Placed {
         }
     }
 
-    /// Removes one device from the placed plan and frees its addresses, as a run of
-    /// the plan without it and this state would; returns what it held, as a
-    /// [`Kind::Released`] placement.
+    /// Removes one device from the placed plan and frees its addresses (in every
+    /// space), as a run of the plan without it and this state would; a controller's
+    /// pools go with it. Returns what it held in its first space, as a
+    /// [`Kind::Released`] placement; [`Placed::released`] lists every address.
     ///
     /// # Errors
     ///
-    /// [`PlanError::Problems`] when the plan has no device of that name; nothing
+    /// [`PlanError::Problems`] when the plan has no device of that name, or when it is
+    /// a controller with devices still in its pools (the message names them); nothing
     /// changes.
     pub fn remove_device(&mut self, name: &str) -> Result<Placement, PlanError> {
         let r = &mut self.r;
