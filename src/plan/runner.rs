@@ -489,8 +489,30 @@ impl Placed {
     pub fn add_device(&mut self, device: super::DeviceSpec) -> Result<&Placement, PlanError> {
         let checkpoint = self.r.clone();
         let r = &mut self.r;
-        let order = r.plan.entries.len();
+        let end = r.plan.entries.len();
         super::add_entry(&mut r.plan, device).map_err(|p| PlanError::Problems(unspanned(p)))?;
+        // Before the controllers growth added, where a re-run has it: the plan's
+        // devices come first, then the added controllers the state brings back.
+        let order = r
+            .plan
+            .entries
+            .iter()
+            .position(|e| e.rule.is_some())
+            .unwrap_or(end)
+            .min(end);
+        let k = r.plan.entries.len() - end;
+        r.plan.entries[order..].rotate_right(k);
+        for (o, _) in &mut r.rows {
+            if *o >= order {
+                *o += k;
+            }
+        }
+        r.plan.names.clear();
+        for (i, e) in r.plan.entries.iter().enumerate() {
+            if e.part == 0 {
+                r.plan.names.insert(e.name.value.clone(), i);
+            }
+        }
         let name = r.plan.entries[order].name.value.clone();
         for i in r.parts(&name) {
             let e = r.plan.entries[i].clone();
