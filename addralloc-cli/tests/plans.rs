@@ -587,10 +587,16 @@ pci-bridge0  index  1                            added\n\
 /// A second run with the state keeps every address, the added bridge's too, and writes
 /// the same state again.
 #[test]
-fn i440fx_nics_rerun_keeps_everything() {
-    let dir = scratch("i440fx-nics-rerun");
+fn topology_plans_rerun_keeps_everything() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        rerun_keeps_everything(name);
+    }
+}
+
+fn rerun_keeps_everything(name: &str) {
+    let dir = scratch(&format!("{name}-rerun"));
     let state = dir.join("state.json");
-    let plan = copy_plan("i440fx-nics", &dir, |t| t);
+    let plan = copy_plan(name, &dir, |t| t);
     let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let saved = std::fs::read_to_string(&state).expect("a state file");
@@ -604,7 +610,11 @@ fn i440fx_nics_rerun_keeps_everything() {
             y.split_whitespace().collect(),
         );
         assert_eq!(x[..3], y[..3], "the same device, space and address");
-        let kept = if x[3] == "fixed" { "fixed" } else { "kept" };
+        let kept = if matches!(x[3], "fixed" | "explicit") {
+            x[3]
+        } else {
+            "kept"
+        };
         assert_eq!(y[3], kept, "{y:?}");
     }
     assert_eq!(
@@ -882,4 +892,43 @@ fn q35_pcie_json_links() {
     assert!(!rows
         .iter()
         .any(|r| r["parent"]["pool"] == "domain=0, bus=13, slot=0, function=0"));
+}
+
+/// Unplugging a device from the plan file: a re-run with the state releases it, keeps
+/// every other address (the added controllers' too, its own now empty), and adds no
+/// controller.
+#[test]
+fn unplugging_from_the_plan_file_keeps_the_rest() {
+    let dir = scratch("q35-pcie-unplug");
+    let state = dir.join("state.json");
+    let plan = copy_plan("q35-pcie", &dir, |t| t);
+    let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let plan = copy_plan("q35-pcie", &dir, |t| {
+        t.replace(
+            "[[device]]\nname = \"disk1\"\nspace = \"pci\"\ntags = [\"pcie\"]\n",
+            "",
+        )
+    });
+    let second = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let (a, b) = (stdout(&first), stdout(&second));
+    let before: Vec<&str> = a.lines().skip(1).collect();
+    let after: Vec<&str> = b.lines().skip(1).collect();
+    assert_eq!(after.len(), before.len());
+    for line in &after {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let was = before
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<&str>>())
+            .find(|x| x[0] == w[0] && x[1] == w[1])
+            .unwrap_or_else(|| panic!("{line}: a new row"));
+        assert_eq!(was[2], w[2], "{line}");
+        let kind = match (w[0], was[3]) {
+            ("disk1", _) => "released",
+            (_, "fixed") => "fixed",
+            _ => "kept",
+        };
+        assert_eq!(w[3], kind, "{line}");
+    }
 }
