@@ -61,6 +61,10 @@ enum Command {
         /// Print the assignments as JSON
         #[arg(long)]
         json: bool,
+        /// Print the placed topology as a tree, like `lspci -tv`: each controller with
+        /// the pools it provides and the devices in them
+        #[arg(long, conflicts_with = "json")]
+        tree: bool,
         /// Continue from this JSON state file, if it exists (its assignments and the
         /// allocators' state, such as the next-fit position), and write the new state to
         /// it; the file is locked while the run reads and writes it
@@ -93,12 +97,13 @@ fn main() -> ExitCode {
         Command::Plan {
             file,
             json,
+            tree,
             state,
             scope,
             lock_timeout,
         } => plan::run(
             &file,
-            json,
+            plan::Output::new(json, tree),
             state.as_deref(),
             scope.as_deref(),
             std::time::Duration::from_secs(lock_timeout),

@@ -5,21 +5,40 @@ use std::path::Path;
 use std::time::Duration;
 
 use addralloc::plan::{
-    io_reason, Placement, Plan, PlanError, Problem, RunOptions, Source, SpaceCount, StateFile,
-    StoreError,
+    io_reason, Kind, Node, Placement, Plan, PlanError, Problem, RunOptions, Source, SpaceCount,
+    StateFile, StoreError,
 };
 use serde_json::json;
 
 use crate::output::{eprint, eprintln, print, println};
 use crate::Failure;
 
+/// How a run's result is printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+    Tree,
+}
+
+impl Output {
+    pub fn new(json: bool, tree: bool) -> Output {
+        match (json, tree) {
+            (true, _) => Output::Json,
+            (false, true) => Output::Tree,
+            _ => Output::Table,
+        }
+    }
+}
+
 pub fn run(
     path: &Path,
-    json: bool,
+    output: Output,
     state_path: Option<&Path>,
     scope: Option<&str>,
     lock_timeout: Duration,
 ) -> Result<(), Failure> {
+    let json = output == Output::Json;
     let text = crate::read_file(path)?;
     let shown = path.display().to_string();
     let source = Source::new(&text);
@@ -88,10 +107,11 @@ pub fn run(
     }
 
     let rows: Vec<&Placement> = placed.placements().chain(placed.released()).collect();
-    if json {
-        print_json(&rows, &placed.space_counts());
-    } else {
-        print_table(&rows);
+    let topology = placed.topology();
+    match output {
+        Output::Json => print_json(&rows, &placed.space_counts(), &topology),
+        Output::Tree => print_tree(&rows, &topology),
+        Output::Table => print_table(&rows),
     }
     Ok(())
 }
@@ -179,7 +199,85 @@ fn print_errors_json(path: &str, source: &Source<'_>, problems: &[Problem]) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
-fn print_json(rows: &[&Placement], spaces: &[SpaceCount]) {
+/// The tree of `addralloc plan --tree`: devices on the spaces' own pools at the root,
+/// each controller's pools under it, the devices in each pool under that.
+fn print_tree(rows: &[&Placement], topology: &[Node]) {
+    let mut out = String::new();
+    let roots: Vec<&Node> = topology.iter().filter(|n| n.parent.is_none()).collect();
+    for (i, n) in roots.iter().enumerate() {
+        tree_node(&mut out, rows, topology, n, "", i + 1 == roots.len(), true);
+    }
+    let released: Vec<&&Placement> = rows.iter().filter(|r| r.kind == Kind::Released).collect();
+    for r in released {
+        out.push_str(&format!(
+            "{}  {} {}  released\n",
+            r.device,
+            r.space,
+            r.address_text()
+        ));
+    }
+    print!("{out}");
+}
+
+fn tree_node(
+    out: &mut String,
+    rows: &[&Placement],
+    topology: &[Node],
+    n: &Node,
+    prefix: &str,
+    last: bool,
+    root: bool,
+) {
+    let mine: Vec<&&Placement> = rows
+        .iter()
+        .filter(|r| r.device == n.device && r.kind != Kind::Released)
+        .collect();
+    let addresses: Vec<String> = mine
+        .iter()
+        .map(|r| format!("{} {}", r.space, r.address_text()))
+        .collect();
+    let kind = mine.first().map(|r| r.kind_text()).unwrap_or_default();
+    let (branch, next) = match (root, last) {
+        (true, _) => ("", String::new()),
+        (false, true) => ("└── ", format!("{prefix}    ")),
+        (false, false) => ("├── ", format!("{prefix}│   ")),
+    };
+    out.push_str(&format!(
+        "{prefix}{branch}{}  {}  {kind}\n",
+        n.device,
+        addresses.join(", ")
+    ));
+    for (i, pool) in n.provides.iter().enumerate() {
+        let pool_last = i + 1 == n.provides.len();
+        let (pb, pnext) = if pool_last {
+            ("└── ", format!("{next}    "))
+        } else {
+            ("├── ", format!("{next}│   "))
+        };
+        out.push_str(&format!("{next}{pb}{}: {}\n", pool.space, pool.pattern));
+        let children: Vec<&Node> = topology
+            .iter()
+            .filter(|c| {
+                c.parent
+                    .as_ref()
+                    .is_some_and(|(p, via)| *p == n.device && via == pool)
+            })
+            .collect();
+        for (j, c) in children.iter().enumerate() {
+            tree_node(
+                out,
+                rows,
+                topology,
+                c,
+                &pnext,
+                j + 1 == children.len(),
+                false,
+            );
+        }
+    }
+}
+
+fn print_json(rows: &[&Placement], spaces: &[SpaceCount], topology: &[Node]) {
     let assignments: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -195,6 +293,19 @@ fn print_json(rows: &[&Placement], spaces: &[SpaceCount]) {
             }
             if let Some(d) = &r.disk {
                 v["disk"] = json!(d);
+            }
+            let node = topology.iter().find(|n| n.device == r.device);
+            if let Some((parent, pool)) = node.and_then(|n| n.parent.as_ref()) {
+                v["parent"] =
+                    json!({ "device": parent, "space": pool.space, "pool": pool.pattern });
+            }
+            if let Some(n) = node.filter(|n| !n.provides.is_empty()) {
+                let pools: Vec<serde_json::Value> = n
+                    .provides
+                    .iter()
+                    .map(|p| json!({ "space": p.space, "pattern": p.pattern }))
+                    .collect();
+                v["provides"] = json!(pools);
             }
             v
         })

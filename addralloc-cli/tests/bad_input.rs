@@ -483,7 +483,7 @@ const CASES: &[Case] = &[
     run("cli", "check bad.toml", 1, "error: unknown key `fromat` in `[[address]]`; did you mean `format`?\n --> bad.toml:3:1\n  |\n3 | fromat = \"{port}\"\n  | ^^^^^^\nerror: `bad.toml` has 1 error\nerror: 1 of 1 schema file failed the check\n"),
     run("cli", "describe bad.toml", 1, "error: unknown key `fromat` in `[[address]]`; did you mean `format`?\n --> bad.toml:3:1\n  |\n3 | fromat = \"{port}\"\n  | ^^^^^^\nerror: `bad.toml` has 1 error\n"),
     run("cli", "check .", 1, "error: cannot read `.`: it is a directory\nerror: 1 of 1 schema file failed the check\n"),
-    run("cli", "plan pci.toml", 1, "error: unknown key `address` in the plan; the keys are `description`, `scope`, `space`, `fixed`, `device`\n --> pci.toml:3:3\n  |\n3 | [[address]]\n  |   ^^^^^^^\nerror: the plan `pci.toml` has 1 error; nothing was written\n"),
+    run("cli", "plan pci.toml", 1, "error: unknown key `address` in the plan; the keys are `description`, `scope`, `space`, `fixed`, `device`, `grow`\n --> pci.toml:3:3\n  |\n3 | [[address]]\n  |   ^^^^^^^\nerror: the plan `pci.toml` has 1 error; nothing was written\n"),
     run("cli", "plan plan.toml --state .", 1, "error: cannot read the state file `.`: it is a directory\n"),
 ];
 

@@ -145,6 +145,9 @@ fn copy_plan(plan: &str, dir: &Path, edit: impl Fn(String) -> String) -> PathBuf
         .expect("a bundled plan");
     let schemas = root().join("schemas");
     let text = text.replace("../../schemas", &schemas.display().to_string());
+    // The plans' own helper schemas (controller indexes).
+    let local = root().join("examples/plans/schemas");
+    let text = text.replace("\"schemas/", &format!("\"{}/", local.display()));
     let path = dir.join(format!("{plan}.toml"));
     std::fs::write(&path, edit(text)).expect("a plan copy");
     path
@@ -187,7 +190,17 @@ fn json_output() {
 
 #[test]
 fn every_bundled_plan_as_json_matches_its_table() {
-    for plan in ["i440fx", "q35", "disks", "s390", "ipam"] {
+    for plan in [
+        "i440fx",
+        "q35",
+        "disks",
+        "s390",
+        "ipam",
+        "i440fx-nics",
+        "q35-pcie",
+        "virtio-serial",
+        "scsi-disks",
+    ] {
         let path = format!("examples/plans/{plan}.toml");
         let table = stdout(&addralloc(&["plan", &path]));
         let o = addralloc(&["plan", &path, "--json"]);
@@ -508,4 +521,414 @@ fn a_state_of_another_type_is_refused() {
         "{}",
         stderr(&o)
     );
+}
+
+/// 40 NICs on an i440fx: bus 0 has slots 3 to 31 for them, so a pci-bridge is added; it
+/// is placed ahead of the NICs (00:03.0, index 1, so bus 1), the NICs fill slots 4 to 31
+/// of bus 0 (28 NICs) and then slots 1 to 12 of bus 1.
+#[test]
+fn i440fx_nics_table() {
+    table(
+        "i440fx-nics",
+        "\
+DEVICE       SPACE  ADDRESS                      KIND\n\
+host-bridge  pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+isa-bridge   pci    0000:00:01.0                 fixed\n\
+ide          pci    0000:00:01.1                 fixed\n\
+usb          pci    0000:00:01.2                 fixed\n\
+acpi         pci    0000:00:01.3                 fixed\n\
+vga          pci    0000:00:02.0                 fixed\n\
+net0         pci    0000:00:04.0                 auto\n\
+net1         pci    0000:00:05.0                 auto\n\
+net2         pci    0000:00:06.0                 auto\n\
+net3         pci    0000:00:07.0                 auto\n\
+net4         pci    0000:00:08.0                 auto\n\
+net5         pci    0000:00:09.0                 auto\n\
+net6         pci    0000:00:0a.0                 auto\n\
+net7         pci    0000:00:0b.0                 auto\n\
+net8         pci    0000:00:0c.0                 auto\n\
+net9         pci    0000:00:0d.0                 auto\n\
+net10        pci    0000:00:0e.0                 auto\n\
+net11        pci    0000:00:0f.0                 auto\n\
+net12        pci    0000:00:10.0                 auto\n\
+net13        pci    0000:00:11.0                 auto\n\
+net14        pci    0000:00:12.0                 auto\n\
+net15        pci    0000:00:13.0                 auto\n\
+net16        pci    0000:00:14.0                 auto\n\
+net17        pci    0000:00:15.0                 auto\n\
+net18        pci    0000:00:16.0                 auto\n\
+net19        pci    0000:00:17.0                 auto\n\
+net20        pci    0000:00:18.0                 auto\n\
+net21        pci    0000:00:19.0                 auto\n\
+net22        pci    0000:00:1a.0                 auto\n\
+net23        pci    0000:00:1b.0                 auto\n\
+net24        pci    0000:00:1c.0                 auto\n\
+net25        pci    0000:00:1d.0                 auto\n\
+net26        pci    0000:00:1e.0                 auto\n\
+net27        pci    0000:00:1f.0                 auto\n\
+net28        pci    0000:01:01.0                 auto\n\
+net29        pci    0000:01:02.0                 auto\n\
+net30        pci    0000:01:03.0                 auto\n\
+net31        pci    0000:01:04.0                 auto\n\
+net32        pci    0000:01:05.0                 auto\n\
+net33        pci    0000:01:06.0                 auto\n\
+net34        pci    0000:01:07.0                 auto\n\
+net35        pci    0000:01:08.0                 auto\n\
+net36        pci    0000:01:09.0                 auto\n\
+net37        pci    0000:01:0a.0                 auto\n\
+net38        pci    0000:01:0b.0                 auto\n\
+net39        pci    0000:01:0c.0                 auto\n\
+pci-bridge0  pci    0000:00:03.0                 added\n\
+pci-bridge0  index  1                            added\n\
+",
+    );
+}
+
+/// A second run with the state keeps every address, the added bridge's too, and writes
+/// the same state again.
+#[test]
+fn topology_plans_rerun_keeps_everything() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        rerun_keeps_everything(name);
+    }
+}
+
+fn rerun_keeps_everything(name: &str) {
+    let dir = scratch(&format!("{name}-rerun"));
+    let state = dir.join("state.json");
+    let plan = copy_plan(name, &dir, |t| t);
+    let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let saved = std::fs::read_to_string(&state).expect("a state file");
+    let second = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let (a, b) = (stdout(&first), stdout(&second));
+    assert_eq!(a.lines().count(), b.lines().count());
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        let (x, y): (Vec<&str>, Vec<&str>) = (
+            x.split_whitespace().collect(),
+            y.split_whitespace().collect(),
+        );
+        assert_eq!(x[..3], y[..3], "the same device, space and address");
+        let kept = if matches!(x[3], "fixed" | "explicit") {
+            x[3]
+        } else {
+            "kept"
+        };
+        assert_eq!(y[3], kept, "{y:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("a state file"),
+        saved
+    );
+}
+
+/// A dozen PCIe devices on q35 and no root port in the plan: each device gets a root
+/// port (index N provides bus N), the root ports fill the functions of slot 2 and then
+/// of slot 3 (only root ports: VGA's slot 1 keeps its free functions), and one spare
+/// root port stays empty.
+#[test]
+fn q35_pcie_table() {
+    table(
+        "q35-pcie",
+        "\
+DEVICE       SPACE  ADDRESS                      KIND\n\
+mch          pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+lpc          pci    0000:00:1f.0                 fixed\n\
+sata         pci    0000:00:1f.2                 fixed\n\
+smbus        pci    0000:00:1f.3                 fixed\n\
+vga          pci    0000:00:01.0                 auto\n\
+net0         pci    0000:01:00.0                 auto\n\
+net1         pci    0000:02:00.0                 auto\n\
+net2         pci    0000:03:00.0                 auto\n\
+disk0        pci    0000:04:00.0                 auto\n\
+disk1        pci    0000:05:00.0                 auto\n\
+disk2        pci    0000:06:00.0                 auto\n\
+disk3        pci    0000:07:00.0                 auto\n\
+balloon      pci    0000:08:00.0                 auto\n\
+rng          pci    0000:09:00.0                 auto\n\
+gpu          pci    0000:0a:00.0                 auto\n\
+nvme0        pci    0000:0b:00.0                 auto\n\
+nvme1        pci    0000:0c:00.0                 auto\n\
+root-port0   pci    0000:00:02.0                 added\n\
+root-port0   index  1                            added\n\
+root-port1   pci    0000:00:02.1                 added\n\
+root-port1   index  2                            added\n\
+root-port2   pci    0000:00:02.2                 added\n\
+root-port2   index  3                            added\n\
+root-port3   pci    0000:00:02.3                 added\n\
+root-port3   index  4                            added\n\
+root-port4   pci    0000:00:02.4                 added\n\
+root-port4   index  5                            added\n\
+root-port5   pci    0000:00:02.5                 added\n\
+root-port5   index  6                            added\n\
+root-port6   pci    0000:00:02.6                 added\n\
+root-port6   index  7                            added\n\
+root-port7   pci    0000:00:02.7                 added\n\
+root-port7   index  8                            added\n\
+root-port8   pci    0000:00:03.0                 added\n\
+root-port8   index  9                            added\n\
+root-port9   pci    0000:00:03.1                 added\n\
+root-port9   index  10                           added\n\
+root-port10  pci    0000:00:03.2                 added\n\
+root-port10  index  11                           added\n\
+root-port11  pci    0000:00:03.3                 added\n\
+root-port11  index  12                           added\n\
+root-port12  pci    0000:00:03.4                 added\n\
+root-port12  index  13                           added\n\
+",
+    );
+}
+
+/// 70 channels: 30 ports (1 to 30) on the written controller 0, then controllers 1 and 2
+/// are added (slots 4 and 5, indexes 1 and 2) and take 30 and 10.
+#[test]
+fn virtio_serial_table() {
+    table(
+        "virtio-serial",
+        "\
+DEVICE          SPACE   ADDRESS                      KIND\n\
+host-bridge     pci     0000:00:00.0..=0000:00:00.7  fixed\n\
+isa-bridge      pci     0000:00:01.0                 fixed\n\
+vga             pci     0000:00:02.0                 fixed\n\
+virtio-serial0  pci     0000:00:03.0                 auto\n\
+virtio-serial0  index   0                            explicit\n\
+channel0        serial  0:0:1                        auto\n\
+channel1        serial  0:0:2                        auto\n\
+channel2        serial  0:0:3                        auto\n\
+channel3        serial  0:0:4                        auto\n\
+channel4        serial  0:0:5                        auto\n\
+channel5        serial  0:0:6                        auto\n\
+channel6        serial  0:0:7                        auto\n\
+channel7        serial  0:0:8                        auto\n\
+channel8        serial  0:0:9                        auto\n\
+channel9        serial  0:0:10                       auto\n\
+channel10       serial  0:0:11                       auto\n\
+channel11       serial  0:0:12                       auto\n\
+channel12       serial  0:0:13                       auto\n\
+channel13       serial  0:0:14                       auto\n\
+channel14       serial  0:0:15                       auto\n\
+channel15       serial  0:0:16                       auto\n\
+channel16       serial  0:0:17                       auto\n\
+channel17       serial  0:0:18                       auto\n\
+channel18       serial  0:0:19                       auto\n\
+channel19       serial  0:0:20                       auto\n\
+channel20       serial  0:0:21                       auto\n\
+channel21       serial  0:0:22                       auto\n\
+channel22       serial  0:0:23                       auto\n\
+channel23       serial  0:0:24                       auto\n\
+channel24       serial  0:0:25                       auto\n\
+channel25       serial  0:0:26                       auto\n\
+channel26       serial  0:0:27                       auto\n\
+channel27       serial  0:0:28                       auto\n\
+channel28       serial  0:0:29                       auto\n\
+channel29       serial  0:0:30                       auto\n\
+channel30       serial  1:0:1                        auto\n\
+channel31       serial  1:0:2                        auto\n\
+channel32       serial  1:0:3                        auto\n\
+channel33       serial  1:0:4                        auto\n\
+channel34       serial  1:0:5                        auto\n\
+channel35       serial  1:0:6                        auto\n\
+channel36       serial  1:0:7                        auto\n\
+channel37       serial  1:0:8                        auto\n\
+channel38       serial  1:0:9                        auto\n\
+channel39       serial  1:0:10                       auto\n\
+channel40       serial  1:0:11                       auto\n\
+channel41       serial  1:0:12                       auto\n\
+channel42       serial  1:0:13                       auto\n\
+channel43       serial  1:0:14                       auto\n\
+channel44       serial  1:0:15                       auto\n\
+channel45       serial  1:0:16                       auto\n\
+channel46       serial  1:0:17                       auto\n\
+channel47       serial  1:0:18                       auto\n\
+channel48       serial  1:0:19                       auto\n\
+channel49       serial  1:0:20                       auto\n\
+channel50       serial  1:0:21                       auto\n\
+channel51       serial  1:0:22                       auto\n\
+channel52       serial  1:0:23                       auto\n\
+channel53       serial  1:0:24                       auto\n\
+channel54       serial  1:0:25                       auto\n\
+channel55       serial  1:0:26                       auto\n\
+channel56       serial  1:0:27                       auto\n\
+channel57       serial  1:0:28                       auto\n\
+channel58       serial  1:0:29                       auto\n\
+channel59       serial  1:0:30                       auto\n\
+channel60       serial  2:0:1                        auto\n\
+channel61       serial  2:0:2                        auto\n\
+channel62       serial  2:0:3                        auto\n\
+channel63       serial  2:0:4                        auto\n\
+channel64       serial  2:0:5                        auto\n\
+channel65       serial  2:0:6                        auto\n\
+channel66       serial  2:0:7                        auto\n\
+channel67       serial  2:0:8                        auto\n\
+channel68       serial  2:0:9                        auto\n\
+channel69       serial  2:0:10                       auto\n\
+virtio-serial1  pci     0000:00:04.0                 added\n\
+virtio-serial1  index   1                            added\n\
+virtio-serial2  pci     0000:00:05.0                 added\n\
+virtio-serial2  index   2                            added\n\
+",
+    );
+}
+
+/// 20 disks on narrow SCSI buses of units 0 to 6: controllers 0, 1, 2 are added (slots
+/// 3, 4, 5) and take 7, 7 and 6 disks.
+#[test]
+fn scsi_disks_table() {
+    table(
+        "scsi-disks",
+        "\
+DEVICE       SPACE  ADDRESS                      KIND\n\
+host-bridge  pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+isa-bridge   pci    0000:00:01.0                 fixed\n\
+vga          pci    0000:00:02.0                 fixed\n\
+sda          scsi   0:0:0:0                      auto\n\
+sdb          scsi   0:0:0:1                      auto\n\
+sdc          scsi   0:0:0:2                      auto\n\
+sdd          scsi   0:0:0:3                      auto\n\
+sde          scsi   0:0:0:4                      auto\n\
+sdf          scsi   0:0:0:5                      auto\n\
+sdg          scsi   0:0:0:6                      auto\n\
+sdh          scsi   1:0:0:0                      auto\n\
+sdi          scsi   1:0:0:1                      auto\n\
+sdj          scsi   1:0:0:2                      auto\n\
+sdk          scsi   1:0:0:3                      auto\n\
+sdl          scsi   1:0:0:4                      auto\n\
+sdm          scsi   1:0:0:5                      auto\n\
+sdn          scsi   1:0:0:6                      auto\n\
+sdo          scsi   2:0:0:0                      auto\n\
+sdp          scsi   2:0:0:1                      auto\n\
+sdq          scsi   2:0:0:2                      auto\n\
+sdr          scsi   2:0:0:3                      auto\n\
+sds          scsi   2:0:0:4                      auto\n\
+sdt          scsi   2:0:0:5                      auto\n\
+scsi0        pci    0000:00:03.0                 added\n\
+scsi0        index  0                            added\n\
+scsi1        pci    0000:00:04.0                 added\n\
+scsi1        index  1                            added\n\
+scsi2        pci    0000:00:05.0                 added\n\
+scsi2        index  2                            added\n\
+",
+    );
+}
+
+/// `--tree` draws each added SCSI controller with the units it provides and the disks
+/// in them; the chipset sits on the space's own pools, at the root.
+#[test]
+fn scsi_disks_tree() {
+    let o = addralloc(&["plan", "examples/plans/scsi-disks.toml", "--tree"]);
+    assert_eq!(stderr(&o), "");
+    assert_eq!(
+        stdout(&o),
+        concat!(
+            "host-bridge  pci 0000:00:00.0..=0000:00:00.7  fixed\n",
+            "isa-bridge  pci 0000:00:01.0  fixed\n",
+            "vga  pci 0000:00:02.0  fixed\n",
+            "scsi0  pci 0000:00:03.0, index 0  added\n",
+            "└── scsi: controller=0, bus=0, target=0, unit=0..=6\n",
+            "    ├── sda  scsi 0:0:0:0  auto\n",
+            "    ├── sdb  scsi 0:0:0:1  auto\n",
+            "    ├── sdc  scsi 0:0:0:2  auto\n",
+            "    ├── sdd  scsi 0:0:0:3  auto\n",
+            "    ├── sde  scsi 0:0:0:4  auto\n",
+            "    ├── sdf  scsi 0:0:0:5  auto\n",
+            "    └── sdg  scsi 0:0:0:6  auto\n",
+            "scsi1  pci 0000:00:04.0, index 1  added\n",
+            "└── scsi: controller=1, bus=0, target=0, unit=0..=6\n",
+            "    ├── sdh  scsi 1:0:0:0  auto\n",
+            "    ├── sdi  scsi 1:0:0:1  auto\n",
+            "    ├── sdj  scsi 1:0:0:2  auto\n",
+            "    ├── sdk  scsi 1:0:0:3  auto\n",
+            "    ├── sdl  scsi 1:0:0:4  auto\n",
+            "    ├── sdm  scsi 1:0:0:5  auto\n",
+            "    └── sdn  scsi 1:0:0:6  auto\n",
+            "scsi2  pci 0000:00:05.0, index 2  added\n",
+            "└── scsi: controller=2, bus=0, target=0, unit=0..=6\n",
+            "    ├── sdo  scsi 2:0:0:0  auto\n",
+            "    ├── sdp  scsi 2:0:0:1  auto\n",
+            "    ├── sdq  scsi 2:0:0:2  auto\n",
+            "    ├── sdr  scsi 2:0:0:3  auto\n",
+            "    ├── sds  scsi 2:0:0:4  auto\n",
+            "    └── sdt  scsi 2:0:0:5  auto\n",
+        )
+    );
+}
+
+/// `--json` carries the links: a device names the controller and pool it is in, a
+/// controller lists the pools it provides.
+#[test]
+fn q35_pcie_json_links() {
+    let o = addralloc(&["plan", "examples/plans/q35-pcie.toml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let rows = v["assignments"].as_array().expect("assignments");
+    let find = |device: &str, space: &str| {
+        rows.iter()
+            .find(|r| r["device"] == device && r["space"] == space)
+            .unwrap_or_else(|| panic!("{device} in {space}"))
+    };
+    assert_eq!(
+        find("net0", "pci")["parent"],
+        serde_json::json!({
+            "device": "root-port0",
+            "space": "pci",
+            "pool": "domain=0, bus=1, slot=0, function=0"
+        })
+    );
+    // root-port1 sits in the functions of slot 2 that root-port0 provides to root ports.
+    assert_eq!(
+        find("root-port1", "pci")["parent"]["pool"],
+        "domain=0, bus=0, slot=2, function=1..=7"
+    );
+    assert_eq!(
+        find("root-port0", "index")["provides"],
+        serde_json::json!([
+            { "space": "pci", "pattern": "domain=0, bus=1, slot=0, function=0" },
+            { "space": "pci", "pattern": "domain=0, bus=0, slot=2, function=1..=7" }
+        ])
+    );
+    assert!(find("vga", "pci").get("parent").is_none());
+    // The spare root port provides a bus that nobody is in.
+    assert!(!rows
+        .iter()
+        .any(|r| r["parent"]["pool"] == "domain=0, bus=13, slot=0, function=0"));
+}
+
+/// Unplugging a device from the plan file: a re-run with the state releases it, keeps
+/// every other address (the added controllers' too, its own now empty), and adds no
+/// controller.
+#[test]
+fn unplugging_from_the_plan_file_keeps_the_rest() {
+    let dir = scratch("q35-pcie-unplug");
+    let state = dir.join("state.json");
+    let plan = copy_plan("q35-pcie", &dir, |t| t);
+    let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let plan = copy_plan("q35-pcie", &dir, |t| {
+        t.replace(
+            "[[device]]\nname = \"disk1\"\nspace = \"pci\"\ntags = [\"pcie\"]\n",
+            "",
+        )
+    });
+    let second = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let (a, b) = (stdout(&first), stdout(&second));
+    let before: Vec<&str> = a.lines().skip(1).collect();
+    let after: Vec<&str> = b.lines().skip(1).collect();
+    assert_eq!(after.len(), before.len());
+    for line in &after {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let was = before
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<&str>>())
+            .find(|x| x[0] == w[0] && x[1] == w[1])
+            .unwrap_or_else(|| panic!("{line}: a new row"));
+        assert_eq!(was[2], w[2], "{line}");
+        let kind = match (w[0], was[3]) {
+            ("disk1", _) => "released",
+            (_, "fixed") => "fixed",
+            _ => "kept",
+        };
+        assert_eq!(w[3], kind, "{line}");
+    }
 }

@@ -11,6 +11,15 @@
 //! [`add_device`](Placed::add_device) / [`remove_device`](Placed::remove_device). A
 //! [`StateFile`] keeps the state on disk, locked while a run reads and writes it.
 //!
+//! **Topology**: a device may need addresses in several spaces ([`DeviceSpec::need`],
+//! [`NeedSpec`]: one [`Placement`] per device and space) and may **provide** pools once
+//! placed ([`DeviceSpec::provide`]: a root port of index 5 provides `bus=5`); the pools
+//! go when it goes, and [`Placed::remove_device`] refuses a controller that still has
+//! devices in them. A **growth rule** ([`GrowSpec`], [`Plan::add_grow`]) adds
+//! controllers ([`Kind::Added`]) when a device it serves finds no room, keeps spares,
+//! stops at a limit. [`Placed::topology`] gives the parent/child links. See
+//! `examples/q35_manager.rs`.
+//!
 //! A **scope** (`scope = "vm1"` in a plan file, [`Plan::set_scope`] or
 //! [`RunOptions::scope`]) says whose devices a run keeps and releases: other scopes'
 //! devices in the state stay as they are, and their addresses are taken.
@@ -50,13 +59,17 @@ mod toml;
 
 pub use files::{io_reason, read_text, MAX_FILE_SIZE};
 pub use report::{line_col, quote, render, Note, Problem, Source, QUOTE_LIMIT};
-pub use runner::{pool_capacities, Kind, Placed, Placement, PlanError, RunOptions, SpaceCount};
+pub use runner::{
+    pool_capacities, Kind, Node, Placed, Placement, PlanError, ProvidedPool, RunOptions, SpaceCount,
+};
+
 pub use state::{Assignment, SpaceState, State, VERSION as STATE_VERSION};
 pub use store::{StateFile, StoreError};
 
 use crate::disk::DiskBus;
 use crate::schema::TypeDef;
 use model::{Entry, Model, PoolDef, SpaceDef, Text};
+
 use toml::Spanned;
 
 /// A plan: address spaces and the devices to place in them.
@@ -76,6 +89,7 @@ pub struct SpaceSpec {
     policy: Option<String>,
     pools: Vec<(String, Vec<String>)>,
     disk_bus: Option<DiskBus>,
+    creation_order: bool,
 }
 
 impl SpaceSpec {
@@ -87,7 +101,16 @@ impl SpaceSpec {
             policy: None,
             pools: Vec::new(),
             disk_bus: None,
+            creation_order: false,
         }
+    }
+
+    /// Automatic choice searches the pools in the order they came into being (the
+    /// space's own, then each controller's as it is placed: libvirt's order for USB
+    /// hubs) rather than by address (`order = "creation"` in a plan file).
+    pub fn creation_order(mut self) -> Self {
+        self.creation_order = true;
+        self
     }
 
     /// A pool in pattern syntax, with its tags.
@@ -125,6 +148,182 @@ pub struct DeviceSpec {
     tags: Vec<String>,
     within: Option<String>,
     prefer: Vec<String>,
+    needs: Vec<NeedSpec>,
+    provides: Vec<(String, String, Vec<String>)>,
+}
+
+/// One more address a device needs, in another space (a NIC's MAC beside its PCI slot;
+/// a root port's controller index beside its PCI function).
+#[derive(Clone, Debug)]
+pub struct NeedSpec {
+    space: String,
+    address: Option<String>,
+    block: Option<String>,
+    tags: Vec<String>,
+    within: Option<String>,
+}
+
+impl NeedSpec {
+    /// An automatic address in `space`.
+    pub fn new(space: impl Into<String>) -> Self {
+        NeedSpec {
+            space: space.into(),
+            address: None,
+            block: None,
+            tags: Vec::new(),
+            within: None,
+        }
+    }
+
+    /// This exact address.
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// A block shape instead of a single address.
+    pub fn block(mut self, block: impl Into<String>) -> Self {
+        self.block = Some(block.into());
+        self
+    }
+
+    /// Pool tags the address must carry.
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| (*t).to_string()).collect();
+        self
+    }
+
+    /// Automatic placement inside this pattern.
+    pub fn within(mut self, pattern: impl Into<String>) -> Self {
+        self.within = Some(pattern.into());
+        self
+    }
+}
+
+/// A growth rule for a plan built in code (a `[[grow]]`): when a device it serves finds
+/// no room, a controller from this template is added and placed, and the device is
+/// placed again.
+///
+/// ```
+/// use addralloc::plan::{DeviceSpec, GrowSpec, Kind, NeedSpec, Plan, RunOptions, SpaceSpec};
+/// use addralloc::schema::Schema;
+///
+/// let dir = env!("CARGO_MANIFEST_DIR");
+/// let load = |path: &str| -> Result<Schema, String> {
+///     let text = std::fs::read_to_string(format!("{dir}/{path}")).map_err(|e| e.to_string())?;
+///     Schema::from_toml(&text).map_err(|d| d[0].message.clone())
+/// };
+/// let pci = load("schemas/pci.toml")?;
+/// let index = load("examples/plans/schemas/controller-index.toml")?;
+/// let mut plan = Plan::new();
+/// plan.add_space(SpaceSpec::new("pci", pci.types[0].clone()).pool("domain=0, bus=0, slot=1..=2, function=0", &[]))?;
+/// plan.add_space(SpaceSpec::new("index", index.types[0].clone()).pool("index=1..=255", &[]))?;
+/// // A bridge: a slot and an index; it provides slots 1 to 31 of its bus.
+/// plan.add_grow(
+///     GrowSpec::new("bridge{n}", "pci")
+///         .need(NeedSpec::new("index"))
+///         .provide("pci", "domain=0, bus={index.index}, slot=1..=31, function=0", &[])
+///         .limit(4),
+/// )?;
+/// for name in ["a", "b", "c"] {
+///     plan.add_device(DeviceSpec::new(name, "pci"))?;
+/// }
+/// let placed = plan.run(&RunOptions::default())?;
+/// let rows: Vec<String> = placed
+///     .placements()
+///     .map(|p| format!("{} {} {}", p.device, p.address_text(), p.kind_text()))
+///     .collect();
+/// // Two slots on bus 0: the bridge is placed ahead of the devices and takes one.
+/// assert_eq!(
+///     rows,
+///     [
+///         "a 0000:00:02.0 auto",
+///         "b 0000:01:01.0 auto",
+///         "c 0000:01:02.0 auto",
+///         "bridge0 0000:00:01.0 added",
+///         "bridge0 1 added",
+///     ]
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct GrowSpec {
+    name: String,
+    first: NeedSpec,
+    prefer: Vec<String>,
+    needs: Vec<NeedSpec>,
+    provides: Vec<(String, String, Vec<String>)>,
+    serves: Vec<String>,
+    limit: Option<usize>,
+    spare: usize,
+}
+
+impl GrowSpec {
+    /// Controllers named `name` (`{n}` is replaced by the smallest free number from 0)
+    /// with their first address in `space`.
+    pub fn new(name: impl Into<String>, space: impl Into<String>) -> Self {
+        GrowSpec {
+            name: name.into(),
+            first: NeedSpec::new(space),
+            prefer: Vec::new(),
+            needs: Vec::new(),
+            provides: Vec::new(),
+            serves: Vec::new(),
+            limit: None,
+            spare: 0,
+        }
+    }
+
+    /// Pool tags the controller's first address must carry.
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.first = self.first.tags(tags);
+        self
+    }
+
+    /// The controller's first address: the first of these patterns with room.
+    pub fn prefer(mut self, patterns: &[&str]) -> Self {
+        self.prefer = patterns.iter().map(|p| (*p).to_string()).collect();
+        self
+    }
+
+    /// One more address the controller needs.
+    pub fn need(mut self, need: NeedSpec) -> Self {
+        self.needs.push(need);
+        self
+    }
+
+    /// A pool the controller provides once placed (see [`DeviceSpec::provide`]).
+    pub fn provide(
+        mut self,
+        space: impl Into<String>,
+        pattern: impl Into<String>,
+        tags: &[&str],
+    ) -> Self {
+        self.provides.push((
+            space.into(),
+            pattern.into(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        self
+    }
+
+    /// The device tags it serves.
+    pub fn serves(mut self, tags: &[&str]) -> Self {
+        self.serves = tags.iter().map(|t| (*t).to_string()).collect();
+        self
+    }
+
+    /// At most this many controllers.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Keep this many of them empty.
+    pub fn spare(mut self, spare: usize) -> Self {
+        self.spare = spare;
+        self
+    }
 }
 
 impl DeviceSpec {
@@ -140,7 +339,32 @@ impl DeviceSpec {
             tags: Vec::new(),
             within: None,
             prefer: Vec::new(),
+            needs: Vec::new(),
+            provides: Vec::new(),
         }
+    }
+
+    /// One more address, in another space; the device has one row per space.
+    pub fn need(mut self, need: NeedSpec) -> Self {
+        self.needs.push(need);
+        self
+    }
+
+    /// A pool the device provides once placed, in `space`: `pattern` may name the
+    /// device's own values, `{space.field}` or `{field}` of its first space
+    /// (`bus={index.index}, slot=0`). The pool goes when the device goes.
+    pub fn provide(
+        mut self,
+        space: impl Into<String>,
+        pattern: impl Into<String>,
+        tags: &[&str],
+    ) -> Self {
+        self.provides.push((
+            space.into(),
+            pattern.into(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        self
     }
 
     /// A fixed reservation at `address` (a `[[fixed]]`).
@@ -256,7 +480,11 @@ impl Plan {
 
     /// The names of the devices (fixed reservations included), in plan order.
     pub fn devices(&self) -> impl Iterator<Item = &str> + '_ {
-        self.model.entries.iter().map(|e| e.name.value.as_str())
+        self.model
+            .entries
+            .iter()
+            .filter(|e| e.part == 0)
+            .map(|e| e.name.value.as_str())
     }
 
     /// Adds a space.
@@ -291,6 +519,63 @@ impl Plan {
                     tags: tags.into_iter().map(unplaced).collect(),
                 })
                 .collect(),
+            creation_order: space.creation_order,
+            span: 0..0,
+        });
+        Ok(())
+    }
+
+    /// Adds a growth rule, tried after those already in the plan.
+    ///
+    /// # Errors
+    ///
+    /// A name without `{n}`, no pool provided, an unknown space.
+    pub fn add_grow(&mut self, grow: GrowSpec) -> Result<(), Problem> {
+        if !grow.name.contains("{n}") {
+            return Err(Problem::new(
+                "the `name` of a growth rule needs `{n}`, the number of each controller it adds",
+                None,
+            ));
+        }
+        if grow.provides.is_empty() {
+            return Err(Problem::new("a growth rule provides no pool", None));
+        }
+        let space = |name: &str| {
+            self.model
+                .spaces
+                .iter()
+                .position(|s| s.name.value == name)
+                .ok_or_else(|| Problem::new(format!("unknown space {}", quote(name)), None))
+        };
+        let need = |n: &NeedSpec, prefer: &[String]| -> Result<model::Need, Problem> {
+            Ok(model::Need {
+                space: space(&n.space)?,
+                address: n.address.clone().map(unplaced),
+                block: n.block.clone().map(unplaced),
+                tags: n.tags.iter().cloned().map(unplaced).collect(),
+                within: n.within.clone().map(unplaced),
+                prefer: prefer.iter().cloned().map(unplaced).collect(),
+            })
+        };
+        let mut needs = vec![need(&grow.first, &grow.prefer)?];
+        for n in &grow.needs {
+            needs.push(need(n, &[])?);
+        }
+        let mut provides = Vec::new();
+        for (s, pattern, tags) in &grow.provides {
+            provides.push(model::Provide {
+                space: space(s)?,
+                pattern: unplaced(pattern.clone()),
+                tags: tags.iter().cloned().map(unplaced).collect(),
+            });
+        }
+        self.model.rules.push(model::Rule {
+            name: unplaced(grow.name),
+            needs,
+            provides,
+            serves: grow.serves.into_iter().map(unplaced).collect(),
+            limit: grow.limit,
+            spare: grow.spare,
             span: 0..0,
         });
         Ok(())
@@ -311,10 +596,23 @@ impl Plan {
         let Some(i) = self.model.names.remove(name) else {
             return false;
         };
-        self.model.entries.remove(i);
+        // The device's first address need and its others after it.
+        let mut j = i + 1;
+        while self
+            .model
+            .entries
+            .get(j)
+            .is_some_and(|e| e.part > 0 && e.name.value == name)
+        {
+            j += 1;
+        }
+        self.model.entries.drain(i..j);
+        let gone = j - i;
         for e in &self.model.entries[i..] {
-            if let Some(n) = self.model.names.get_mut(&e.name.value) {
-                *n -= 1;
+            if e.part == 0 {
+                if let Some(n) = self.model.names.get_mut(&e.name.value) {
+                    *n -= gone;
+                }
             }
         }
         true
@@ -398,12 +696,43 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
             None,
         ));
     }
+    let space_index = |name: &str, problems: &mut Vec<Problem>| {
+        let i = model.spaces.iter().position(|s| s.name.value == name);
+        if i.is_none() {
+            problems.push(Problem::new(format!("unknown space {}", quote(name)), None));
+        }
+        i
+    };
+    let mut needs = Vec::new();
+    for n in &d.needs {
+        if let Some(i) = space_index(&n.space, &mut problems) {
+            needs.push(model::Need {
+                space: i,
+                address: n.address.clone().map(unplaced),
+                block: n.block.clone().map(unplaced),
+                tags: n.tags.iter().cloned().map(unplaced).collect(),
+                within: n.within.clone().map(unplaced),
+                prefer: Vec::new(),
+            });
+        }
+    }
+    let mut provides = Vec::new();
+    for (s, pattern, tags) in &d.provides {
+        if let Some(i) = space_index(s, &mut problems) {
+            provides.push(model::Provide {
+                space: i,
+                pattern: unplaced(pattern.clone()),
+                tags: tags.iter().cloned().map(unplaced).collect(),
+            });
+        }
+    }
     let Some(space) = space else {
         return Err(problems);
     };
     if !problems.is_empty() {
         return Err(problems);
     }
+    let name = unplaced(d.name.clone());
     model.names.insert(d.name.clone(), model.entries.len());
     model.entries.push(Entry {
         fixed: d.fixed,
@@ -415,7 +744,15 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         tags: d.tags.into_iter().map(unplaced).collect(),
         within: d.within.map(unplaced),
         prefer: d.prefer.into_iter().map(unplaced).collect(),
+        part: 0,
+        provides,
+        rule: None,
+        at: None,
+        companion: None,
     });
+    for (i, n) in needs.into_iter().enumerate() {
+        model.entries.push(model::need_entry(&name, n, i + 1, None));
+    }
     Ok(())
 }
 

@@ -22,8 +22,50 @@ pub struct Model {
     pub entries: Vec<Entry>,
     /// Whose devices a run keeps and releases (`scope = "vm1"`).
     pub scope: Option<Text>,
-    /// Entry names to their index in `entries`.
+    /// Entry names to their index in `entries` (a device's first address need).
     pub names: HashMap<String, usize>,
+    /// Growth rules (`[[grow]]`), in file order.
+    pub rules: Vec<Rule>,
+}
+
+/// A pool a controller provides once placed: `pattern` may name the controller's own
+/// assigned values, `{space.field}` (or `{field}` in the controller's first space).
+#[derive(Clone, Debug)]
+pub struct Provide {
+    /// The space's index in `Model::spaces`.
+    pub space: usize,
+    pub pattern: Text,
+    pub tags: Vec<Text>,
+}
+
+/// One more address a device needs (`[[device.need]]`), beside its first.
+#[derive(Clone, Debug)]
+pub struct Need {
+    pub space: usize,
+    pub address: Option<Text>,
+    pub block: Option<Text>,
+    pub tags: Vec<Text>,
+    pub within: Option<Text>,
+    pub prefer: Vec<Text>,
+}
+
+/// A growth rule: when a device it serves finds no room, add a controller from the
+/// template and try again.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// The controllers' names: `{n}` is a number, the smallest not yet used.
+    pub name: Text,
+    /// The controller's address needs; the first is its primary address.
+    pub needs: Vec<Need>,
+    pub provides: Vec<Provide>,
+    /// The device tags it serves: a device is served when it is in a space the rule
+    /// provides pools in and every tag it requires is here.
+    pub serves: Vec<Text>,
+    /// How many controllers it may add at most.
+    pub limit: Option<usize>,
+    /// How many empty controllers it keeps.
+    pub spare: usize,
+    pub span: Range<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +79,9 @@ pub struct SpaceDef {
     pub policy: Option<Text>,
     pub disk_bus: Option<(DiskBus, Range<usize>)>,
     pub pools: Vec<PoolDef>,
+    /// Searched in the order the pools came into being (`order = "creation"`) rather
+    /// than by address.
+    pub creation_order: bool,
     pub span: Range<usize>,
 }
 
@@ -58,16 +103,47 @@ pub struct Entry {
     pub tags: Vec<Text>,
     pub within: Option<Text>,
     pub prefer: Vec<Text>,
+    /// Which of the device's address needs this is: 0 for the first, whose entry
+    /// carries the rest of the device.
+    pub part: usize,
+    /// The pools the device provides once all its addresses are placed.
+    pub provides: Vec<Provide>,
+    /// For a controller a growth rule added: the rule's index.
+    pub rule: Option<usize>,
+    /// For a device with a `block` and `at`: the address of the block it keeps
+    /// (`function=7`); its companions take theirs, the rest is given back.
+    pub at: Option<Text>,
+    /// For a companion: the device whose block it is in, and its place there
+    /// (`function=0`).
+    pub companion: Option<(Text, Text)>,
 }
 
-const TOP_KEYS: &[&str] = &["description", "scope", "space", "fixed", "device"];
+const TOP_KEYS: &[&str] = &["description", "scope", "space", "fixed", "device", "grow"];
 const SPACE_KEYS: &[&str] = &[
-    "name", "schema", "type", "policy", "disk-bus", "units", "pool",
+    "name", "schema", "type", "policy", "disk-bus", "units", "pool", "order",
+];
+const NEED_KEYS: &[&str] = &["space", "address", "block", "tags", "within", "prefer"];
+const PROVIDE_KEYS: &[&str] = &["space", "pattern", "tags"];
+const GROW_KEYS: &[&str] = &[
+    "name", "space", "block", "tags", "within", "prefer", "need", "provide", "serves", "limit",
+    "spare",
 ];
 const POOL_KEYS: &[&str] = &["pattern", "tags"];
 const FIXED_KEYS: &[&str] = &["name", "space", "address", "block", "tags"];
 const DEVICE_KEYS: &[&str] = &[
-    "name", "space", "address", "disk", "block", "tags", "within", "prefer",
+    "name",
+    "space",
+    "address",
+    "disk",
+    "block",
+    "tags",
+    "within",
+    "prefer",
+    "need",
+    "provide",
+    "at",
+    "companion-of",
+    "offset",
 ];
 
 /// Collects problems while reading a plan.
@@ -193,6 +269,153 @@ impl Reader {
     }
 }
 
+/// The index of the space `key` of `t` names, reporting an unknown one; the only
+/// space when there is one and `t` names none.
+fn space_of(
+    r: &mut Reader,
+    t: &Table,
+    spaces: &[SpaceDef],
+    what: &str,
+    span: &Range<usize>,
+) -> Option<usize> {
+    match r.string(t, "space", what) {
+        Some(s) => {
+            let found = spaces.iter().position(|x| x.name.value == s.value);
+            if found.is_none() {
+                let names: Vec<String> = spaces
+                    .iter()
+                    .map(|x| format!("`{}`", x.name.value))
+                    .collect();
+                r.problems.push(Problem::at(
+                    format!(
+                        "unknown space `{}`; the spaces are {}",
+                        s.value,
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                    s.span.clone(),
+                ));
+            }
+            found
+        }
+        None if spaces.len() == 1 => Some(0),
+        None => {
+            if t.get("space").is_none() && !spaces.is_empty() {
+                r.problems.push(Problem::at(
+                    format!("{what} has no `space`, and the plan has several"),
+                    span.clone(),
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// One address need: `space`, `address`, `block`, `tags`, `within`, `prefer`.
+fn need(
+    r: &mut Reader,
+    t: &Table,
+    spaces: &[SpaceDef],
+    what: &str,
+    span: &Range<usize>,
+) -> Option<Need> {
+    let space = space_of(r, t, spaces, what, span);
+    let address = r.string(t, "address", what);
+    let block = r.string(t, "block", what);
+    let tags = r.strings(t, "tags", what);
+    let within = r.string(t, "within", what);
+    let prefer = r.strings(t, "prefer", what);
+    if let (Some(a), Some(w)) = (&address, within.as_ref().or(prefer.first())) {
+        r.problems.push(
+            Problem::at(
+                "`within` and `prefer` are for automatic placement; this address is fixed",
+                w.span.clone(),
+            )
+            .with_note("the address is here", Some(a.span.clone())),
+        );
+    }
+    if let (Some(w), Some(p)) = (&within, prefer.first()) {
+        r.problems.push(
+            Problem::at(
+                "a need has either `within` or `prefer`, not both; put the constraint into each preference",
+                w.span.clone(),
+            )
+            .with_note("the preferences are here", Some(p.span.clone())),
+        );
+    }
+    Some(Need {
+        space: space?,
+        address,
+        block,
+        tags,
+        within,
+        prefer,
+    })
+}
+
+/// The `[[<what>.need]]` tables of `t`.
+fn needs(r: &mut Reader, t: &Table, spaces: &[SpaceDef], owner: &str) -> Vec<Need> {
+    let mut out = Vec::new();
+    for (nt, nspan) in r.tables(t, "need") {
+        let what = format!("a `[[{owner}.need]]`");
+        r.check_keys(nt, NEED_KEYS, &what);
+        if let Some(n) = need(r, nt, spaces, &what, &nspan) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// The `[[<what>.provide]]` tables of `t`.
+fn provides(r: &mut Reader, t: &Table, spaces: &[SpaceDef], owner: &str) -> Vec<Provide> {
+    let mut out = Vec::new();
+    for (pt, pspan) in r.tables(t, "provide") {
+        let what = format!("a `[[{owner}.provide]]`");
+        r.check_keys(pt, PROVIDE_KEYS, &what);
+        let space = space_of(r, pt, spaces, &what, &pspan);
+        let pattern = r.required(pt, "pattern", &what, &pspan);
+        let tags = r.strings(pt, "tags", &what);
+        if let (Some(space), Some(pattern)) = (space, pattern) {
+            out.push(Provide {
+                space,
+                pattern,
+                tags,
+            });
+        }
+    }
+    out
+}
+
+/// A non-negative integer `key` of `t`.
+fn count(r: &mut Reader, t: &Table, key: &str, what: &str) -> Option<usize> {
+    let v = t.get(key)?;
+    match &v.value {
+        Value::Int(n) => match usize::try_from(*n) {
+            Ok(n) if n <= 1 << 20 => Some(n),
+            _ => {
+                r.problems.push(Problem::at(
+                    format!("`{key}` of {what} must be 0 to {}, found {n}", 1 << 20),
+                    v.span.clone(),
+                ));
+                None
+            }
+        },
+        other => {
+            r.problems.push(Problem::at(
+                format!(
+                    "`{key}` of {what} must be an integer, found {}",
+                    other.kind()
+                ),
+                v.span.clone(),
+            ));
+            None
+        }
+    }
+}
+
 fn disk_bus(r: &mut Reader, t: &Table, what: &str) -> Option<(DiskBus, Range<usize>)> {
     let bus = r.string(t, "disk-bus", what);
     let units = t.get("units");
@@ -294,6 +517,22 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             }
         }
         let disk_bus = disk_bus(&mut r, t, what);
+        let order = r.string(t, "order", what);
+        let creation_order = match order.as_ref().map(|o| o.value.as_str()) {
+            None | Some("address") => false,
+            Some("creation") => true,
+            Some(other) => {
+                if let Some(o) = &order {
+                    r.problems.push(Problem::at(
+                        format!(
+                            "unknown pool order `{other}`; the orders are `address`, `creation`"
+                        ),
+                        o.span.clone(),
+                    ));
+                }
+                false
+            }
+        };
         let mut pools = Vec::new();
         for (pt, pspan) in r.tables(t, "pool") {
             let pwhat = "a `[[space.pool]]`";
@@ -325,6 +564,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             policy,
             disk_bus,
             pools,
+            creation_order,
             span,
         });
     }
@@ -462,6 +702,64 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                 ));
             }
         }
+        let at = if fixed { None } else { r.string(t, "at", what) };
+        let companion_of = if fixed {
+            None
+        } else {
+            r.string(t, "companion-of", what)
+        };
+        let offset = if fixed {
+            None
+        } else {
+            r.string(t, "offset", what)
+        };
+        if let (Some(a), None) = (&at, &block) {
+            r.problems.push(Problem::at(
+                "`at` is the address a device keeps of its `block`; this device has no `block`",
+                a.span.clone(),
+            ));
+        }
+        let companion = match (companion_of, offset) {
+            (Some(c), Some(o)) => {
+                for (k, v) in [
+                    ("address", &address),
+                    ("disk", &disk),
+                    ("block", &block),
+                    ("within", &within),
+                ] {
+                    if let Some(v) = v {
+                        r.problems.push(Problem::at(
+                            format!("a companion's address is its `offset` in its device's block; it has no `{k}`"),
+                            v.span.clone(),
+                        ));
+                    }
+                }
+                Some((c, o))
+            }
+            (Some(c), None) => {
+                r.problems.push(Problem::at(
+                    "a companion needs an `offset`: its place in the block (`function=0`)",
+                    c.span.clone(),
+                ));
+                None
+            }
+            (None, Some(o)) => {
+                r.problems.push(Problem::at(
+                    "`offset` is for a companion; add `companion-of`",
+                    o.span.clone(),
+                ));
+                None
+            }
+            (None, None) => None,
+        };
+        let (extra, provided) = if fixed {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                needs(&mut r, t, &spaces, "device"),
+                provides(&mut r, t, &spaces, "device"),
+            )
+        };
         let (Some(name), Some(space)) = (name, space) else {
             continue;
         };
@@ -478,7 +776,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
         names.insert(name.value.clone(), entries.len());
         entries.push(Entry {
             fixed,
-            name,
+            name: name.clone(),
             space,
             address,
             disk,
@@ -486,6 +784,54 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             tags,
             within,
             prefer,
+            part: 0,
+            provides: provided,
+            rule: None,
+            at,
+            companion,
+        });
+        for (i, n) in extra.into_iter().enumerate() {
+            entries.push(need_entry(&name, n, i + 1, None));
+        }
+    }
+
+    let mut rules = Vec::new();
+    for (t, span) in r.tables(root, "grow") {
+        let what = "a `[[grow]]`";
+        r.check_keys(t, GROW_KEYS, what);
+        let name = r.required(t, "name", what, &span);
+        let first = need(&mut r, t, &spaces, what, &span);
+        let mut extra = needs(&mut r, t, &spaces, "grow");
+        let provided = provides(&mut r, t, &spaces, "grow");
+        let serves = r.strings(t, "serves", what);
+        let limit = count(&mut r, t, "limit", what);
+        let spare = count(&mut r, t, "spare", what).unwrap_or(0);
+        if let Some(n) = &name {
+            if !n.value.contains("{n}") {
+                r.problems.push(Problem::at(
+                    "the `name` of a `[[grow]]` needs `{n}`, the number of each controller it adds",
+                    n.span.clone(),
+                ));
+            }
+        }
+        if provided.is_empty() {
+            r.problems.push(Problem::at(
+                "a `[[grow]]` provides no pool: add a `[[grow.provide]]`",
+                span.clone(),
+            ));
+        }
+        let (Some(name), Some(first)) = (name, first) else {
+            continue;
+        };
+        extra.insert(0, first);
+        rules.push(Rule {
+            name,
+            needs: extra,
+            provides: provided,
+            serves,
+            limit,
+            spare,
+            span,
         });
     }
 
@@ -495,11 +841,32 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             entries,
             scope,
             names,
+            rules,
         })
     } else {
         r.problems
             .sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
         Err(r.problems)
+    }
+}
+
+/// The entry of a device's address need number `part`.
+pub fn need_entry(name: &Text, n: Need, part: usize, rule: Option<usize>) -> Entry {
+    Entry {
+        fixed: false,
+        name: name.clone(),
+        space: n.space,
+        address: n.address,
+        disk: None,
+        block: n.block,
+        tags: n.tags,
+        within: n.within,
+        prefer: n.prefer,
+        part,
+        provides: Vec::new(),
+        rule,
+        at: None,
+        companion: None,
     }
 }
 

@@ -16,6 +16,10 @@ use super::report::{quote, Problem};
 use super::space::{Space, Values};
 use super::state::{Assignment, SpaceState, State};
 
+mod topology;
+
+pub use topology::{Node, ProvidedPool};
+
 /// How a device got its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -33,6 +37,8 @@ pub enum Kind {
     Auto,
     /// In the state file, but no longer in the plan: given back.
     Released,
+    /// A controller a growth rule added.
+    Added,
 }
 
 impl Kind {
@@ -46,6 +52,7 @@ impl Kind {
             Kind::Preferred => "preferred",
             Kind::Auto => "auto",
             Kind::Released => "released",
+            Kind::Added => "added",
         }
     }
 }
@@ -92,6 +99,13 @@ impl Placement {
 }
 
 type Row = Placement;
+
+/// A reservation outside every pool, which a controller placed later may provide.
+#[derive(Clone)]
+enum Deferred {
+    Explicit(usize),
+    Kept(usize, Assignment),
+}
 
 /// The number of addresses in each pool of a type, in order (`None` for a pool that
 /// does not load), each counted on its own; the type is checked once.
@@ -223,6 +237,7 @@ pub struct Placed {
     other_spaces: Vec<SpaceState>,
 }
 
+#[derive(Clone)]
 struct Runner {
     plan: Model,
     scope: Option<String>,
@@ -230,6 +245,19 @@ struct Runner {
     problems: Vec<Problem>,
     /// The names of the entries placed so far.
     placed: HashSet<String>,
+    /// The address needs placed so far: device name and part.
+    done: HashSet<(String, usize)>,
+    /// Each placed device's first addresses, by space, for the patterns it provides.
+    values: HashMap<String, Vec<(usize, Values)>>,
+    /// The pools each controller provides: space and pattern.
+    provided: HashMap<String, Vec<(usize, String)>>,
+    /// The growth rules whose controller found no room, for the next round.
+    starved: Vec<bool>,
+    /// Reservations outside every pool, tried again once controllers are placed.
+    deferred: Vec<Deferred>,
+    /// Controllers growth may still try to add in this run, shared by every copy of
+    /// the runner (rules that serve each other cannot make a run take forever).
+    growth_budget: std::rc::Rc<std::cell::Cell<usize>>,
     rows: Vec<(usize, Row)>,
     /// The previous state's name in messages.
     state_name: String,
@@ -307,6 +335,12 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         spaces,
         problems: Vec::new(),
         placed: HashSet::new(),
+        done: HashSet::new(),
+        values: HashMap::new(),
+        provided: HashMap::new(),
+        starved: vec![false; plan.rules.len()],
+        deferred: Vec::new(),
+        growth_budget: std::rc::Rc::new(std::cell::Cell::new(GROWTH_BUDGET)),
         rows: Vec::new(),
         state_name: opts.state_name.clone(),
     };
@@ -320,11 +354,13 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
     }
     r.fixed_and_explicit();
     if let Some(st) = opts.previous {
+        r.recreate_added(st);
         r.keep(st);
     }
+    r.retry_deferred();
     // Failed reservations change nothing, so the automatic phase still runs and
     // reports its own problems alongside.
-    r.automatic();
+    r.automatic_rounds();
     if !r.problems.is_empty() {
         return Err(fail(std::mem::take(&mut r.problems)));
     }
@@ -377,6 +413,13 @@ impl Placed {
     /// their addresses are free again.
     pub fn released(&self) -> &[Placement] {
         &self.released
+    }
+
+    /// The placed topology: every device once, in placement order, with the
+    /// controller it sits behind and the pools it provides (what `addralloc plan
+    /// --tree` draws).
+    pub fn topology(&self) -> Vec<Node> {
+        self.r.topology()
     }
 
     /// The scope this run placed.
@@ -444,80 +487,142 @@ impl Placed {
     /// [`PlanError::Problems`] for a device the plan cannot take (a name already used,
     /// an unknown space, conflicting keys) or cannot place.
     pub fn add_device(&mut self, device: super::DeviceSpec) -> Result<&Placement, PlanError> {
+        let checkpoint = self.r.clone();
         let r = &mut self.r;
+        let end = r.plan.entries.len();
         super::add_entry(&mut r.plan, device).map_err(|p| PlanError::Problems(unspanned(p)))?;
-        let order = r.plan.entries.len() - 1;
-        let e = r.plan.entries[order].clone();
-        if e.address.is_some() || e.disk.is_some() {
-            r.place_explicit(order, &e);
-        } else {
-            r.place_auto(order, &e);
+        // Before the controllers growth added, where a re-run has it: the plan's
+        // devices come first, then the added controllers the state brings back.
+        let order = r
+            .plan
+            .entries
+            .iter()
+            .position(|e| e.rule.is_some())
+            .unwrap_or(end)
+            .min(end);
+        let k = r.plan.entries.len() - end;
+        r.plan.entries[order..].rotate_right(k);
+        for (o, _) in &mut r.rows {
+            if *o >= order {
+                *o += k;
+            }
+        }
+        r.plan.names.clear();
+        for (i, e) in r.plan.entries.iter().enumerate() {
+            if e.part == 0 {
+                r.plan.names.insert(e.name.value.clone(), i);
+            }
+        }
+        let name = r.plan.entries[order].name.value.clone();
+        for i in r.parts(&name) {
+            let e = r.plan.entries[i].clone();
+            if e.address.is_some() || e.disk.is_some() {
+                r.place_explicit(i, &e, false);
+            } else {
+                r.place_auto(i, &e);
+            }
         }
         if !r.problems.is_empty() {
             let problems = unspanned(std::mem::take(&mut r.problems));
-            r.plan.names.remove(&e.name.value);
-            r.plan.entries.pop();
+            *r = checkpoint;
             return Err(PlanError::Problems(problems));
         }
-        // Placed last in plan order: the rows stay sorted.
-        match r.rows.last() {
+        // As a re-run would: the growth rules' spare controllers.
+        r.spares();
+        // Controllers added for it come after it in plan order.
+        r.rows.sort_by_key(|(o, _)| *o);
+        match r.rows.iter().find(|(o, _)| *o == order) {
             Some((_, row)) => Ok(row),
             None => Err(PlanError::Problems(Vec::new())),
         }
     }
 
-    /// Removes one device from the placed plan and frees its addresses, as a run of
-    /// the plan without it and this state would; returns what it held, as a
-    /// [`Kind::Released`] placement.
+    /// Removes one device from the placed plan and frees its addresses (in every
+    /// space), as a run of the plan without it and this state would; a controller's
+    /// pools go with it. Returns what it held in its first space, as a
+    /// [`Kind::Released`] placement; [`Placed::released`] lists every address.
     ///
     /// # Errors
     ///
-    /// [`PlanError::Problems`] when the plan has no device of that name; nothing
+    /// [`PlanError::Problems`] when the plan has no device of that name, or when it is
+    /// a controller with devices still in its pools (the message names them); nothing
     /// changes.
     pub fn remove_device(&mut self, name: &str) -> Result<Placement, PlanError> {
         let r = &mut self.r;
-        let Some(&index) = r.plan.names.get(name) else {
-            return Err(PlanError::Problems(vec![Problem::new(
-                format!("the plan has no device {}", quote(name)),
-                None,
-            )]));
-        };
-        let Some(pos) = r.rows.iter().position(|(order, _)| *order == index) else {
-            return Err(PlanError::Problems(vec![Problem::new(
-                format!("device {} has no address", quote(name)),
-                None,
-            )]));
-        };
-        let space = r.plan.entries[index].space;
-        r.spaces[space]
-            .release_owned(name, &r.rows[pos].1.first, &r.rows[pos].1.last)
-            .map_err(|e| {
-                PlanError::Problems(vec![Problem::new(
-                    format!("cannot release {}: {e}", quote(name)),
-                    None,
-                )])
-            })?;
-        let (_, mut row) = r.rows.remove(pos);
-        r.plan.entries.remove(index);
-        r.placed.remove(name);
-        for (order, _) in &mut r.rows {
-            if *order > index {
-                *order -= 1;
-            }
+        let fail = |message: String| PlanError::Problems(vec![Problem::new(message, None)]);
+        let parts = r.parts(name);
+        if parts.is_empty() {
+            return Err(fail(format!("the plan has no device {}", quote(name))));
         }
-        r.plan.names = r
-            .plan
-            .entries
+        let behind = r.behind(name);
+        if !behind.is_empty() {
+            let list: Vec<String> = behind.iter().map(|b| quote(b)).collect();
+            return Err(fail(format!(
+                "cannot remove {}: {} still {} addresses in the pools it provides; remove {} first",
+                quote(name),
+                list.join(", "),
+                if list.len() == 1 { "holds" } else { "hold" },
+                if list.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        let positions: Vec<usize> = r
+            .rows
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.name.value.clone(), i))
+            .filter(|(_, (order, _))| parts.contains(order))
+            .map(|(i, _)| i)
             .collect();
-        row.kind = Kind::Released;
-        row.preference = None;
-        row.disk = None;
-        row.state_kind = None;
-        self.released.push(row.clone());
-        Ok(row)
+        if positions.is_empty() {
+            return Err(fail(format!("device {} has no address", quote(name))));
+        }
+        // On a copy, so that a failure changes nothing.
+        let mut spaces = r.spaces.clone();
+        for (space, pattern) in r.provided.get(name).into_iter().flatten() {
+            spaces[*space].remove_pool(pattern).map_err(|e| {
+                fail(format!(
+                    "cannot remove the pool `{pattern}` of {}: {e}",
+                    quote(name)
+                ))
+            })?;
+        }
+        for &pos in &positions {
+            let order = r.rows[pos].0;
+            let row = &r.rows[pos].1;
+            spaces[r.plan.entries[order].space]
+                .release_owned(name, &row.first, &row.last)
+                .map_err(|e| fail(format!("cannot release {}: {e}", quote(name))))?;
+        }
+        r.spaces = spaces;
+        r.provided.remove(name);
+        r.values.remove(name);
+        let mut removed = Vec::new();
+        for &pos in positions.iter().rev() {
+            removed.push(r.rows.remove(pos).1);
+        }
+        removed.reverse();
+        r.plan.entries.drain(parts.clone());
+        r.placed.remove(name);
+        r.done.retain(|(n, _)| n != name);
+        let gone = parts.len();
+        for (order, _) in &mut r.rows {
+            if *order >= parts.end {
+                *order -= gone;
+            }
+        }
+        r.plan.names.clear();
+        for (i, e) in r.plan.entries.iter().enumerate() {
+            if e.part == 0 {
+                r.plan.names.insert(e.name.value.clone(), i);
+            }
+        }
+        for row in &mut removed {
+            row.kind = Kind::Released;
+            row.preference = None;
+            row.disk = None;
+            row.state_kind = None;
+            self.released.push(row.clone());
+        }
+        Ok(removed.swap_remove(0))
     }
 }
 
@@ -629,6 +734,7 @@ fn load_space(
             )]);
         }
     }
+    space.set_creation_order(def.creation_order);
     let mut problems = Vec::new();
     if def.pools.is_empty() {
         // The schema's default pools.
@@ -743,6 +849,14 @@ impl Runner {
         kind: Kind,
         pref: Option<usize>,
     ) {
+        let kind = match (e.rule, kind) {
+            (Some(_), Kind::Auto | Kind::Preferred | Kind::Explicit) => Kind::Added,
+            _ => kind,
+        };
+        if e.at.is_some() && kind != Kind::Kept {
+            self.split_block(order, e, first, last, kind, pref);
+            return;
+        }
         let s = &self.spaces[e.space];
         let row = Row {
             device: e.name.value.clone(),
@@ -755,22 +869,28 @@ impl Runner {
             state_kind: None,
         };
         self.placed.insert(e.name.value.clone());
+        self.done.insert((e.name.value.clone(), e.part));
+        self.values
+            .entry(e.name.value.clone())
+            .or_default()
+            .push((e.space, first));
         self.rows.push((order, row));
+        self.provide_when_complete(&e.name.value);
     }
 
     /// Phase 1: `[[fixed]]` and devices with an `address` or a `disk`, in file order.
     fn fixed_and_explicit(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
-            if e.address.is_some() || e.disk.is_some() {
+            if e.companion.is_none() && (e.address.is_some() || e.disk.is_some()) {
                 let e = e.clone();
-                self.place_explicit(order, &e);
+                self.place_explicit(order, &e, true);
             }
         }
     }
 
     /// Reserves the `address` or `disk` address of one entry.
-    fn place_explicit(&mut self, order: usize, e: &Entry) {
+    fn place_explicit(&mut self, order: usize, e: &Entry, defer: bool) {
         let (first, at, kind) = if let Some(a) = &e.address {
             match self.spaces[e.space].parse(&a.value) {
                 Ok(v) => (v, a, if e.fixed { Kind::Fixed } else { Kind::Explicit }),
@@ -799,6 +919,11 @@ impl Runner {
         let tags = Self::tags(e);
         match space.reserve_range(&first, &last, &e.name.value, &tags) {
             Ok(()) => self.record(order, e, first, last, kind, None),
+            Err(Error::OutsidePools { .. } | Error::UnknownTag { .. })
+                if defer && self.has_controllers() =>
+            {
+                self.deferred.push(Deferred::Explicit(order));
+            }
             Err(err) => {
                 let p = self.failure(e, &err, at.span.clone());
                 self.problems.push(p);
@@ -925,77 +1050,131 @@ impl Runner {
 
     /// Phase 2: automatic devices recorded in the state file keep their addresses.
     fn keep(&mut self, st: &State) {
-        let state_name = self.state_name.clone();
-        let recorded: HashMap<&str, &Assignment> = st
+        let recorded: HashMap<(&str, &str), &Assignment> = st
             .assignments
             .iter()
             .filter(|a| a.scope == self.scope)
-            .map(|a| (a.device.as_str(), a))
+            .map(|a| ((a.device.as_str(), a.space.as_str()), a))
             .collect();
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.address.is_some() || e.disk.is_some() {
                 continue;
             }
-            let Some(a) = recorded.get(e.name.value.as_str()) else {
-                continue;
+            let space = self.space_name(e);
+            let Some(&a) = recorded.get(&(e.name.value.as_str(), space.as_str())) else {
+                continue; // New, or moved to another space: placed afresh.
             };
-            if a.space != self.space_name(e) {
-                continue; // Moved to another space: placed afresh.
-            }
-            let e = e.clone();
-            let e = &e;
-            let Some(ext) = self.extents(e) else { continue };
-            let space = &mut self.spaces[e.space];
-            let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
-                (Ok(f), Ok(l)) => (f, l),
-                (Err(err), _) | (_, Err(err)) => {
-                    self.problems.push(Problem::at(
-                        format!(
-                            "the state file `{state_name}` has an unusable address for `{}`: {err}",
-                            e.name.value
-                        ),
-                        e.name.span.clone(),
-                    ));
-                    continue;
-                }
-            };
-            if last < first {
+            let a = a.clone();
+            self.keep_one(order, &a, true);
+        }
+    }
+
+    /// Keeps the address `a` of the state for entry `order`; with `defer`, an address
+    /// outside every pool waits for controllers placed later.
+    fn keep_one(&mut self, order: usize, a: &Assignment, defer: bool) {
+        let state_name = self.state_name.clone();
+        let e = self.plan.entries[order].clone();
+        let e = &e;
+        let Some(ext) = self.extents(e) else { return };
+        // A device that kept one address of its block has that one.
+        let ext = if e.at.is_some() {
+            vec![1; ext.len()]
+        } else {
+            ext
+        };
+        let has_controllers = self.has_controllers();
+        let space = &mut self.spaces[e.space];
+        let (first, last) = match (space.parse(&a.first), space.parse(&a.last)) {
+            (Ok(f), Ok(l)) => (f, l),
+            (Err(err), _) | (_, Err(err)) => {
                 self.problems.push(Problem::at(
                     format!(
-                        "the state file `{state_name}` has `last` {} before `first` {} for `{}`",
-                        quote(&a.last),
-                        quote(&a.first),
+                        "the state file `{state_name}` has an unusable address for `{}`: {err}",
                         e.name.value
                     ),
                     e.name.span.clone(),
                 ));
-                continue;
+                return;
             }
-            // The block shape changed: placed afresh.
-            if space.block_end(&first, &ext).ok().as_ref() != Some(&last) {
-                continue;
-            }
-            let tags = Self::tags(e);
-            match space.reserve_range(&first, &last, &e.name.value, &tags) {
-                Ok(()) => {
-                    self.record(order, e, first, last, Kind::Kept, None);
-                    if let Some((_, row)) = self.rows.last_mut() {
-                        row.state_kind = Some(a.kind.clone());
-                    }
+        };
+        if last < first {
+            self.problems.push(Problem::at(
+                format!(
+                    "the state file `{state_name}` has `last` {} before `first` {} for `{}`",
+                    quote(&a.last),
+                    quote(&a.first),
+                    e.name.value
+                ),
+                e.name.span.clone(),
+            ));
+            return;
+        }
+        // The block shape changed: placed afresh.
+        if space.block_end(&first, &ext).ok().as_ref() != Some(&last) {
+            return;
+        }
+        let tags = Self::tags(e);
+        match space.reserve_range(&first, &last, &e.name.value, &tags) {
+            Ok(()) => {
+                self.record(order, e, first, last, Kind::Kept, None);
+                if let Some((_, row)) = self.rows.last_mut() {
+                    row.state_kind = Some(a.kind.clone());
                 }
-                Err(err) => {
-                    let p = self.failure(e, &err, e.name.span.clone()).with_note(
-                        format!(
-                            "`{}` is at {} in the state file `{state_name}`; remove it from the \
-                             state file to place it again",
-                            e.name.value, a.first
-                        ),
-                        None,
-                    );
-                    self.problems.push(p);
-                }
             }
+            Err(Error::OutsidePools { .. } | Error::UnknownTag { .. })
+                if defer && has_controllers =>
+            {
+                self.deferred.push(Deferred::Kept(order, a.clone()));
+            }
+            Err(err) => {
+                let p = self.failure(e, &err, e.name.span.clone()).with_note(
+                    format!(
+                        "`{}` is at {} in the state file `{state_name}`; remove it from the \
+                         state file to place it again",
+                        e.name.value, a.first
+                    ),
+                    None,
+                );
+                self.problems.push(p);
+            }
+        }
+    }
+
+    /// Whether the plan has controllers: devices or growth rules that provide pools.
+    fn has_controllers(&self) -> bool {
+        !self.plan.rules.is_empty() || self.plan.entries.iter().any(|e| !e.provides.is_empty())
+    }
+
+    /// The deferred reservations, again and again while controllers placed in between
+    /// provide pools for some of them; what still fails is reported.
+    fn retry_deferred(&mut self) {
+        loop {
+            let pending = std::mem::take(&mut self.deferred);
+            if pending.is_empty() {
+                return;
+            }
+            let before = pending.len();
+            for d in &pending {
+                self.place_deferred(d, true);
+            }
+            if self.deferred.len() == before {
+                let last = std::mem::take(&mut self.deferred);
+                for d in &last {
+                    self.place_deferred(d, false);
+                }
+                return;
+            }
+        }
+    }
+
+    fn place_deferred(&mut self, d: &Deferred, defer: bool) {
+        match d {
+            Deferred::Explicit(order) => {
+                let e = self.plan.entries[*order].clone();
+                self.place_explicit(*order, &e, defer);
+            }
+            Deferred::Kept(order, a) => self.keep_one(*order, a, defer),
         }
     }
 
@@ -1003,38 +1182,99 @@ impl Runner {
     fn automatic(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
-            if self.placed.contains(&e.name.value) || e.address.is_some() || e.disk.is_some() {
+            if e.rule.is_some()
+                || e.companion.is_some()
+                || self.done.contains(&(e.name.value.clone(), e.part))
+                || e.address.is_some()
+                || e.disk.is_some()
+            {
                 continue;
             }
             let e = e.clone();
             self.place_auto(order, &e);
         }
+        // Companions come with their device; one left over has none placed in this run.
+        for order in 0..self.plan.entries.len() {
+            let e = &self.plan.entries[order];
+            if let Some((of, _)) = &e.companion {
+                if !self.done.contains(&(e.name.value.clone(), e.part))
+                    && self.done.contains(&(of.value.clone(), 0))
+                {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "companion `{}` has no place: `{}` was placed in an earlier run \
+                             without it; companions are placed together with their device",
+                            e.name.value, of.value
+                        ),
+                        e.name.span.clone(),
+                    ));
+                } else if !self.plan.names.contains_key(&of.value) {
+                    self.problems.push(Problem::at(
+                        format!(
+                            "`{}` is a companion of `{}`, which the plan does not have",
+                            e.name.value, of.value
+                        ),
+                        of.span.clone(),
+                    ));
+                }
+            }
+        }
     }
 
-    /// Places one entry automatically: by its preferences, or within its pattern.
+    /// Places one entry automatically: by its preferences, or within its pattern;
+    /// when it finds no room, a growth rule that serves it may add a controller.
     fn place_auto(&mut self, order: usize, e: &Entry) {
-        let Some(ext) = self.extents(e) else { return };
+        self.place_auto_at(order, e, 0);
+    }
+
+    /// [`Runner::place_auto`] at growth depth `depth` (a controller placed for a
+    /// controller placed for a device ...).
+    fn place_auto_at(&mut self, order: usize, e: &Entry, depth: usize) {
+        let (p, exhausted) = match self.try_auto(order, e) {
+            Ok(()) => return,
+            Err(x) => x,
+        };
+        if exhausted && depth < MAX_GROWTH_DEPTH && self.grow_for(order, e, depth) {
+            return;
+        }
+        self.problems.push(p);
+    }
+
+    /// One attempt at placing an entry automatically; on failure the problem and
+    /// whether the request found no room (which growth may cure).
+    fn try_auto(&mut self, order: usize, e: &Entry) -> Result<(), (Problem, bool)> {
+        let Some(ext) = self.extents(e) else {
+            let p = self
+                .problems
+                .pop()
+                .unwrap_or_else(|| Problem::new("bad block", None));
+            return Err((p, false));
+        };
         let tags = Self::tags(e);
         let space = &mut self.spaces[e.space];
         if !e.prefer.is_empty() {
             let prefs: Vec<&str> = e.prefer.iter().map(|p| p.value.as_str()).collect();
-            match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
+            return match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
                 Ok((first, last, i)) => {
-                    self.record(order, e, first, last, Kind::Preferred, Some(i + 1))
+                    self.record(order, e, first, last, Kind::Preferred, Some(i + 1));
+                    Ok(())
                 }
                 Err((err, i)) => {
                     let at = i
                         .and_then(|i| e.prefer.get(i))
                         .map_or(e.name.span.clone(), |p| p.span.clone());
-                    let p = self.failure(e, &err, at);
-                    self.problems.push(p);
+                    let exhausted =
+                        matches!(err, Error::Exhausted { .. } | Error::UnknownTag { .. });
+                    Err((self.failure(e, &err, at), exhausted))
                 }
-            }
-            return;
+            };
         }
         let within = e.within.as_ref().map(|w| w.value.as_str());
         match space.reserve_first(within, &ext, &e.name.value, &tags) {
-            Ok((first, last)) => self.record(order, e, first, last, Kind::Auto, None),
+            Ok((first, last)) => {
+                self.record(order, e, first, last, Kind::Auto, None);
+                Ok(())
+            }
             Err(err) => {
                 let at = match (&err, &e.within, &e.block) {
                     (Error::BadPattern { .. } | Error::OutOfRange { .. }, Some(w), _) => {
@@ -1043,12 +1283,144 @@ impl Runner {
                     (Error::BadBlock { .. }, _, Some(b)) => b.span.clone(),
                     _ => e.name.span.clone(),
                 };
-                let p = self.failure(e, &err, at);
-                self.problems.push(p);
+                let exhausted = matches!(err, Error::Exhausted { .. } | Error::UnknownTag { .. });
+                Err((self.failure(e, &err, at), exhausted))
             }
         }
     }
 }
+
+impl Runner {
+    /// A device with `at` got its whole block: it keeps the `at` address, its
+    /// companions take theirs (their `offset` in the block), the rest is given back.
+    fn split_block(
+        &mut self,
+        order: usize,
+        e: &Entry,
+        first: Values,
+        last: Values,
+        kind: Kind,
+        pref: Option<usize>,
+    ) {
+        let name = e.name.value.clone();
+        let space = e.space;
+        let problems = self.problems.len();
+        let companions: Vec<(usize, Entry)> = self
+            .plan
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.companion.as_ref().is_some_and(|(of, _)| of.value == name))
+            .map(|(i, c)| (i, c.clone()))
+            .collect();
+        let s = &self.spaces[space];
+        let (first_text, last_text) = (s.show(&first), s.show(&last));
+        let mut places = Vec::new();
+        let at = e.at.as_ref().map_or("", |a| a.value.as_str());
+        match s.apply(&first, at) {
+            Ok(v) => places.push((order, e.clone(), v)),
+            Err(why) => {
+                let span =
+                    e.at.as_ref()
+                        .map_or(e.name.span.clone(), |a| a.span.clone());
+                self.problems.push(Problem::at(why, span));
+            }
+        }
+        for (i, c) in &companions {
+            let Some((_, offset)) = &c.companion else {
+                continue;
+            };
+            if c.space != space {
+                self.problems.push(Problem::at(
+                    format!(
+                        "companion `{}` is in space `{}`, its device `{name}` in `{}`",
+                        c.name.value,
+                        self.space_name(c),
+                        self.space_name(e)
+                    ),
+                    c.name.span.clone(),
+                ));
+                continue;
+            }
+            match s.apply(&first, &offset.value) {
+                Ok(v) if v >= first && v <= last => places.push((*i, c.clone(), v)),
+                Ok(v) => self.problems.push(Problem::at(
+                    format!(
+                        "the offset `{}` of `{}` is {}, outside the block {first_text}..={last_text} of `{name}`",
+                        offset.value,
+                        c.name.value,
+                        s.show(&v)
+                    ),
+                    offset.span.clone(),
+                )),
+                Err(why) => self.problems.push(Problem::at(why, offset.span.clone())),
+            }
+        }
+        for w in 1..places.len() {
+            if let Some(dup) = places[..w].iter().find(|p| p.2 == places[w].2) {
+                self.problems.push(Problem::at(
+                    format!(
+                        "`{}` and `{}` have the same place {} in the block of `{name}`",
+                        dup.1.name.value,
+                        places[w].1.name.value,
+                        s.show(&places[w].2)
+                    ),
+                    places[w].1.name.span.clone(),
+                ));
+            }
+        }
+        let space_ref = &mut self.spaces[space];
+        let before = space_ref.clone();
+        if self.problems.len() == problems {
+            if let Err(err) = space_ref.release_owned(&name, &first_text, &last_text) {
+                self.problems
+                    .push(Problem::at(format!("{err}"), e.name.span.clone()));
+            }
+        }
+        let mut ok = Vec::new();
+        if self.problems.len() == problems {
+            for (i, c, v) in &places {
+                let tags = Self::tags(c);
+                match self.spaces[space].reserve_range(v, v, &c.name.value, &tags) {
+                    Ok(()) => ok.push((*i, c.clone(), v.clone())),
+                    Err(err) => {
+                        let p = self.failure(c, &err, c.name.span.clone());
+                        self.problems.push(p);
+                    }
+                }
+            }
+        }
+        if self.problems.len() > problems {
+            // The block stays the device's, as it was reserved; the run fails anyway.
+            self.spaces[space] = before;
+            return;
+        }
+        for (i, c, v) in ok {
+            let mut c = c;
+            c.at = None;
+            let k = if i == order {
+                kind
+            } else {
+                companion_kind(kind)
+            };
+            self.record(i, &c, v.clone(), v, k, if i == order { pref } else { None });
+        }
+    }
+}
+
+/// A companion's kind: how its device was placed.
+fn companion_kind(kind: Kind) -> Kind {
+    match kind {
+        Kind::Preferred => Kind::Auto,
+        k => k,
+    }
+}
+
+/// How many controllers growth may try to add in one run.
+const GROWTH_BUDGET: usize = 4096;
+
+/// How deep growth may nest: a controller for a controller for ... a device.
+const MAX_GROWTH_DEPTH: usize = 8;
 
 /// A scope in messages: `vm1`, or "none".
 fn scope_text(scope: Option<&str>) -> String {

@@ -3,16 +3,21 @@
 
 use std::sync::Arc;
 
-use crate::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynType};
+use crate::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynPattern, DynType};
 use crate::schema::TypeDef;
 use crate::{Count, Error, Policy, Snapshot};
 
 /// An address as one value per field.
 pub type Values = Vec<u128>;
 
+#[derive(Clone)]
 pub struct Space {
     ty: Arc<DynType>,
     alloc: DynAllocator,
+    /// The pools in the order they came into being, with their tags.
+    pools: Vec<(String, Vec<String>)>,
+    /// Whether automatic choice searches the pools in that order (else by address).
+    creation_order: bool,
 }
 
 fn range_values(r: &DynBlockRange) -> (Values, Values) {
@@ -36,6 +41,8 @@ impl Space {
         Ok(Space {
             alloc: DynAllocator::new(Arc::clone(&ty), policy),
             ty,
+            pools: Vec::new(),
+            creation_order: false,
         })
     }
 
@@ -43,12 +50,108 @@ impl Space {
         self.ty.name()
     }
 
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.ty.field_index(name)
+    }
+
     pub fn field_count(&self) -> usize {
         self.ty.fields().len()
     }
 
     pub fn add_pool(&mut self, pattern: &str, tags: &[&str]) -> Result<(), Error> {
-        self.alloc.add_pool_tagged(pattern, tags)
+        self.alloc.add_pool_tagged(pattern, tags)?;
+        self.pools.push((
+            pattern.to_string(),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+        ));
+        Ok(())
+    }
+
+    /// Whether a pool was added with exactly this pattern.
+    pub fn has_pool(&self, pattern: &str) -> bool {
+        self.pools.iter().any(|(p, _)| p == pattern)
+    }
+
+    /// `base` with the fields `pattern` names set to its single values (`function=7`).
+    pub fn apply(&self, base: &[u128], pattern: &str) -> Result<Values, String> {
+        let p = self.ty.parse_pattern(pattern).map_err(|e| e.to_string())?;
+        let mut out = base.to_vec();
+        for (i, f) in self.ty.fields().iter().enumerate() {
+            if let Some(r) = p.range(i) {
+                if r.start() != r.end() {
+                    return Err(format!(
+                        "`{pattern}` gives `{}` a range; a place in a block needs one value per field",
+                        f.name
+                    ));
+                }
+                if let Some(v) = out.get_mut(i) {
+                    *v = *r.start();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Searches the pools in the order they came into being.
+    pub fn set_creation_order(&mut self, on: bool) {
+        self.creation_order = on;
+    }
+
+    /// Removes a pool added with `pattern`; refused while it holds a reservation.
+    pub fn remove_pool(&mut self, pattern: &str) -> Result<(), Error> {
+        self.alloc.remove_pool(pattern)?;
+        if let Some(i) = self.pools.iter().rposition(|(p, _)| p == pattern) {
+            self.pools.remove(i);
+        }
+        Ok(())
+    }
+
+    /// The owners of the reservations that lie in `pattern`, other than `except`, in
+    /// address order.
+    pub fn owners_in(&self, pattern: &str, except: &str) -> Result<Vec<String>, Error> {
+        let p = self.ty.parse_pattern(pattern)?;
+        let mut out: Vec<String> = Vec::new();
+        for (first, last, owner) in self.alloc.owners() {
+            if owner != except
+                && (p.matches(&first) || p.matches(&last))
+                && !out.iter().any(|o| o == owner)
+            {
+                out.push(owner.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pools in creation order that carry every tag of `tags`, each narrowed to
+    /// `within`; `None` when a pool and `within` share no address.
+    fn ordered_pools(&self, within: &DynPattern, tags: &[&str]) -> Vec<DynPattern> {
+        let mut out = Vec::new();
+        for (pattern, ptags) in &self.pools {
+            if !tags.iter().all(|t| ptags.iter().any(|p| p == t)) {
+                continue;
+            }
+            let Ok(pool) = self.ty.parse_pattern(pattern) else {
+                continue;
+            };
+            let mut narrowed = within.clone();
+            let mut empty = false;
+            for i in 0..self.field_count() {
+                let (lo, hi) = match (pool.range(i), within.range(i)) {
+                    (None, None) => continue,
+                    (Some(r), None) | (None, Some(r)) => (*r.start(), *r.end()),
+                    (Some(a), Some(b)) => ((*a.start()).max(*b.start()), (*a.end()).min(*b.end())),
+                };
+                if lo > hi {
+                    empty = true;
+                    break;
+                }
+                narrowed = narrowed.with_range(i, lo, hi);
+            }
+            if !empty {
+                out.push(narrowed);
+            }
+        }
+        out
     }
 
     /// Parses an address in the type's format.
@@ -139,6 +242,29 @@ impl Space {
         tags: &[&str],
     ) -> Result<(Values, Values), Error> {
         let pattern = within.unwrap_or("*");
+        if self.creation_order {
+            let whole = self.ty.parse_pattern(pattern)?;
+            for narrowed in self.ordered_pools(&whole, tags) {
+                let got = if Self::is_single(ext) {
+                    self.alloc
+                        .owned_by(owner)
+                        .requiring(tags)
+                        .reserve_first(narrowed)
+                        .map(|a| single(&a))
+                } else {
+                    let block = self.ty.parse_block(&self.block_text(ext))?;
+                    self.alloc
+                        .owned_by(owner)
+                        .requiring(tags)
+                        .reserve_block(narrowed, block)
+                        .map(|r| range_values(&r))
+                };
+                match got {
+                    Err(Error::Exhausted { .. }) => continue,
+                    other => return other,
+                }
+            }
+        }
         if Self::is_single(ext) {
             self.alloc
                 .owned_by(owner)
@@ -237,6 +363,8 @@ impl Space {
         Space {
             ty: Arc::clone(&self.ty),
             alloc: DynAllocator::new(Arc::clone(&self.ty), self.alloc.policy()),
+            pools: Vec::new(),
+            creation_order: self.creation_order,
         }
     }
 

@@ -120,7 +120,7 @@ pub fn parse(text: &str) -> Result<State, String> {
     }
     let mut state = State::default();
     let mut space_names: HashSet<String> = HashSet::new();
-    let mut devices: HashSet<(Option<String>, String)> = HashSet::new();
+    let mut devices: HashSet<(Option<String>, String, String)> = HashSet::new();
     match root.get("spaces") {
         Some(Value::Object(spaces)) => {
             for (name, s) in spaces {
@@ -173,7 +173,8 @@ pub fn parse(text: &str) -> Result<State, String> {
                     }
                     Some(_) => return Err(format!("`scope` of {what} must be a string")),
                 };
-                if !devices.insert((scope.clone(), device.clone())) {
+                // A device has one address per space (a NIC: a PCI slot and a MAC).
+                if !devices.insert((scope.clone(), device.clone(), space.clone())) {
                     return Err(match &scope {
                         None => format!("device `{device}` is assigned twice"),
                         Some(s) => format!("device `{device}` of scope `{s}` is assigned twice"),

@@ -14,7 +14,17 @@ fn bundled(name: &str) -> Plan {
     Plan::from_toml(&text).unwrap()
 }
 
-const BUNDLED: [&str; 5] = ["i440fx", "q35", "disks", "ipam", "s390"];
+const BUNDLED: [&str; 9] = [
+    "i440fx",
+    "q35",
+    "disks",
+    "ipam",
+    "s390",
+    "i440fx-nics",
+    "q35-pcie",
+    "virtio-serial",
+    "scsi-disks",
+];
 
 /// The first space of a plan (by device), for an added automatic device.
 fn first_space(plan: &Plan) -> String {
@@ -40,8 +50,8 @@ fn adding_a_device_equals_a_rerun_with_the_state() {
             .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
             .unwrap();
         assert_eq!(incremental.state(), rerun.state(), "{name}");
-        let last = rerun.placements().last().unwrap();
-        assert_eq!((&last.first, &last.last), (&added.first, &added.last));
+        let again = rerun.placements().find(|p| p.device == "added").unwrap();
+        assert_eq!((&again.first, &again.last), (&added.first, &added.last));
     }
 }
 
@@ -54,17 +64,25 @@ fn removing_a_device_equals_a_rerun_with_the_state() {
         let devices: Vec<String> = plan.devices().map(str::to_string).collect();
         for device in &devices {
             let mut incremental = plan.run(&opts).unwrap();
-            let gone = incremental.remove_device(device).unwrap();
-            assert_eq!(gone.kind, Kind::Released);
-            assert_eq!(&gone.device, device);
-
             let mut smaller = plan.clone();
             assert!(smaller.remove_device(device));
-            let rerun = smaller
-                .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
-                .unwrap();
+            let rerun = smaller.run(&RunOptions::new(plans_dir()).previous(&state, "state"));
+            let gone = match incremental.remove_device(device) {
+                Ok(gone) => gone,
+                Err(_) => {
+                    // A controller with devices in its pools: refused, and a re-run
+                    // without it fails too (their addresses have no pool).
+                    assert_eq!(incremental.state(), state, "{name}: {device}");
+                    assert!(rerun.is_err(), "{name}: {device}");
+                    continue;
+                }
+            };
+            assert_eq!(gone.kind, Kind::Released);
+            assert_eq!(&gone.device, device);
+            let rerun = rerun.unwrap();
             assert_eq!(incremental.state(), rerun.state(), "{name}: {device}");
-            assert_eq!(rerun.released(), [gone], "{name}: {device}");
+            assert_eq!(rerun.released(), incremental.released(), "{name}: {device}");
+            assert_eq!(rerun.released()[0], gone, "{name}: {device}");
         }
     }
 }
@@ -378,4 +396,545 @@ fn other_scopes_spaces_stay_in_the_state() {
     let p = again.placements().next().unwrap();
     assert_eq!((p.kind, p.first.as_str()), (Kind::Kept, "0000:00:01.0"));
     assert!(again.released().is_empty());
+}
+
+// Topology: devices with several addresses, controllers, growth.
+
+fn rows(placed: &Placed) -> Vec<(String, String, String, String)> {
+    placed
+        .placements()
+        .map(|p| {
+            (
+                p.device.clone(),
+                p.space.clone(),
+                p.address_text(),
+                p.kind_text(),
+            )
+        })
+        .collect()
+}
+
+fn row(device: &str, space: &str, address: &str, kind: &str) -> (String, String, String, String) {
+    (device.into(), space.into(), address.into(), kind.into())
+}
+
+#[test]
+fn a_device_with_two_addresses_has_a_row_per_space_and_keeps_both() {
+    let text = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space]]
+name = "mac"
+schema = "../../schemas/mac.toml"
+
+[[device]]
+name = "nic"
+space = "pci"
+
+[[device.need]]
+space = "mac"
+
+[[device]]
+name = "disk"
+space = "pci"
+"#;
+    let plan = Plan::from_toml(text).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    // pci.toml's pool starts at slot 1; mac.toml's at 52:54:00:00:00:00.
+    assert_eq!(
+        rows(&placed),
+        [
+            row("nic", "pci", "0000:00:01.0", "auto"),
+            row("nic", "mac", "52:54:00:00:00:00", "auto"),
+            row("disk", "pci", "0000:00:01.1", "auto"),
+        ]
+    );
+    let state = placed.state();
+    let again = plan
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let kinds: Vec<String> = again.placements().map(|p| p.kind_text()).collect();
+    assert_eq!(kinds, ["kept", "kept", "kept"]);
+    assert_eq!(again.state(), state);
+}
+
+/// A controller built in code: a root port whose index is 5 provides `bus=5, slot=0`
+/// tagged for endpoints; an endpoint finds it.
+#[test]
+fn a_controller_provides_a_pool_from_its_own_values() {
+    let pci = crate::schema::Schema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+    let index = crate::schema::Schema::from_toml(include_str!(
+        "../../examples/plans/schemas/controller-index.toml"
+    ))
+    .unwrap();
+    let mut plan = Plan::new();
+    plan.add_space(
+        SpaceSpec::new("pci", pci.types[0].clone()).pool("domain=0, bus=0, slot=1..=31", &[]),
+    )
+    .unwrap();
+    plan.add_space(SpaceSpec::new("index", index.types[0].clone()).pool("index=1..=255", &[]))
+        .unwrap();
+    plan.add_device(
+        DeviceSpec::new("rp", "pci")
+            .address("0000:00:02.0")
+            .need(NeedSpec::new("index").address("5"))
+            .provide(
+                "pci",
+                "domain=0, bus={index.index}, slot=0, function=0",
+                &["pcie"],
+            ),
+    )
+    .unwrap();
+    plan.add_device(DeviceSpec::new("nvme", "pci").tags(&["pcie"]))
+        .unwrap();
+    let mut placed = plan.run(&RunOptions::default()).unwrap();
+    assert_eq!(
+        rows(&placed),
+        [
+            row("rp", "pci", "0000:00:02.0", "explicit"),
+            row("rp", "index", "5", "explicit"),
+            row("nvme", "pci", "0000:05:00.0", "auto"),
+        ]
+    );
+    // The bus takes one endpoint: a second finds no room, and nothing changes.
+    let before = placed.state();
+    let err = placed
+        .add_device(DeviceSpec::new("nvme2", "pci").tags(&["pcie"]))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("cannot place `nvme2`"), "{err}");
+    assert_eq!(placed.state(), before);
+}
+
+#[test]
+fn removing_a_controller_with_devices_behind_it_is_refused_and_changes_nothing() {
+    let plan = bundled("q35-pcie");
+    let mut placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let before = placed.state();
+    // root-port0 (00:02.0) provides bus 1, where net0 is, and functions 1-7 of slot 2,
+    // where root-port1 to root-port7 are.
+    let err = placed.remove_device("root-port0").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot remove `root-port0`: `net0`, `root-port1`, `root-port2`, `root-port3`, \
+         `root-port4`, `root-port5`, `root-port6`, `root-port7` still hold addresses in \
+         the pools it provides; remove them first"
+    );
+    assert_eq!(placed.state(), before);
+    assert_eq!(placed.released(), []);
+}
+
+#[test]
+fn unplugging_the_last_device_then_its_controller_removes_the_pool_and_a_rerun_keeps_the_rest() {
+    let plan = bundled("q35-pcie");
+    let opts = RunOptions::new(plans_dir());
+    let mut placed = plan.run(&opts).unwrap();
+    let capacity = |p: &Placed| p.space_counts()[0].capacity.to_u128().unwrap();
+    let full = capacity(&placed);
+    // nvme1 is alone on bus 12, behind root-port11 (00:03.3, index 12).
+    let err = placed.remove_device("root-port11").unwrap_err();
+    assert!(err.to_string().contains("`nvme1` still holds"), "{err}");
+    placed.remove_device("nvme1").unwrap();
+    let gone = placed.remove_device("root-port11").unwrap();
+    assert_eq!(
+        (gone.space.as_str(), gone.first.as_str(), gone.kind),
+        ("pci", "0000:00:03.3", Kind::Released)
+    );
+    // Bus 12's one address left with its pool; 00:03.3 stays in root-port8's slot group.
+    assert_eq!(capacity(&placed), full - 1);
+    let state = placed.state();
+    assert!(!state.assignments.iter().any(|a| a.device == "root-port11"));
+
+    let mut smaller = plan.clone();
+    assert!(smaller.remove_device("nvme1"));
+    let rerun = smaller
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    // Every address stays; the spare (root-port12, bus 13) is still empty, so no new
+    // root port is added.
+    let kept: Vec<(String, String, String)> = rerun
+        .placements()
+        .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+        .collect();
+    let mut before: Vec<(String, String, String)> = placed
+        .placements()
+        .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+        .collect();
+    let mut after = kept.clone();
+    before.sort();
+    after.sort();
+    assert_eq!(after, before);
+    assert!(rerun
+        .placements()
+        .all(|p| matches!(p.kind, Kind::Kept | Kind::Fixed)));
+    assert_eq!(capacity(&rerun), full - 1);
+    assert_eq!(rerun.state(), state);
+}
+
+#[test]
+fn hot_plug_takes_the_spare_and_a_new_spare_is_added_as_a_rerun_would() {
+    let plan = bundled("q35-pcie");
+    let opts = RunOptions::new(plans_dir());
+    let mut placed = plan.run(&opts).unwrap();
+    let state = placed.state();
+    let device = DeviceSpec::new("hot0", "pci").tags(&["pcie"]);
+    let added = placed.add_device(device.clone()).unwrap().clone();
+    // The spare root-port12 has index 13: bus 13.
+    assert_eq!(
+        (added.first.as_str(), added.kind),
+        ("0000:0d:00.0", Kind::Auto)
+    );
+    let spare: Vec<String> = placed
+        .placements()
+        .filter(|p| p.device == "root-port13")
+        .map(|p| p.address_text())
+        .collect();
+    assert_eq!(spare, ["0000:00:03.5", "14"]);
+
+    let mut bigger = plan.clone();
+    bigger.add_device(device).unwrap();
+    let rerun = bigger
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let addresses = |p: &Placed| {
+        let mut v: Vec<(String, String, String)> = p
+            .placements()
+            .map(|p| (p.device.clone(), p.space.clone(), p.address_text()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(addresses(&rerun), addresses(&placed));
+}
+
+#[test]
+fn growth_stops_at_the_limit_and_then_nothing_is_placed() {
+    let text = std::fs::read_to_string(plans_dir().join("q35-pcie.toml")).unwrap();
+    let text = text.replace("limit = 30", "limit = 5");
+    let plan = Plan::from_toml(&text).unwrap();
+    let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+        panic!("the plan needs 12 root ports")
+    };
+    let failed: Vec<&str> = problems
+        .iter()
+        .map(|p| p.message.split('`').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        failed,
+        ["disk2", "disk3", "balloon", "rng", "gpu", "nvme0", "nvme1"]
+    );
+}
+
+#[test]
+fn growth_is_deterministic() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        let plan = bundled(name);
+        let a = plan.run(&RunOptions::new(plans_dir())).unwrap();
+        let b = plan.run(&RunOptions::new(plans_dir())).unwrap();
+        assert_eq!(rows(&a), rows(&b), "{name}");
+        assert_eq!(a.state(), b.state(), "{name}");
+    }
+}
+
+#[test]
+fn pools_are_searched_by_address_or_by_creation() {
+    let pci = crate::schema::Schema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+    for (creation, expected) in [(false, "0000:01:00.0"), (true, "0000:05:00.0")] {
+        let mut space = SpaceSpec::new("pci", pci.types[0].clone())
+            .pool("domain=0, bus=5, slot=0", &[])
+            .pool("domain=0, bus=1, slot=0", &[]);
+        if creation {
+            space = space.creation_order();
+        }
+        let mut plan = Plan::new();
+        plan.add_space(space).unwrap();
+        plan.add_device(DeviceSpec::new("dev", "pci")).unwrap();
+        let placed = plan.run(&RunOptions::default()).unwrap();
+        let first: Vec<String> = placed.placements().map(|p| p.address_text()).collect();
+        assert_eq!(first, [expected], "creation order: {creation}");
+    }
+}
+
+/// Two rules that serve each other's controllers, on a full bus: growth gives up
+/// quickly instead of nesting without end, and the plan fails with the device's error.
+#[test]
+fn rules_that_serve_each_other_end() {
+    let text = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space.pool]]
+pattern = "domain=0, bus=0, slot=1, function=0"
+
+[[space]]
+name = "index"
+schema = "schemas/controller-index.toml"
+
+[[space.pool]]
+pattern = "index=1..=255"
+
+[[device]]
+name = "a"
+space = "pci"
+
+[[device]]
+name = "b"
+space = "pci"
+"#;
+    let mut text = text.to_string();
+    for n in ["x", "y", "z"] {
+        text.push_str(&format!(
+            "\n[[grow]]\nname = \"{n}{{n}}\"\nspace = \"pci\"\nwithin = \"bus=7\"\n\
+             [[grow.need]]\nspace = \"index\"\n[[grow.provide]]\nspace = \"pci\"\n\
+             pattern = \"domain=0, bus=9, slot={{index.index}}\"\n"
+        ));
+    }
+    let plan = Plan::from_toml(&text).unwrap();
+    let start = std::time::Instant::now();
+    let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+        panic!("bus 7 has no pool: no controller can be placed")
+    };
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("cannot place `b` in space `pci`"),
+        "{messages:?}"
+    );
+}
+
+const USB2: &str = r#"
+[[space]]
+name = "pci"
+schema = "../../schemas/pci.toml"
+
+[[space.pool]]
+pattern = "domain=0, bus=0, slot=1..=31"
+
+[[device]]
+name = "net0"
+
+# USB2: EHCI at function 7 of a whole free slot, its UHCI companions at 0, 1, 2.
+[[device]]
+name = "ehci"
+block = "function=8"
+at = "function=7"
+
+[[device]]
+name = "uhci1"
+companion-of = "ehci"
+offset = "function=0"
+
+[[device]]
+name = "uhci2"
+companion-of = "ehci"
+offset = "function=1"
+
+[[device]]
+name = "uhci3"
+companion-of = "ehci"
+offset = "function=2"
+
+[[device]]
+name = "disk0"
+within = "slot=2"
+"#;
+
+#[test]
+fn companions_take_their_offsets_in_their_devices_block() {
+    let plan = Plan::from_toml(USB2).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    // Slot 1 has net0 at function 0, so the first whole free slot is 2; functions 3 to
+    // 6 are given back, and disk0 takes the first of them.
+    assert_eq!(
+        rows(&placed),
+        [
+            row("net0", "pci", "0000:00:01.0", "auto"),
+            row("ehci", "pci", "0000:00:02.7", "auto"),
+            row("uhci1", "pci", "0000:00:02.0", "auto"),
+            row("uhci2", "pci", "0000:00:02.1", "auto"),
+            row("uhci3", "pci", "0000:00:02.2", "auto"),
+            row("disk0", "pci", "0000:00:02.3", "auto"),
+        ]
+    );
+    let state = placed.state();
+    let again = plan
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let kinds: Vec<String> = again.placements().map(|p| p.kind_text()).collect();
+    assert_eq!(kinds, ["kept"; 6]);
+    assert_eq!(again.state(), state);
+}
+
+#[test]
+fn companion_mistakes_are_reported() {
+    for (from, to, message) in [
+        (
+            "offset = \"function=2\"",
+            "offset = \"function=1\"",
+            "`uhci2` and `uhci3` have the same place 0000:00:02.1 in the block of `ehci`",
+        ),
+        (
+            "offset = \"function=2\"",
+            "offset = \"slot=3\"",
+            "the offset `slot=3` of `uhci3` is 0000:00:03.0, outside the block \
+             0000:00:02.0..=0000:00:02.7 of `ehci`",
+        ),
+        (
+            "offset = \"function=2\"",
+            "offset = \"function=2..=3\"",
+            "`function=2..=3` gives `function` a range; a place in a block needs one value per field",
+        ),
+        (
+            "companion-of = \"ehci\"\noffset = \"function=2\"",
+            "companion-of = \"echi\"\noffset = \"function=2\"",
+            "`uhci3` is a companion of `echi`, which the plan does not have",
+        ),
+    ] {
+        let text = USB2.replace(from, to);
+        let plan = Plan::from_toml(&text).unwrap();
+        let Err(PlanError::Problems(problems)) = plan.run(&RunOptions::new(plans_dir())) else {
+            panic!("{to}: the plan must fail")
+        };
+        // The first problem is the companion's (disk0 may then find slot 2 taken).
+        assert_eq!(problems[0].message, message, "{to}");
+    }
+    let text = USB2.replace("at = \"function=7\"\n", "");
+    let plan = Plan::from_toml(&text.replace("block = \"function=8\"\n", "")).unwrap();
+    assert!(plan.run(&RunOptions::new(plans_dir())).is_err());
+    let problems = Plan::from_toml(&USB2.replace("block = \"function=8\"\n", "")).unwrap_err();
+    assert_eq!(
+        problems[0].message,
+        "`at` is the address a device keeps of its `block`; this device has no `block`"
+    );
+}
+
+/// libvirt's aggregate slots: a user device at 00:02.0 pushes the root ports to 00:03.0,
+/// not 00:02.1, because the other functions of a slot go to root ports only when a root
+/// port holds function 0 (a pool it provides to its class).
+#[test]
+fn a_user_device_in_a_slot_pushes_root_ports_to_the_next_slot() {
+    let text = std::fs::read_to_string(plans_dir().join("q35-pcie.toml")).unwrap();
+    let text = text.replacen(
+        "# An integrated device",
+        "[[device]]\nname = \"sound\"\nspace = \"pci\"\naddress = \"0000:00:02.0\"\n\
+         tags = [\"root\"]\n\n# An integrated device",
+        1,
+    );
+    let plan = Plan::from_toml(&text).unwrap();
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let at = |device: &str| {
+        placed
+            .placements()
+            .find(|p| p.device == device && p.space == "pci")
+            .map(|p| p.address_text())
+            .unwrap()
+    };
+    assert_eq!(at("sound"), "0000:00:02.0");
+    assert_eq!(at("vga"), "0000:00:01.0");
+    assert_eq!(at("root-port0"), "0000:00:03.0");
+    assert_eq!(at("root-port1"), "0000:00:03.1");
+    assert_eq!(at("root-port7"), "0000:00:03.7");
+    assert_eq!(at("root-port8"), "0000:00:04.0");
+    // Nothing but sound is in slot 2.
+    let slot2: Vec<&str> = placed
+        .placements()
+        .filter(|p| p.first.starts_with("0000:00:02."))
+        .map(|p| p.device.as_str())
+        .collect();
+    assert_eq!(slot2, ["sound"]);
+}
+
+/// The topology plans cut short anywhere, or with their numbers changed, never panic:
+/// they run or report problems.
+#[test]
+fn mangled_topology_plans_do_not_panic() {
+    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+        let text = std::fs::read_to_string(plans_dir().join(format!("{name}.toml"))).unwrap();
+        let mut variants: Vec<String> = (0..text.len())
+            .step_by(97)
+            .filter(|&i| text.is_char_boundary(i))
+            .map(|i| text[..i].to_string())
+            .collect();
+        for (from, to) in [
+            ("{index.index}", "{index.nope}"),
+            ("{index.index}", "{nope.index}"),
+            ("{index.index}", "{index.index"),
+            ("{n}", "{m}"),
+            ("limit = ", "limit = -"),
+            ("spare = 1", "spare = 99"),
+            ("slot=0", "slot=0..=40"),
+            ("index=1..=255", "index=1..=2"),
+            ("index=0..=15", "index=0..=0"),
+            ("index=0..=7", "index=9..=7"),
+        ] {
+            variants.push(text.replace(from, to));
+        }
+        for v in variants {
+            if let Ok(plan) = Plan::from_toml(&v) {
+                if let Ok(placed) = plan.run(&RunOptions::new(plans_dir())) {
+                    let state = placed.state();
+                    let _ = plan.run(&RunOptions::new(plans_dir()).previous(&state, "state"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn topology_keys_are_checked() {
+    let base = "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n";
+    for (extra, message) in [
+        (
+            "order = \"random\"\n",
+            "unknown pool order `random`; the orders are `address`, `creation`",
+        ),
+        (
+            "[[grow]]\nname = \"bridge\"\n[[grow.provide]]\npattern = \"bus=1\"\n",
+            "the `name` of a `[[grow]]` needs `{n}`, the number of each controller it adds",
+        ),
+        (
+            "[[grow]]\nname = \"bridge{n}\"\n",
+            "a `[[grow]]` provides no pool: add a `[[grow.provide]]`",
+        ),
+        (
+            "[[grow]]\nname = \"b{n}\"\nlimit = \"2\"\n[[grow.provide]]\npattern = \"bus=1\"\n",
+            "`limit` of a `[[grow]]` must be an integer, found a string",
+        ),
+        (
+            "[[device]]\nname = \"d\"\n[[device.provide]]\nspace = \"usb\"\npattern = \"bus=1\"\n",
+            "unknown space `usb`; the spaces are `pci`",
+        ),
+        (
+            "[[device]]\nname = \"d\"\n[[device.need]]\nspace = \"pci\"\nwithin = \"bus=0\"\nprefer = [\"bus=1\"]\n",
+            "a need has either `within` or `prefer`, not both; put the constraint into each preference",
+        ),
+        (
+            "[[device]]\nname = \"d\"\noffset = \"function=1\"\n",
+            "`offset` is for a companion; add `companion-of`",
+        ),
+    ] {
+        let text = format!("{base}{extra}");
+        let problems = Plan::from_toml(&text).unwrap_err();
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages, [message], "{extra}");
+    }
+}
+
+#[test]
+fn removing_a_device_with_two_addresses_from_a_plan_removes_both() {
+    let mut plan = Plan::from_toml(
+        "[[space]]\nname = \"pci\"\nschema = \"../../schemas/pci.toml\"\n\
+         [[space]]\nname = \"mac\"\nschema = \"../../schemas/mac.toml\"\n\
+         [[device]]\nname = \"nic\"\nspace = \"pci\"\n[[device.need]]\nspace = \"mac\"\n\
+         [[device]]\nname = \"disk\"\nspace = \"pci\"\n",
+    )
+    .unwrap();
+    assert_eq!(plan.devices().collect::<Vec<_>>(), ["nic", "disk"]);
+    assert!(plan.remove_device("nic"));
+    assert_eq!(plan.devices().collect::<Vec<_>>(), ["disk"]);
+    let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    assert_eq!(rows(&placed), [row("disk", "pci", "0000:00:01.0", "auto")]);
 }
