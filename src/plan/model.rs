@@ -610,7 +610,6 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                 None
             }
         };
-        let space_name = r.string(t, "space", what);
         let address = r.string(t, "address", what);
         let block = r.string(t, "block", what);
         let tags = r.strings(t, "tags", what);
@@ -657,40 +656,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
                 .with_note("the preferences are here", Some(p.span.clone())),
             );
         }
-        let space = match &space_name {
-            Some(s) => match spaces.iter().position(|x| x.name.value == s.value) {
-                Some(i) => Some(i),
-                None => {
-                    let names: Vec<String> = spaces
-                        .iter()
-                        .map(|x| format!("`{}`", x.name.value))
-                        .collect();
-                    r.problems.push(Problem::at(
-                        format!(
-                            "unknown space `{}`; the spaces are {}",
-                            s.value,
-                            if names.is_empty() {
-                                "none".to_string()
-                            } else {
-                                names.join(", ")
-                            }
-                        ),
-                        s.span.clone(),
-                    ));
-                    None
-                }
-            },
-            None if spaces.len() == 1 => Some(0),
-            None => {
-                if t.get("space").is_none() && !spaces.is_empty() {
-                    r.problems.push(Problem::at(
-                        format!("{what} has no `space`, and the plan has several"),
-                        span.clone(),
-                    ));
-                }
-                None
-            }
-        };
+        let space = space_of(&mut r, t, &spaces, what, &span);
         if let (Some(d), Some(i)) = (&disk, space) {
             if spaces[i].disk_bus.is_none() {
                 r.problems.push(Problem::at(
