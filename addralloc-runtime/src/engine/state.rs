@@ -42,6 +42,8 @@ pub(crate) struct Pool {
     /// sequential lowest-first reservation is O(1) amortized instead of a walk from
     /// the pool's start.
     pub(crate) hint: u128,
+    /// Every pool index above `top` is reserved: highest-first searches start here.
+    pub(crate) top: u128,
 }
 
 /// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
@@ -91,6 +93,10 @@ pub(crate) struct Engine {
     pub(crate) set: Set,
     /// Sorted by first index; pairwise disjoint.
     pub(crate) pools: Vec<Pool>,
+    /// Per pool (same order): its first and last index, and the largest last index of
+    /// it and every pool before it. The pools whose index interval meets `s..=e` are
+    /// found from a binary search without visiting the others (see `pools_meeting`).
+    spans: Vec<PoolSpan>,
     pub(crate) tags: Vec<Box<str>>,
     /// Owners and the extents of reservations of more than one address.
     pub(crate) records: Records,
@@ -108,18 +114,38 @@ pub(crate) struct Engine {
     /// (`reserve_first("d=1")` in a loop) then starts where the last one ended instead
     /// of hopping over every earlier reservation.
     pattern_hints: Vec<PatternHint>,
+    /// Use counter of `pattern_hints`.
+    hint_clock: u64,
+}
+
+/// See [`Engine::spans`].
+#[derive(Clone, Copy, Debug)]
+struct PoolSpan {
+    first: u128,
+    last: u128,
+    /// The largest `last` of this pool and every pool before it.
+    reach: u128,
 }
 
 /// See [`Engine::pattern_hints`].
 #[derive(Clone, Debug)]
 struct PatternHint {
+    /// The pattern's first and last index: a cheap first comparison.
+    first: u128,
+    last: u128,
     pattern: Grid,
     mask: TagMask,
+    /// Every index of the pattern in the eligible pools below `hint` is reserved.
     hint: u128,
+    /// Every index of the pattern in the eligible pools above `top` is reserved.
+    top: u128,
+    /// When it was last used (for dropping the least recently used one).
+    used: u64,
 }
 
-/// How many pattern hints are kept (oldest dropped first).
-const PATTERN_HINTS: usize = 8;
+/// How many pattern hints are kept (the least recently used dropped first). Every
+/// release lowers each of them, so they stay few.
+const PATTERN_HINTS: usize = 64;
 
 /// Aligned-start lattices (with their pool) and block runs for one block shape.
 #[derive(Clone, Debug)]
@@ -145,6 +171,7 @@ impl Engine {
             layout,
             set,
             pools: Vec::new(),
+            spans: Vec::new(),
             tags: Vec::new(),
             records: Records::default(),
             policy,
@@ -153,6 +180,7 @@ impl Engine {
             reserved: Count::ZERO,
             block_cache: None,
             pattern_hints: Vec::new(),
+            hint_clock: 0,
         }
     }
 
@@ -188,7 +216,8 @@ impl Engine {
     /// for the owner map, whose node layout is private to `alloc`).
     pub(crate) fn heap_bytes(&self) -> usize {
         let set = with_set!(&self.set, s => s.heap_bytes());
-        let pools = self.pools.capacity() * core::mem::size_of::<Pool>();
+        let pools = self.pools.capacity() * core::mem::size_of::<Pool>()
+            + self.spans.capacity() * core::mem::size_of::<PoolSpan>();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
         set + pools + tags + self.records.heap_bytes()
@@ -208,7 +237,12 @@ impl Engine {
 
     /// Adds a pool (a step-1 box) carrying `tags`.
     pub(crate) fn add_pool(&mut self, grid: Grid, tags: &[&str]) -> Result<(), Fail> {
-        if let Some(existing) = self.pools.iter().position(|p| p.grid.meets(&grid)) {
+        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
+        if let Some(existing) = self
+            .pools_meeting(first, last)
+            .filter(|&i| self.pools[i].grid.meets(&grid))
+            .min()
+        {
             return Err(Fail::PoolOverlap { existing });
         }
         let new: Vec<&str> = tags
@@ -227,10 +261,7 @@ impl Engine {
         let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
-        let first = grid.first(&self.layout);
-        let at = self
-            .pools
-            .partition_point(|p| p.grid.first(&self.layout) < first);
+        let at = self.spans.partition_point(|p| p.first < first);
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
@@ -241,16 +272,46 @@ impl Engine {
                 grid,
                 tags: mask,
                 hint: 0,
+                top: u128::MAX,
             },
         );
+        self.reindex_pools(at);
         self.journal.push(Op::PoolInsert(at, tags_before));
         Ok(())
     }
 
     fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
-        self.pools
+        self.pools_meeting(idx, idx).find(|&i| {
+            let p = &self.pools[i];
+            p.tags & mask == mask && p.grid.contains(&self.layout, idx)
+        })
+    }
+
+    /// Rebuilds `spans` from pool `from` on (after pools changed there).
+    fn reindex_pools(&mut self, from: usize) {
+        let from = from.min(self.spans.len());
+        self.spans.truncate(from);
+        let mut reach = self.spans.last().map_or(0, |p| p.reach);
+        for p in &self.pools[from..] {
+            let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
+            reach = reach.max(last);
+            self.spans.push(PoolSpan { first, last, reach });
+        }
+    }
+
+    /// The positions of the pools whose index interval meets `s..=e`, last first:
+    /// those starting at or before `e`, walked down while some pool at or below
+    /// reaches `s`. Pools whose intervals interleave are all visited; disjoint ones
+    /// cost a binary search.
+    fn pools_meeting(&self, s: u128, e: u128) -> impl Iterator<Item = usize> + '_ {
+        let end = self.spans.partition_point(|p| p.first <= e);
+        self.spans[..end]
             .iter()
-            .position(|p| p.tags & mask == mask && p.grid.contains(&self.layout, idx))
+            .enumerate()
+            .rev()
+            .take_while(move |(_, p)| p.reach >= s)
+            .filter(move |(_, p)| p.last >= s)
+            .map(|(i, _)| i)
     }
 
     // ----- queries -----------------------------------------------------------
@@ -374,7 +435,7 @@ impl Engine {
     fn set_remove(&mut self, s: u128, e: u128) {
         with_set!(&mut self.set, st => st.remove(s, e));
         self.reserved = self.reserved.sub(Count::span(s, e));
-        self.lower_hints(s);
+        self.lower_hints(s, e);
         self.journal.push(Op::SetRemove(s, e));
     }
 
@@ -534,22 +595,27 @@ impl Engine {
         let Some(pattern) = pattern else {
             return self.choose_any(mask);
         };
-        let phint = self.pattern_hint(pattern, mask);
+        let (pf, pl) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        let (phint, ptop) = self.pattern_hint(pattern, mask);
+        if phint > pl || ptop < pf {
+            // Known to be full (a previous search failed, nothing was released since).
+            return None;
+        }
         let pattern = Some(pattern);
         let boxes = self
-            .pools
-            .iter()
+            .pools_meeting(pf, pl)
+            .map(|i| &self.pools[i])
             .filter(|p| p.tags & mask == mask)
             .filter_map(|p| {
                 let b = Self::clip(&p.grid, pattern, &self.layout)?;
-                Some((b, p.hint.max(phint)))
+                Some((b, p.hint.max(phint), p.top.min(ptop)))
             });
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for (b, hint) in boxes {
-                    // Pools are sorted by first index, but their parts inside a
-                    // pattern are not: skip a part that cannot win, never stop early.
+                for (b, hint, _) in boxes {
+                    // Pools are visited last first, and their parts inside a pattern
+                    // are not sorted: skip a part that cannot win, never stop early.
                     if best.is_some_and(|x| x < b.first(&self.layout)) {
                         continue;
                     }
@@ -559,49 +625,92 @@ impl Engine {
                 }
                 best
             }
-            Policy::HighestFirst => boxes
-                .filter_map(|(b, _)| self.first_free_back(&b, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for (b, _, top) in boxes {
+                    if best.is_some_and(|x| x > b.last(&self.layout)) {
+                        continue;
+                    }
+                    if let Some(x) = self.first_free_back(&b, top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let boxes: Vec<_> = boxes.collect();
                 boxes
                     .iter()
-                    .filter_map(|(b, hint)| self.first_free_fwd(b, from.max(*hint)))
+                    .filter_map(|(b, hint, _)| self.first_free_fwd(b, from.max(*hint)))
                     .min()
                     .or_else(|| {
                         boxes
                             .iter()
-                            .filter_map(|(b, hint)| self.first_free_fwd(b, *hint))
+                            .filter_map(|(b, hint, _)| self.first_free_fwd(b, *hint))
                             .min()
                     })
             }
         }
     }
 
-    fn pattern_hint(&self, pattern: &Grid, mask: TagMask) -> u128 {
-        self.pattern_hints
-            .iter()
-            .find(|h| h.mask == mask && h.pattern == *pattern)
-            .map_or(0, |h| h.hint)
+    fn find_hint(&self, pattern: &Grid, mask: TagMask) -> Option<usize> {
+        let (first, last) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        self.pattern_hints.iter().position(|h| {
+            h.first == first && h.last == last && h.mask == mask && h.pattern == *pattern
+        })
     }
 
-    fn set_pattern_hint(&mut self, pattern: &Grid, mask: TagMask, hint: u128) {
-        if let Some(h) = self
-            .pattern_hints
-            .iter_mut()
-            .find(|h| h.mask == mask && h.pattern == *pattern)
-        {
-            h.hint = hint;
-            return;
+    /// The pattern's hints: everything below the first and above the second is
+    /// reserved.
+    fn pattern_hint(&self, pattern: &Grid, mask: TagMask) -> (u128, u128) {
+        match self.find_hint(pattern, mask) {
+            Some(i) => (self.pattern_hints[i].hint, self.pattern_hints[i].top),
+            None => (0, u128::MAX),
         }
-        if self.pattern_hints.len() == PATTERN_HINTS {
-            self.pattern_hints.remove(0);
+    }
+
+    /// Sets the pattern's lower hint and/or upper hint (`None`: unchanged).
+    fn set_pattern_hint(
+        &mut self,
+        pattern: &Grid,
+        mask: TagMask,
+        hint: Option<u128>,
+        top: Option<u128>,
+    ) {
+        self.hint_clock += 1;
+        let used = self.hint_clock;
+        let i = match self.find_hint(pattern, mask) {
+            Some(i) => i,
+            None => {
+                let h = PatternHint {
+                    first: pattern.first(&self.layout),
+                    last: pattern.last(&self.layout),
+                    pattern: pattern.clone(),
+                    mask,
+                    hint: 0,
+                    top: u128::MAX,
+                    used,
+                };
+                if self.pattern_hints.len() == PATTERN_HINTS {
+                    let oldest = (0..self.pattern_hints.len())
+                        .min_by_key(|&i| self.pattern_hints[i].used)
+                        .unwrap_or(0);
+                    self.pattern_hints[oldest] = h;
+                    oldest
+                } else {
+                    self.pattern_hints.push(h);
+                    self.pattern_hints.len() - 1
+                }
+            }
+        };
+        let h = &mut self.pattern_hints[i];
+        h.used = used;
+        if let Some(x) = hint {
+            h.hint = x;
         }
-        self.pattern_hints.push(PatternHint {
-            pattern: pattern.clone(),
-            mask,
-            hint,
-        });
+        if let Some(x) = top {
+            h.top = x;
+        }
     }
 
     /// `choose` without a pattern: the pools themselves, no clipping, no copies.
@@ -622,9 +731,18 @@ impl Engine {
                 }
                 best
             }
-            Policy::HighestFirst => pools
-                .filter_map(|p| self.first_free_back(&p.grid, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for p in pools {
+                    if best.is_some_and(|x| x > p.grid.last(layout)) {
+                        continue;
+                    }
+                    if let Some(x) = self.first_free_back(&p.grid, p.top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let from = self.cursor_of(&(false, 0, 0, mask));
                 pools
@@ -642,21 +760,49 @@ impl Engine {
     }
 
     /// After `s..=e` was reserved inside pools: hints that it reaches move past it.
+    /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
+    /// pool's interval means the same as the pool's first or last index).
     fn raise_hints(&mut self, s: u128, e: u128) {
-        for p in &mut self.pools {
-            if s <= p.hint && p.hint <= e {
+        let end = self.spans.partition_point(|p| p.first <= e);
+        for i in (0..end).rev() {
+            let sp = self.spans[i];
+            if sp.reach < s {
+                break;
+            }
+            if sp.last < s {
+                continue;
+            }
+            let p = &mut self.pools[i];
+            let low = p.hint.max(sp.first);
+            if s <= low && low <= e {
                 p.hint = e.saturating_add(1);
+            }
+            let high = p.top.min(sp.last);
+            if s <= high && high <= e {
+                p.top = s.saturating_sub(1);
             }
         }
     }
 
-    /// After indices from `s` on were released: no hint may stay above them.
-    pub(crate) fn lower_hints(&mut self, s: u128) {
-        for p in &mut self.pools {
+    /// After `s..=e` was released: no lower hint may stay above `s`, no upper hint
+    /// below `e`. Pools whose interval misses `s..=e` lost nothing.
+    pub(crate) fn lower_hints(&mut self, s: u128, e: u128) {
+        let end = self.spans.partition_point(|p| p.first <= e);
+        for i in (0..end).rev() {
+            let sp = self.spans[i];
+            if sp.reach < s {
+                break;
+            }
+            if sp.last < s {
+                continue;
+            }
+            let p = &mut self.pools[i];
             p.hint = p.hint.min(s);
+            p.top = p.top.max(e);
         }
         for h in &mut self.pattern_hints {
             h.hint = h.hint.min(s);
+            h.top = h.top.max(e);
         }
     }
 
@@ -706,21 +852,45 @@ impl Engine {
                 return Ok(idx);
             }
         }
-        let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
+        let Some(idx) = self.choose(pattern, mask) else {
+            if let Some(p) = pattern {
+                // Nothing free in the pattern in the eligible pools: the next search
+                // knows it at once, until something is released (a rollback undoes
+                // reservations through `lower_hints` too).
+                let (first, last) = (p.first(&self.layout), p.last(&self.layout));
+                self.set_pattern_hint(
+                    p,
+                    mask,
+                    Some(last.saturating_add(1)),
+                    Some(first.saturating_sub(1)),
+                );
+            }
+            return Err(Fail::Exhausted);
+        };
         with_set!(&mut self.set, s => s.insert(idx, idx));
         self.inserted(idx, idx);
-        if pattern.is_none() && self.policy == Policy::LowestFirst {
-            // The lowest free index of its pool: everything below it there is taken.
-            for p in &mut self.pools {
-                if p.hint <= idx && p.grid.contains(&self.layout, idx) {
-                    p.hint = idx.saturating_add(1);
+        self.raise_hints(idx, idx);
+        if pattern.is_none() && self.policy != Policy::NextFit {
+            // The lowest (highest) free index of its pool: everything below (above)
+            // it there is taken.
+            if let Some(i) = self.pool_of(idx, 0) {
+                let p = &mut self.pools[i];
+                if self.policy == Policy::LowestFirst {
+                    p.hint = p.hint.max(idx.saturating_add(1));
+                } else {
+                    p.top = p.top.min(idx.saturating_sub(1));
                 }
             }
-        } else {
-            self.raise_hints(idx, idx);
-            if let (Some(p), Policy::LowestFirst) = (pattern, self.policy) {
-                // The lowest free index of the pattern in the eligible pools.
-                self.set_pattern_hint(p, mask, idx.saturating_add(1));
+        } else if let Some(p) = pattern {
+            // The lowest (highest) free index of the pattern in the eligible pools.
+            match self.policy {
+                Policy::LowestFirst => {
+                    self.set_pattern_hint(p, mask, Some(idx.saturating_add(1)), None)
+                }
+                Policy::HighestFirst => {
+                    self.set_pattern_hint(p, mask, None, Some(idx.saturating_sub(1)))
+                }
+                Policy::NextFit => {}
             }
         }
         self.record(&[(idx, idx)], idx, idx, owner);
@@ -807,10 +977,15 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|c| c.mask == mask && c.extents[..] == *extents);
         if !cached {
-            let lattices: Vec<(Grid, usize)> = self
-                .pools
-                .iter()
-                .enumerate()
+            let (pf, pl) = match pattern {
+                Some(g) => (g.first(&self.layout), g.last(&self.layout)),
+                None => (0, u128::MAX),
+            };
+            let mut near: Vec<usize> = self.pools_meeting(pf, pl).collect();
+            near.reverse();
+            let lattices: Vec<(Grid, usize)> = near
+                .into_iter()
+                .map(|i| (i, &self.pools[i]))
                 .filter(|(_, p)| p.tags & mask == mask)
                 .filter_map(|(i, p)| Some((Self::clip(&p.grid, pattern, &self.layout)?, i)))
                 .filter_map(|(b, i)| Some((b.lattice(&self.layout, extents)?, i)))
@@ -943,7 +1118,7 @@ impl Engine {
             return Err(self.not_reserved(idx));
         }
         self.reserved = self.reserved.sub(Count::from(1u128));
-        self.lower_hints(idx);
+        self.lower_hints(idx, idx);
         self.journal.push(Op::SetRemove(idx, idx));
         Ok(())
     }
@@ -1073,11 +1248,11 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<(), Fail> {
-        if !self
-            .pools
-            .iter()
-            .any(|p| p.tags & mask == mask && p.grid.contains_box(b))
-        {
+        let (bf, bl) = (b.first(&self.layout), b.last(&self.layout));
+        if !self.pools_meeting(bf, bl).any(|i| {
+            let p = &self.pools[i];
+            p.tags & mask == mask && p.grid.contains_box(b)
+        }) {
             return Err(Fail::OutsidePools {
                 index: b.first(&self.layout),
             });
@@ -1104,10 +1279,13 @@ impl Engine {
 
     /// Removes the pool that is exactly `grid`; refused while it holds a reservation.
     pub(crate) fn remove_pool(&mut self, grid: &Grid) -> Result<(), Fail> {
-        let Some(at) = self.pools.iter().position(|p| p.grid == *grid) else {
+        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
+        let Some(at) = self
+            .pools_meeting(first, last)
+            .find(|&i| self.pools[i].grid == *grid)
+        else {
             return Err(Fail::NoSuchPool);
         };
-        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
         let held = with_set!(&self.set, s => {
             let mut found = None;
             for (rs, re) in s.iter_from(first) {
@@ -1125,6 +1303,7 @@ impl Engine {
             return Err(Fail::PoolInUse { index });
         }
         let pool = self.pools.remove(at);
+        self.reindex_pools(at);
         self.block_cache = None;
         self.pattern_hints.clear();
         self.journal.push(Op::PoolRemove(at, Box::new(pool)));
@@ -1171,7 +1350,7 @@ impl Engine {
             Op::SetInsert(s, e) => {
                 with_set!(&mut self.set, st => st.remove(s, e));
                 self.reserved = self.reserved.sub(Count::span(s, e));
-                self.lower_hints(s);
+                self.lower_hints(s, e);
             }
             Op::SetRemove(s, e) => {
                 with_set!(&mut self.set, st => st.insert(s, e));
@@ -1199,6 +1378,7 @@ impl Engine {
             Op::PoolInsert(at, tags) => {
                 if at < self.pools.len() {
                     self.pools.remove(at);
+                    self.reindex_pools(at);
                 }
                 self.tags.truncate(tags);
                 self.block_cache = None;
@@ -1206,7 +1386,10 @@ impl Engine {
             }
             Op::PoolRemove(at, mut pool) => {
                 pool.hint = 0;
-                self.pools.insert(at.min(self.pools.len()), *pool);
+                pool.top = u128::MAX;
+                let at = at.min(self.pools.len());
+                self.pools.insert(at, *pool);
+                self.reindex_pools(at);
                 self.block_cache = None;
                 self.pattern_hints.clear();
             }
@@ -1249,10 +1432,28 @@ impl Engine {
                 .add_pool(g.clone(), tags)
                 .map_err(|f| (Part::Pool(i), f))?;
         }
-        for (i, r) in reservations.iter().enumerate() {
-            engine
-                .restore_one(r)
-                .map_err(|f| (Part::Reservation(i), f))?;
+        // In index order, each insertion appends to the set (descending input would
+        // shift the set's blocks at every step). A failure is looked for again in the
+        // given order, so that it names the same entry as an in-order restore would.
+        let sorted = reservations.windows(2).all(|w| w[0].first <= w[1].first);
+        if sorted {
+            for (i, r) in reservations.iter().enumerate() {
+                engine
+                    .restore_one(r)
+                    .map_err(|f| (Part::Reservation(i), f))?;
+            }
+        } else {
+            let mut order: Vec<&Restored<'_>> = reservations.iter().collect();
+            order.sort_by_key(|r| r.first);
+            let before = engine.clone();
+            if order.iter().any(|r| engine.restore_one(r).is_err()) {
+                engine = before;
+                for (i, r) in reservations.iter().enumerate() {
+                    engine
+                        .restore_one(r)
+                        .map_err(|f| (Part::Reservation(i), f))?;
+                }
+            }
         }
         for &(key, next) in cursors {
             engine.cursors.insert(key, next);
@@ -1270,8 +1471,8 @@ impl Engine {
         };
         for &(s, e) in &runs {
             let span = Count::span(s, e);
-            let inside = self.pools.iter().fold(Count::ZERO, |c, p| {
-                c.add(p.grid.count_in(&self.layout, s, e))
+            let inside = self.pools_meeting(s, e).fold(Count::ZERO, |c, i| {
+                c.add(self.pools[i].grid.count_in(&self.layout, s, e))
             });
             if inside != span {
                 return Err(Fail::OutsidePools { index: s });
