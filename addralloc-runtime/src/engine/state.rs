@@ -114,9 +114,31 @@ pub(crate) struct Engine {
     /// (`reserve_first("d=1")` in a loop) then starts where the last one ended instead
     /// of hopping over every earlier reservation.
     pattern_hints: Vec<PatternHint>,
-    /// Use counter of `pattern_hints`.
+    /// Use counter of `pattern_hints` and `block_hints`.
     hint_clock: u64,
+    /// Lowest- and highest-first hints for recent block searches inside a pattern.
+    block_hints: Vec<BlockHint>,
 }
+
+/// See [`Engine::block_hints`]: for blocks of `extents` inside `pattern`, in the pools
+/// carrying `mask`, no aligned start below `hint` or above `top` is free.
+#[derive(Clone, Debug)]
+struct BlockHint {
+    first: u128,
+    last: u128,
+    pattern: Grid,
+    mask: TagMask,
+    extents: Box<[u128]>,
+    /// The block's last offset from its start: a release of `s..=e` may free the
+    /// starts `s - span..=e`.
+    span: u128,
+    hint: u128,
+    top: u128,
+    used: u64,
+}
+
+/// How many block hints are kept (the least recently used dropped first).
+const BLOCK_HINTS: usize = 16;
 
 /// See [`Engine::spans`].
 #[derive(Clone, Copy, Debug)]
@@ -181,6 +203,7 @@ impl Engine {
             block_cache: None,
             pattern_hints: Vec::new(),
             hint_clock: 0,
+            block_hints: Vec::new(),
         }
     }
 
@@ -265,6 +288,7 @@ impl Engine {
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
+        self.block_hints.clear();
         self.pools.reserve_exact(1);
         self.pools.insert(
             at,
@@ -804,6 +828,69 @@ impl Engine {
             h.hint = h.hint.min(s);
             h.top = h.top.max(e);
         }
+        for h in &mut self.block_hints {
+            h.hint = h.hint.min(s.saturating_sub(h.span));
+            h.top = h.top.max(e);
+        }
+    }
+
+    fn find_block_hint(&self, pattern: &Grid, mask: TagMask, extents: &[u128]) -> Option<usize> {
+        let (first, last) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        self.block_hints.iter().position(|h| {
+            h.first == first
+                && h.last == last
+                && h.mask == mask
+                && *h.extents == *extents
+                && h.pattern == *pattern
+        })
+    }
+
+    /// Sets a block search's lower and/or upper hint (`None`: unchanged).
+    fn set_block_hint(
+        &mut self,
+        pattern: &Grid,
+        mask: TagMask,
+        extents: &[u128],
+        span: u128,
+        hint: Option<u128>,
+        top: Option<u128>,
+    ) {
+        self.hint_clock += 1;
+        let used = self.hint_clock;
+        let i = match self.find_block_hint(pattern, mask, extents) {
+            Some(i) => i,
+            None => {
+                let h = BlockHint {
+                    first: pattern.first(&self.layout),
+                    last: pattern.last(&self.layout),
+                    pattern: pattern.clone(),
+                    mask,
+                    extents: extents.into(),
+                    span,
+                    hint: 0,
+                    top: u128::MAX,
+                    used,
+                };
+                if self.block_hints.len() == BLOCK_HINTS {
+                    let oldest = (0..self.block_hints.len())
+                        .min_by_key(|&i| self.block_hints[i].used)
+                        .unwrap_or(0);
+                    self.block_hints[oldest] = h;
+                    oldest
+                } else {
+                    self.block_hints.push(h);
+                    self.block_hints.len() - 1
+                }
+            }
+        };
+        let h = &mut self.block_hints[i];
+        h.used = used;
+        if let Some(x) = hint {
+            h.hint = x;
+        }
+        if let Some(x) = top {
+            h.top = x;
+        }
     }
 
     /// Next-fit: the search `key` continues after `last`.
@@ -1012,6 +1099,16 @@ impl Engine {
             return Err(Fail::Exhausted);
         }
         let (lattices, offs) = (&cache.lattices, &cache.offs[..]);
+        let span = offs.last().map_or(0, |o| o.1);
+        let (bhint, btop) = match pattern {
+            Some(g) if self.policy != Policy::NextFit => {
+                match self.find_block_hint(g, mask, extents) {
+                    Some(i) => (self.block_hints[i].hint, self.block_hints[i].top),
+                    None => (0, u128::MAX),
+                }
+            }
+            _ => (0, u128::MAX),
+        };
         let found = match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
@@ -1020,17 +1117,26 @@ impl Engine {
                     if best.is_some_and(|x| x < l.first(&self.layout)) {
                         continue;
                     }
-                    let hint = self.pools[*pool].hint;
+                    let hint = self.pools[*pool].hint.max(bhint);
                     if let Some(x) = self.block_fwd(l, offs, hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
                 best
             }
-            Policy::HighestFirst => lattices
-                .iter()
-                .filter_map(|(l, _)| self.block_back(l, offs, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for (l, pool) in lattices {
+                    if best.is_some_and(|x| x > l.last(&self.layout)) {
+                        continue;
+                    }
+                    let top = self.pools[*pool].top.min(btop);
+                    if let Some(x) = self.block_back(l, offs, top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let from = self.cursor_of(&self.cursor_key(pattern, mask));
                 let mut best = None;
@@ -1051,6 +1157,16 @@ impl Engine {
                 best
             }
         };
+        if let Some(g) = pattern.filter(|_| self.policy != Policy::NextFit) {
+            // The lowest (highest) free start, or none: no start below (above) it is
+            // free any more.
+            let (hint, top) = match (found, self.policy) {
+                (Some(p), Policy::LowestFirst) => (Some(p.saturating_add(1)), None),
+                (Some(p), _) => (None, Some(p.saturating_sub(1))),
+                (None, _) => (Some(u128::MAX), Some(0)),
+            };
+            self.set_block_hint(g, mask, extents, span, hint, top);
+        }
         let Some(p) = found else {
             self.block_cache = cache.reusable.then_some(cache);
             return Err(Fail::Exhausted);
@@ -1306,6 +1422,7 @@ impl Engine {
         self.reindex_pools(at);
         self.block_cache = None;
         self.pattern_hints.clear();
+        self.block_hints.clear();
         self.journal.push(Op::PoolRemove(at, Box::new(pool)));
         Ok(())
     }
@@ -1383,6 +1500,7 @@ impl Engine {
                 self.tags.truncate(tags);
                 self.block_cache = None;
                 self.pattern_hints.clear();
+                self.block_hints.clear();
             }
             Op::PoolRemove(at, mut pool) => {
                 pool.hint = 0;
@@ -1392,6 +1510,7 @@ impl Engine {
                 self.reindex_pools(at);
                 self.block_cache = None;
                 self.pattern_hints.clear();
+                self.block_hints.clear();
             }
             Op::Cursor(key, old) => match old {
                 Some(v) => {
