@@ -97,6 +97,12 @@ pub(crate) struct Engine {
     /// it and every pool before it. The pools whose index interval meets `s..=e` are
     /// found from a binary search without visiting the others (see `pools_meeting`).
     spans: Vec<PoolSpan>,
+    /// Every pool before this position is full (its hint is past its last index):
+    /// lowest-first searches without a pattern start here.
+    full_below: usize,
+    /// The pools at positions `full_run.0..full_run.1` are full too (what was
+    /// `full_below` before a release lowered it, less the pool released in).
+    full_run: (usize, usize),
     pub(crate) tags: Vec<Box<str>>,
     /// Owners and the extents of reservations of more than one address.
     pub(crate) records: Records,
@@ -194,6 +200,8 @@ impl Engine {
             set,
             pools: Vec::new(),
             spans: Vec::new(),
+            full_below: 0,
+            full_run: (0, 0),
             tags: Vec::new(),
             records: Records::default(),
             policy,
@@ -289,7 +297,15 @@ impl Engine {
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
         self.block_hints.clear();
-        self.pools.reserve_exact(1);
+        // Exact growth keeps a few pools tight; many grow geometrically (no copy of
+        // every pool per pool added).
+        if self.pools.len() < 16 {
+            self.pools.reserve_exact(1);
+            self.spans.reserve_exact(1);
+        } else {
+            self.pools.reserve(1);
+            self.spans.reserve(1);
+        }
         self.pools.insert(
             at,
             Pool {
@@ -300,6 +316,7 @@ impl Engine {
             },
         );
         self.reindex_pools(at);
+        self.pool_inserted(at);
         self.journal.push(Op::PoolInsert(at, tags_before));
         Ok(())
     }
@@ -321,6 +338,83 @@ impl Engine {
             reach = reach.max(last);
             self.spans.push(PoolSpan { first, last, reach });
         }
+    }
+
+    /// A pool (perhaps not full) went in at position `at`.
+    fn pool_inserted(&mut self, at: usize) {
+        self.full_below = self.full_below.min(at);
+        let (a, b) = self.full_run;
+        self.full_run = if at <= a {
+            (a + 1, b + 1)
+        } else if at < b {
+            (a, at)
+        } else {
+            (a, b)
+        };
+    }
+
+    /// The pool at position `at` went.
+    fn pool_removed(&mut self, at: usize) {
+        self.full_below = self.full_below.min(at);
+        let (a, b) = self.full_run;
+        self.full_run = if at < a {
+            (a - 1, b - 1)
+        } else if at < b {
+            (a, b - 1)
+        } else {
+            (a, b)
+        };
+    }
+
+    /// Pool `i` may have free space again.
+    fn pool_freed(&mut self, i: usize) {
+        let (a, b) = self.full_run;
+        if a <= i && i < b {
+            self.full_run = if i - a >= b - i - 1 {
+                (a, i)
+            } else {
+                (i + 1, b)
+            };
+        }
+        let f = self.full_below;
+        if i < f {
+            self.full_below = i;
+            let (a, b) = self.full_run;
+            if f - (i + 1) > b.saturating_sub(a) {
+                self.full_run = (i + 1, f);
+            }
+        }
+    }
+
+    fn pool_full(&self, i: usize) -> bool {
+        let sp = &self.spans[i];
+        self.pools[i].hint.max(sp.first) > sp.last
+    }
+
+    /// Moves `full_below` past the pools that are full now.
+    fn advance_full(&mut self) {
+        let mut k = self.full_below;
+        loop {
+            let (a, b) = self.full_run;
+            if k == a && a < b {
+                k = b;
+            } else if k < self.pools.len() && self.pool_full(k) {
+                k += 1;
+            } else {
+                break;
+            }
+        }
+        self.full_below = k;
+        if self.full_run.1 <= k {
+            self.full_run = (0, 0);
+        }
+    }
+
+    /// The positions of the pools that may have free space, in order: from
+    /// `full_below`, skipping `full_run`.
+    fn open_pools(&self) -> impl Iterator<Item = usize> + '_ {
+        let (a, b) = self.full_run;
+        (self.full_below..self.pools.len()).filter(move |&i| i < a || i >= b)
     }
 
     /// The positions of the pools whose index interval meets `s..=e`, last first:
@@ -744,7 +838,11 @@ impl Engine {
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for p in pools {
+                let open = self
+                    .open_pools()
+                    .map(|i| &self.pools[i])
+                    .filter(|p| p.tags & mask == mask);
+                for p in open {
                     // Whole pools are sorted by first index and disjoint.
                     if best.is_some_and(|x| x < p.grid.first(layout)) {
                         break;
@@ -823,6 +921,7 @@ impl Engine {
             let p = &mut self.pools[i];
             p.hint = p.hint.min(s);
             p.top = p.top.max(e);
+            self.pool_freed(i);
         }
         for h in &mut self.pattern_hints {
             h.hint = h.hint.min(s);
@@ -910,7 +1009,9 @@ impl Engine {
     /// free: O(1) for sequential filling (extend the last range), one look-up after a
     /// release.
     fn append_any(&mut self, mask: TagMask, owner: Option<&str>) -> Option<u128> {
-        let i = self.pools.iter().position(|p| p.tags & mask == mask)?;
+        let i = self
+            .open_pools()
+            .find(|&i| self.pools[i].tags & mask == mask)?;
         let p = &self.pools[i];
         let (a, b) = p.grid.interval()?;
         let x = p.hint.max(a);
@@ -968,6 +1069,7 @@ impl Engine {
                     p.top = p.top.min(idx.saturating_sub(1));
                 }
             }
+            self.advance_full();
         } else if let Some(p) = pattern {
             // The lowest (highest) free index of the pattern in the eligible pools.
             match self.policy {
@@ -1420,6 +1522,7 @@ impl Engine {
         }
         let pool = self.pools.remove(at);
         self.reindex_pools(at);
+        self.pool_removed(at);
         self.block_cache = None;
         self.pattern_hints.clear();
         self.block_hints.clear();
@@ -1496,6 +1599,7 @@ impl Engine {
                 if at < self.pools.len() {
                     self.pools.remove(at);
                     self.reindex_pools(at);
+                    self.pool_removed(at);
                 }
                 self.tags.truncate(tags);
                 self.block_cache = None;
@@ -1508,6 +1612,7 @@ impl Engine {
                 let at = at.min(self.pools.len());
                 self.pools.insert(at, *pool);
                 self.reindex_pools(at);
+                self.pool_inserted(at);
                 self.block_cache = None;
                 self.pattern_hints.clear();
                 self.block_hints.clear();
@@ -1638,4 +1743,69 @@ pub(crate) struct Restored<'a> {
     pub(crate) last: u128,
     pub(crate) shape: Shape,
     pub(crate) owner: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+    use alloc::vec;
+
+    fn rng(x: &mut u64) -> u64 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *x >> 33
+    }
+
+    /// Many small pools (some added out of order, some removed), reservations
+    /// everywhere, releases in random pools: every `reserve_first` without a pattern
+    /// takes what a plain scan of the free points would (lowest or highest), so the
+    /// full-pool skipping, the pool index and the hints stay exact.
+    #[test]
+    fn many_pools_match_a_scan() {
+        for policy in [Policy::LowestFirst, Policy::HighestFirst] {
+            let layout = Layout::new(vec![(0, 63), (0, 7)]).unwrap();
+            let mut e = Engine::new(layout.clone(), policy);
+            let mut pools: Vec<(u128, u128)> = Vec::new();
+            for k in [5u128, 1, 0, 9, 3, 2, 4, 8, 7, 6, 12, 10, 11] {
+                let g = Grid::new(&layout, |i| if i == 0 { (k, k) } else { (0, 7) });
+                e.add_pool(g, &[]).unwrap();
+                pools.push((k * 8, k * 8 + 7));
+            }
+            let g = Grid::new(&layout, |i| if i == 0 { (9, 9) } else { (0, 7) });
+            e.remove_pool(&g).unwrap();
+            pools.retain(|p| p.0 != 72);
+            let mut taken = BTreeSet::new();
+            let mut seed = 7u64;
+            for step in 0..2_000 {
+                let free: Vec<u128> = pools
+                    .iter()
+                    .flat_map(|&(a, b)| a..=b)
+                    .filter(|x| !taken.contains(x))
+                    .collect();
+                let r = rng(&mut seed) % 10;
+                if r < 6 {
+                    let want = match policy {
+                        Policy::LowestFirst => free.iter().min().copied(),
+                        _ => free.iter().max().copied(),
+                    };
+                    let got = e.reserve_first(None, 0, None).ok();
+                    assert_eq!(got, want, "step {step}");
+                    if let Some(x) = got {
+                        taken.insert(x);
+                    }
+                } else if r < 8 && !taken.is_empty() {
+                    let v: Vec<u128> = taken.iter().copied().collect();
+                    let x = v[rng(&mut seed) as usize % v.len()];
+                    e.release(x).unwrap();
+                    taken.remove(&x);
+                } else if !free.is_empty() {
+                    let x = free[rng(&mut seed) as usize % free.len()];
+                    e.reserve_exact(x, 0, None).unwrap();
+                    taken.insert(x);
+                }
+            }
+        }
+    }
 }
