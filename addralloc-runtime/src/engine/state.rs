@@ -96,6 +96,7 @@ pub(crate) struct Engine {
     /// Per pool (same order): its first and last index, and the largest last index of
     /// it and every pool before it. The pools whose index interval meets `s..=e` are
     /// found from a binary search without visiting the others (see `pools_meeting`).
+    /// Empty while there is at most one pool (its span is computed when asked).
     spans: Vec<PoolSpan>,
     /// Every pool before this position is full (its hint is past its last index):
     /// lowest-first searches without a pattern start here.
@@ -292,7 +293,7 @@ impl Engine {
         let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
-        let at = self.spans.partition_point(|p| p.first < first);
+        let at = self.spans_before(|p| p.first < first);
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
@@ -301,10 +302,8 @@ impl Engine {
         // every pool per pool added).
         if self.pools.len() < 16 {
             self.pools.reserve_exact(1);
-            self.spans.reserve_exact(1);
         } else {
             self.pools.reserve(1);
-            self.spans.reserve(1);
         }
         self.pools.insert(
             at,
@@ -328,10 +327,48 @@ impl Engine {
         })
     }
 
+    /// The span of pool `i`.
+    #[inline]
+    fn span_at(&self, i: usize) -> PoolSpan {
+        match self.spans.get(i) {
+            Some(sp) => *sp,
+            None => {
+                // The only pool.
+                let g = &self.pools[i].grid;
+                let (first, last) = (g.first(&self.layout), g.last(&self.layout));
+                PoolSpan {
+                    first,
+                    last,
+                    reach: last,
+                }
+            }
+        }
+    }
+
+    /// The number of pools (from the start) whose span satisfies `f` (a predicate
+    /// true for a prefix, as for `partition_point`).
+    #[inline]
+    fn spans_before(&self, f: impl Fn(&PoolSpan) -> bool) -> usize {
+        if self.spans.is_empty() {
+            (0..self.pools.len())
+                .take_while(|&i| f(&self.span_at(i)))
+                .count()
+        } else {
+            self.spans.partition_point(f)
+        }
+    }
+
     /// Rebuilds `spans` from pool `from` on (after pools changed there).
     fn reindex_pools(&mut self, from: usize) {
+        if self.pools.len() <= 1 {
+            self.spans = Vec::new();
+            return;
+        }
         let from = from.min(self.spans.len());
         self.spans.truncate(from);
+        if self.pools.len() < 16 {
+            self.spans.reserve_exact(self.pools.len() - from);
+        }
         let mut reach = self.spans.last().map_or(0, |p| p.reach);
         for p in &self.pools[from..] {
             let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
@@ -387,7 +424,7 @@ impl Engine {
     }
 
     fn pool_full(&self, i: usize) -> bool {
-        let sp = &self.spans[i];
+        let sp = self.span_at(i);
         self.pools[i].hint.max(sp.first) > sp.last
     }
 
@@ -422,11 +459,10 @@ impl Engine {
     /// reaches `s`. Pools whose intervals interleave are all visited; disjoint ones
     /// cost a binary search.
     fn pools_meeting(&self, s: u128, e: u128) -> impl Iterator<Item = usize> + '_ {
-        let end = self.spans.partition_point(|p| p.first <= e);
-        self.spans[..end]
-            .iter()
-            .enumerate()
+        let end = self.spans_before(|p| p.first <= e);
+        (0..end)
             .rev()
+            .map(|i| (i, self.span_at(i)))
             .take_while(move |(_, p)| p.reach >= s)
             .filter(move |(_, p)| p.last >= s)
             .map(|(i, _)| i)
@@ -885,9 +921,9 @@ impl Engine {
     /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
     /// pool's interval means the same as the pool's first or last index).
     fn raise_hints(&mut self, s: u128, e: u128) {
-        let end = self.spans.partition_point(|p| p.first <= e);
+        let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
-            let sp = self.spans[i];
+            let sp = self.span_at(i);
             if sp.reach < s {
                 break;
             }
@@ -909,9 +945,9 @@ impl Engine {
     /// After `s..=e` was released: no lower hint may stay above `s`, no upper hint
     /// below `e`. Pools whose interval misses `s..=e` lost nothing.
     pub(crate) fn lower_hints(&mut self, s: u128, e: u128) {
-        let end = self.spans.partition_point(|p| p.first <= e);
+        let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
-            let sp = self.spans[i];
+            let sp = self.span_at(i);
             if sp.reach < s {
                 break;
             }
