@@ -384,12 +384,26 @@ impl Grid {
     }
 
     /// Smallest point.
+    #[inline]
     pub(crate) fn first(&self, layout: &Layout) -> u128 {
+        if let Some((a, _)) = self.interval {
+            return a;
+        }
+        if let Some((a, _, _)) = self.strided {
+            return a;
+        }
         self.compose(layout, |i| self.axes[i].lo)
     }
 
     /// Largest point.
+    #[inline]
     pub(crate) fn last(&self, layout: &Layout) -> u128 {
+        if let Some((_, b)) = self.interval {
+            return b;
+        }
+        if let Some((_, b, _)) = self.strided {
+            return b;
+        }
         self.compose(layout, |i| self.axes[i].hi)
     }
 

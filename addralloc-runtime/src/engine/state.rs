@@ -96,8 +96,10 @@ pub(crate) struct Engine {
     /// Per pool (same order): its first and last index, and the largest last index of
     /// it and every pool before it. The pools whose index interval meets `s..=e` are
     /// found from a binary search without visiting the others (see `pools_meeting`).
-    /// Empty while there is at most one pool (its span is computed when asked).
+    /// Empty while there is at most one pool (its span is `solo` then).
     spans: Vec<PoolSpan>,
+    /// The span of the only pool.
+    solo: PoolSpan,
     /// Every pool before this position is full (its hint is past its last index):
     /// lowest-first searches without a pattern start here.
     full_below: usize,
@@ -201,6 +203,11 @@ impl Engine {
             set,
             pools: Vec::new(),
             spans: Vec::new(),
+            solo: PoolSpan {
+                first: 0,
+                last: 0,
+                reach: 0,
+            },
             full_below: 0,
             full_run: (0, 0),
             tags: Vec::new(),
@@ -321,6 +328,14 @@ impl Engine {
     }
 
     fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
+        if self.spans.is_empty() {
+            let p = self.pools.first()?;
+            let ok = self.solo.first <= idx
+                && idx <= self.solo.last
+                && p.tags & mask == mask
+                && p.grid.contains(&self.layout, idx);
+            return ok.then_some(0);
+        }
         self.pools_meeting(idx, idx).find(|&i| {
             let p = &self.pools[i];
             p.tags & mask == mask && p.grid.contains(&self.layout, idx)
@@ -332,16 +347,7 @@ impl Engine {
     fn span_at(&self, i: usize) -> PoolSpan {
         match self.spans.get(i) {
             Some(sp) => *sp,
-            None => {
-                // The only pool.
-                let g = &self.pools[i].grid;
-                let (first, last) = (g.first(&self.layout), g.last(&self.layout));
-                PoolSpan {
-                    first,
-                    last,
-                    reach: last,
-                }
-            }
+            None => self.solo,
         }
     }
 
@@ -350,9 +356,7 @@ impl Engine {
     #[inline]
     fn spans_before(&self, f: impl Fn(&PoolSpan) -> bool) -> usize {
         if self.spans.is_empty() {
-            (0..self.pools.len())
-                .take_while(|&i| f(&self.span_at(i)))
-                .count()
+            usize::from(!self.pools.is_empty() && f(&self.solo))
         } else {
             self.spans.partition_point(f)
         }
@@ -362,6 +366,14 @@ impl Engine {
     fn reindex_pools(&mut self, from: usize) {
         if self.pools.len() <= 1 {
             self.spans = Vec::new();
+            if let Some(p) = self.pools.first() {
+                let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
+                self.solo = PoolSpan {
+                    first,
+                    last,
+                    reach: last,
+                };
+            }
             return;
         }
         let from = from.min(self.spans.len());
@@ -921,6 +933,13 @@ impl Engine {
     /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
     /// pool's interval means the same as the pool's first or last index).
     fn raise_hints(&mut self, s: u128, e: u128) {
+        if self.spans.is_empty() {
+            let sp = self.solo;
+            if let Some(p) = self.pools.first_mut() {
+                Self::raise_pool(p, &sp, s, e);
+            }
+            return;
+        }
         let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
@@ -930,21 +949,56 @@ impl Engine {
             if sp.last < s {
                 continue;
             }
-            let p = &mut self.pools[i];
-            let low = p.hint.max(sp.first);
-            if s <= low && low <= e {
-                p.hint = e.saturating_add(1);
-            }
-            let high = p.top.min(sp.last);
-            if s <= high && high <= e {
-                p.top = s.saturating_sub(1);
-            }
+            Self::raise_pool(&mut self.pools[i], &sp, s, e);
+        }
+    }
+
+    #[inline]
+    fn raise_pool(p: &mut Pool, sp: &PoolSpan, s: u128, e: u128) {
+        if sp.last < s || sp.first > e {
+            return;
+        }
+        let low = p.hint.max(sp.first);
+        if s <= low && low <= e {
+            p.hint = e.saturating_add(1);
+        }
+        let high = p.top.min(sp.last);
+        if s <= high && high <= e {
+            p.top = s.saturating_sub(1);
         }
     }
 
     /// After `s..=e` was released: no lower hint may stay above `s`, no upper hint
     /// below `e`. Pools whose interval misses `s..=e` lost nothing.
     pub(crate) fn lower_hints(&mut self, s: u128, e: u128) {
+        if self.spans.is_empty() {
+            // One pool (or none): no search.
+            if let Some(p) = self.pools.first_mut() {
+                if self.solo.last >= s && self.solo.first <= e {
+                    p.hint = p.hint.min(s);
+                    p.top = p.top.max(e);
+                    self.full_below = 0;
+                    self.full_run = (0, 0);
+                }
+            }
+        } else {
+            self.lower_pool_hints(s, e);
+        }
+        if !self.pattern_hints.is_empty() {
+            for h in &mut self.pattern_hints {
+                h.hint = h.hint.min(s);
+                h.top = h.top.max(e);
+            }
+        }
+        if !self.block_hints.is_empty() {
+            for h in &mut self.block_hints {
+                h.hint = h.hint.min(s.saturating_sub(h.span));
+                h.top = h.top.max(e);
+            }
+        }
+    }
+
+    fn lower_pool_hints(&mut self, s: u128, e: u128) {
         let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
@@ -958,14 +1012,6 @@ impl Engine {
             p.hint = p.hint.min(s);
             p.top = p.top.max(e);
             self.pool_freed(i);
-        }
-        for h in &mut self.pattern_hints {
-            h.hint = h.hint.min(s);
-            h.top = h.top.max(e);
-        }
-        for h in &mut self.block_hints {
-            h.hint = h.hint.min(s.saturating_sub(h.span));
-            h.top = h.top.max(e);
         }
     }
 
@@ -1045,9 +1091,20 @@ impl Engine {
     /// free: O(1) for sequential filling (extend the last range), one look-up after a
     /// release.
     fn append_any(&mut self, mask: TagMask, owner: Option<&str>) -> Option<u128> {
-        let i = self
-            .open_pools()
-            .find(|&i| self.pools[i].tags & mask == mask)?;
+        let (a, b) = self.full_run;
+        let mut i = self.full_below;
+        loop {
+            if i >= self.pools.len() {
+                return None;
+            }
+            if a <= i && i < b {
+                i = b;
+            } else if self.pools[i].tags & mask == mask {
+                break;
+            } else {
+                i += 1;
+            }
+        }
         let p = &self.pools[i];
         let (a, b) = p.grid.interval()?;
         let x = p.hint.max(a);
