@@ -581,9 +581,15 @@ impl Engine {
 
     // ----- reservations ------------------------------------------------------
 
-    fn clip<'g>(pool: &'g Grid, pattern: Option<&Grid>, layout: &Layout) -> Option<Cow<'g, Grid>> {
+    fn clip<'g>(
+        pool: &'g Grid,
+        pattern: Option<&'g Grid>,
+        layout: &Layout,
+    ) -> Option<Cow<'g, Grid>> {
         match pattern {
             None => Some(Cow::Borrowed(pool)),
+            // A pattern inside the pool (the usual case) is its own clip: no new box.
+            Some(p) if pool.contains_box(p) => Some(Cow::Borrowed(p)),
             Some(p) => pool.intersect(p, layout).map(Cow::Owned),
         }
     }
@@ -753,7 +759,7 @@ impl Engine {
     }
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
-    fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
+    fn choose(&self, pattern: Option<&Grid>, mask: TagMask, slot: Option<usize>) -> Option<u128> {
         let from = match self.policy {
             Policy::NextFit => self.cursor_of(&self.cursor_key(pattern, mask)),
             _ => 0,
@@ -762,7 +768,10 @@ impl Engine {
             return self.choose_any(mask);
         };
         let (pf, pl) = (pattern.first(&self.layout), pattern.last(&self.layout));
-        let (phint, ptop) = self.pattern_hint(pattern, mask);
+        let (phint, ptop) = match slot {
+            Some(i) => (self.pattern_hints[i].hint, self.pattern_hints[i].top),
+            None => (0, u128::MAX),
+        };
         if phint > pl || ptop < pf {
             // Known to be full (a previous search failed, nothing was released since).
             return None;
@@ -826,26 +835,18 @@ impl Engine {
         })
     }
 
-    /// The pattern's hints: everything below the first and above the second is
-    /// reserved.
-    fn pattern_hint(&self, pattern: &Grid, mask: TagMask) -> (u128, u128) {
-        match self.find_hint(pattern, mask) {
-            Some(i) => (self.pattern_hints[i].hint, self.pattern_hints[i].top),
-            None => (0, u128::MAX),
-        }
-    }
-
     /// Sets the pattern's lower hint and/or upper hint (`None`: unchanged).
     fn set_pattern_hint(
         &mut self,
         pattern: &Grid,
         mask: TagMask,
+        slot: Option<usize>,
         hint: Option<u128>,
         top: Option<u128>,
     ) {
         self.hint_clock += 1;
         let used = self.hint_clock;
-        let i = match self.find_hint(pattern, mask) {
+        let i = match slot {
             Some(i) => i,
             None => {
                 let h = PatternHint {
@@ -1133,7 +1134,9 @@ impl Engine {
                 return Ok(idx);
             }
         }
-        let Some(idx) = self.choose(pattern, mask) else {
+        // The pattern's hints, looked up once for the search and the update.
+        let slot = pattern.and_then(|p| self.find_hint(p, mask));
+        let Some(idx) = self.choose(pattern, mask, slot) else {
             if let Some(p) = pattern {
                 // Nothing free in the pattern in the eligible pools: the next search
                 // knows it at once, until something is released (a rollback undoes
@@ -1142,6 +1145,7 @@ impl Engine {
                 self.set_pattern_hint(
                     p,
                     mask,
+                    slot,
                     Some(last.saturating_add(1)),
                     Some(first.saturating_sub(1)),
                 );
@@ -1167,10 +1171,10 @@ impl Engine {
             // The lowest (highest) free index of the pattern in the eligible pools.
             match self.policy {
                 Policy::LowestFirst => {
-                    self.set_pattern_hint(p, mask, Some(idx.saturating_add(1)), None)
+                    self.set_pattern_hint(p, mask, slot, Some(idx.saturating_add(1)), None)
                 }
                 Policy::HighestFirst => {
-                    self.set_pattern_hint(p, mask, None, Some(idx.saturating_sub(1)))
+                    self.set_pattern_hint(p, mask, slot, None, Some(idx.saturating_sub(1)))
                 }
                 Policy::NextFit => {}
             }
