@@ -228,3 +228,39 @@ impl Records {
         self.runs.len() * run + self.boxes.len() * corner + self.names.heap_bytes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+
+    /// Interning, look-ups, the sweep of unused names and reuse of their ids, against
+    /// a plain list.
+    #[test]
+    fn names_by_hash_survive_sweeps() {
+        let mut n = Names::default();
+        let mut held: Vec<(String, u32)> = Vec::new();
+        for round in 0..4 {
+            for k in 0..300 {
+                let name = format!("dev{round}-{k}");
+                let id = n.intern(&name);
+                assert_eq!(n.intern(&name), id);
+                if k % 10 == 0 {
+                    n.inc(id);
+                    held.push((name, id));
+                }
+            }
+            // Nine tenths unused: swept.
+            n.sweep();
+            for (name, id) in &held {
+                assert_eq!(n.id_of(name), Some(*id));
+                assert_eq!(n.get(*id), Some(name.as_str()));
+            }
+            assert_eq!(n.id_of(&format!("dev{round}-1")), None);
+        }
+        assert_eq!(n.id_of(""), None);
+        let e = n.intern("");
+        assert_eq!(n.id_of(""), Some(e));
+    }
+}
