@@ -18,7 +18,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use addralloc::{Address, Allocator, Block, Field, Pattern};
+use addralloc::plan::{DeviceSpec, Plan, RunOptions, SpaceSpec};
+use addralloc::schema::Schema;
+use addralloc::{Address, Allocator, Block, Field, Pattern, Policy};
 use fixedbitset::FixedBitSet;
 use range_set_blaze::RangeSetBlaze;
 use rangemap::RangeInclusiveSet;
@@ -135,6 +137,13 @@ impl Address for Ipv4 {
     }
     fn from_fields(v: &[u128]) -> Self {
         Ipv4(((v[0] as u32) << 24) | ((v[1] as u32) << 16) | ((v[2] as u32) << 8) | v[3] as u32)
+    }
+}
+
+impl std::str::FromStr for Ipv4 {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<std::net::Ipv4Addr>().map(|a| Ipv4(a.into()))
     }
 }
 
@@ -615,6 +624,12 @@ struct Cfg {
     w3_peer_ops: u64,
     w5_n: u64,
     w6_ops: u64,
+    /// Operations of each W8 (no-cliff) workload.
+    w8_ops: u64,
+    /// Reservations restored by W8f.
+    w8f_n: u64,
+    /// Device counts of W7.
+    w7_devices: [u64; 2],
 }
 
 impl Cfg {
@@ -634,6 +649,9 @@ impl Cfg {
                 w3_peer_ops: 5,
                 w5_n: 20_000,
                 w6_ops: 5_000,
+                w8_ops: 2_000,
+                w8f_n: 20_000,
+                w7_devices: [200, 2_000],
             }
         } else {
             Cfg {
@@ -649,6 +667,9 @@ impl Cfg {
                 w3_peer_ops: 20,
                 w5_n: 1_000_000,
                 w6_ops: 200_000,
+                w8_ops: 20_000,
+                w8f_n: 1_000_000,
+                w7_devices: [2_000, 20_000],
             }
         }
     }
@@ -1310,6 +1331,238 @@ fn w6_peer<P: Peer>(fill: f64, units: (u8, u8), ops: u64) -> Rep {
     }
 }
 
+// ===== W7: placing a generated plan ==============================================
+
+const PCI_SCHEMA: &str = include_str!("../schemas/pci.toml");
+const MAC_SCHEMA: &str = include_str!("../schemas/mac.toml");
+
+/// PCI devices behind many buses (24 per bus, each a whole slot, one pool per bus
+/// across domains) and a MAC for each, built in code and placed with `Plan::run`.
+/// ns/op = run time per device.
+fn w7_addralloc(devices: u64) -> Rep {
+    let pci = Schema::from_toml(PCI_SCHEMA).unwrap().types[0].clone();
+    let mac = Schema::from_toml(MAC_SCHEMA).unwrap().types[0].clone();
+    let per_bus = 24;
+    let buses = devices.div_ceil(per_bus);
+    let mut space = SpaceSpec::new("pci", pci);
+    for b in 0..buses {
+        space = space.pool(
+            format!("domain={}, bus={}, slot=0..=31", b / 256, b % 256),
+            &[],
+        );
+    }
+    let mut plan = Plan::new();
+    plan.add_space(space).unwrap();
+    plan.add_space(SpaceSpec::new("mac", mac).pool("a=82, b=84", &[]))
+        .unwrap();
+    for i in 0..devices {
+        let b = i / per_bus;
+        plan.add_device(
+            DeviceSpec::new(format!("nic{i}"), "pci")
+                .block("function=8")
+                .within(format!("domain={}, bus={}", b / 256, b % 256)),
+        )
+        .unwrap();
+        plan.add_device(DeviceSpec::new(format!("mac{i}"), "mac"))
+            .unwrap();
+    }
+    let before = held();
+    let t = Instant::now();
+    let placed = black_box(plan.run(&RunOptions::default()).unwrap());
+    let ns = t.elapsed().as_nanos() as f64 / devices as f64;
+    let bytes = held() - before;
+    let mut h = 0;
+    for p in placed.placements() {
+        h = fold(h, p.address_text().len() as u64);
+    }
+    assert_eq!(placed.placements().count() as u64, 2 * devices);
+    Rep {
+        ns_per_op: ns,
+        bytes,
+        check: h,
+        per_frag: 0.0,
+    }
+}
+
+// ===== W8: no cliffs (each adversarial workload beside its benign twin) ===========
+
+fn ipv4_pool(policy: Policy) -> Allocator<Ipv4> {
+    let mut a = Allocator::<Ipv4>::with_policy(policy);
+    a.add_pool("a=10".parse::<Pattern<Ipv4>>().unwrap())
+        .unwrap();
+    a
+}
+
+fn rep_of(a: &Allocator<Ipv4>, ns: f64, before: usize, check: u64) -> Rep {
+    let bytes = held() - before;
+    black_box(a);
+    Rep {
+        ns_per_op: ns,
+        bytes,
+        check,
+        per_frag: 0.0,
+    }
+}
+
+/// W8a: lowest-first `reserve_first("d=k")`, `k` rotating over `patterns` values.
+fn w8a(patterns: u8, ops: u64) -> Rep {
+    let before = held();
+    let mut a = ipv4_pool(Policy::LowestFirst);
+    let pats: Vec<Pattern<Ipv4>> = (0..patterns)
+        .map(|k| Pattern::<Ipv4>::any().field(3, k))
+        .collect();
+    let mut h = 0;
+    let ns = time_ops(ops, || {
+        for i in 0..ops {
+            let x = black_box(
+                a.reserve_first(pats[(i % patterns as u64) as usize])
+                    .unwrap(),
+            );
+            h = fold(h, x.0 as u64 & 0xff);
+        }
+    });
+    rep_of(&a, ns, before, h)
+}
+
+/// W8b: `reserve_first("d=0")` under `policy` (highest-first vs lowest-first).
+fn w8b(policy: Policy, ops: u64) -> Rep {
+    let before = held();
+    let mut a = ipv4_pool(policy);
+    let pat = Pattern::<Ipv4>::any().field(3, 0u8);
+    let mut h = 0;
+    let ns = time_ops(ops, || {
+        for _ in 0..ops {
+            let x = black_box(a.reserve_first(pat).unwrap());
+            h = fold(h, x.0 as u64 & 0xff);
+        }
+    });
+    rep_of(&a, ns, before, h)
+}
+
+/// W8c: `reserve_block(d=0..=7, d extent 8)` under `policy` (lowest-first vs next-fit):
+/// the first eight addresses of each /24, one block each.
+fn w8c(policy: Policy, ops: u64) -> Rep {
+    let before = held();
+    let mut a = ipv4_pool(policy);
+    let pat = Pattern::<Ipv4>::any().field(3, 0u8..=7);
+    let block = Block::<Ipv4>::single().extent(3, 8);
+    let mut h = 0;
+    let ns = time_ops(ops, || {
+        for _ in 0..ops {
+            let b = black_box(a.reserve_block(pat, block).unwrap());
+            h = fold(h, b.first().0 as u64 & 0xff);
+        }
+    });
+    rep_of(&a, ns, before, h)
+}
+
+/// W8d: every `d=0` address of 10.0.0.0/8 reserved exactly (65,536, not timed), then
+/// `reserve_first("d=0")` fails `ops` times; the twin leaves the last one free and
+/// reserves and releases it `ops` times.
+fn w8d(fail: bool, ops: u64) -> Rep {
+    let before = held();
+    let mut a = ipv4_pool(Policy::LowestFirst);
+    let n = if fail { 1 << 16 } else { (1 << 16) - 1 };
+    for k in 0..n {
+        a.reserve(Ipv4((NET10 + 256 * k) as u32)).unwrap();
+    }
+    let pat = Pattern::<Ipv4>::any().field(3, 0u8);
+    let mut h = 0;
+    let ns = time_ops(ops, || {
+        for _ in 0..ops {
+            match black_box(a.reserve_first(pat)) {
+                Ok(x) => {
+                    a.release(x).unwrap();
+                    h = fold(h, 1);
+                }
+                Err(_) => h = fold(h, 1),
+            }
+        }
+    });
+    rep_of(&a, ns, before, h)
+}
+
+/// W8e: `pools` pools covering 10.0.0.0..=10.62.127.255 (16,000 /24s, or 16 /16-ish
+/// boxes of them: `b` ranges), `ops` exact reservations in distinct /24s, `ops`
+/// `reserve_any`, then the exact ones released. ns/op = everything per call (pools
+/// added, reservations and releases).
+fn w8e(many: bool, ops: u64) -> Rep {
+    const SLASH24: u64 = 16_000;
+    let before = held();
+    let mut a = Allocator::<Ipv4>::new();
+    let mut r = Rng(8);
+    let mut nets: Vec<u64> = (0..SLASH24).collect();
+    r.shuffle(&mut nets);
+    let exact: Vec<Ipv4> = nets
+        .iter()
+        .take(ops as usize)
+        .map(|&n| Ipv4((NET10 + (n << 8) + r.below(256)) as u32))
+        .collect();
+    let mut h = 0;
+    let calls = 3 * ops + if many { SLASH24 } else { 17 };
+    let ns = time_ops(calls, || {
+        if many {
+            for n in 0..SLASH24 {
+                let p = Pattern::<Ipv4>::any()
+                    .field(0, 10u8)
+                    .field(1, (n / 256) as u8)
+                    .field(2, (n % 256) as u8);
+                a.add_pool(p).unwrap();
+            }
+        } else {
+            // 16 pools of 4 /16s each (the last one clipped to the same 16,000 /24s).
+            for k in 0..16u64 {
+                let hi = (4 * k + 3).min(62);
+                let mut p = Pattern::<Ipv4>::any()
+                    .field(0, 10u8)
+                    .field(1, (4 * k) as u8..=hi as u8);
+                if k == 15 {
+                    a.add_pool(p.field(1, 60u8..=61)).unwrap();
+                    p = Pattern::<Ipv4>::any()
+                        .field(0, 10u8)
+                        .field(1, 62u8)
+                        .field(2, 0u8..=127);
+                }
+                a.add_pool(p).unwrap();
+            }
+        }
+        for &x in &exact {
+            a.reserve(x).unwrap();
+        }
+        for _ in 0..ops {
+            h = fold(h, black_box(a.reserve_any().unwrap()).0 as u64);
+        }
+        for &x in &exact {
+            a.release(x).unwrap();
+        }
+    });
+    assert_eq!(a.reserved_count(), ops as u128);
+    rep_of(&a, ns, before, h)
+}
+
+/// W8f: `Allocator::restore` of a snapshot of `n` single reservations (every other
+/// address of 10.0.0.0/8), listed in descending or ascending order. ns per reservation.
+fn w8f(descending: bool, n: u64) -> Rep {
+    let mut a = ipv4_pool(Policy::LowestFirst);
+    for k in 0..n {
+        a.reserve(Ipv4((NET10 + 2 * k) as u32)).unwrap();
+    }
+    let mut snap = a.snapshot();
+    drop(a);
+    if descending {
+        snap.reservations.reverse();
+    }
+    let before = held();
+    let mut out = None;
+    let ns = time_ops(n, || {
+        out = Some(black_box(Allocator::<Ipv4>::restore(&snap).unwrap()));
+    });
+    let b = out.unwrap();
+    assert_eq!(b.reserved_count(), n as u128);
+    let check = fold(n, b.reserved().count() as u64);
+    rep_of(&b, ns, before, check)
+}
+
 // ===== vm-allocator probes: the two known 0.1.4 defects ===========================
 
 fn vm_probes() -> Vec<String> {
@@ -1510,6 +1763,69 @@ fn main() {
         }
     }
 
+    if b.want("w7") {
+        for (i, w) in ["w7_plan_2000", "w7_plan_20000"].into_iter().enumerate() {
+            let n = b.cfg.w7_devices[i];
+            b.measure_all(
+                w,
+                vec![job(ADDRALLOC, || w7_addralloc(n)).note(format!("devices={n}"))],
+            );
+        }
+    }
+    if b.want("w8") {
+        let ops = b.cfg.w8_ops;
+        let fnum = b.cfg.w8f_n;
+        type W8 = (&'static str, &'static str, Box<dyn Fn() -> Rep>);
+        let pairs: Vec<W8> = vec![
+            (
+                "w8a_nine_patterns",
+                "w8a_nine_patterns_twin",
+                Box::new(move || w8a(9, ops)),
+            ),
+            (
+                "w8b_highest_first",
+                "w8b_highest_first_twin",
+                Box::new(move || w8b(Policy::HighestFirst, ops)),
+            ),
+            (
+                "w8c_block_in_pattern",
+                "w8c_block_in_pattern_twin",
+                Box::new(move || w8c(Policy::LowestFirst, ops)),
+            ),
+            (
+                "w8d_failing_search",
+                "w8d_failing_search_twin",
+                Box::new(move || w8d(true, ops / 10)),
+            ),
+            (
+                "w8e_many_pools",
+                "w8e_many_pools_twin",
+                Box::new(move || w8e(true, ops.min(16_000))),
+            ),
+            (
+                "w8f_restore_descending",
+                "w8f_restore_descending_twin",
+                Box::new(move || w8f(true, fnum)),
+            ),
+        ];
+        let twins: Vec<Box<dyn Fn() -> Rep>> = vec![
+            Box::new(move || w8a(1, ops)),
+            Box::new(move || w8b(Policy::LowestFirst, ops)),
+            Box::new(move || w8c(Policy::NextFit, ops)),
+            Box::new(move || w8d(false, ops / 10)),
+            Box::new(move || w8e(false, ops.min(16_000))),
+            Box::new(move || w8f(false, fnum)),
+        ];
+        for ((w, t, adv), twin) in pairs.into_iter().zip(twins) {
+            if !b.want(w) {
+                continue;
+            }
+            // Different work by design: each is checked only against its own repetitions.
+            b.measure_all(w, vec![job(ADDRALLOC, adv)]);
+            b.measure_all(t, vec![job(ADDRALLOC, twin)]);
+        }
+    }
+
     report(&b, &vm_probes());
     println!("total {:.1} s", t0.elapsed().as_secs_f64());
 }
@@ -1537,9 +1853,12 @@ fn report(b: &Bench, notes: &[String]) {
     println!();
     println!("| target | measured | limit | result |");
     println!("|---|---|---|---|");
+    let (met, all) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let target = |name: &str, measured: Option<f64>, limit: f64, unit: &str| {
         if let Some(m) = measured {
             let ok = m <= limit;
+            all.set(all.get() + 1);
+            met.set(met.get() + ok as usize);
             println!(
                 "| {name} | {m:.3}{unit} | {limit:.3}{unit} | {} |",
                 if ok { "PASS" } else { "MISS" }
@@ -1619,6 +1938,77 @@ fn report(b: &Bench, notes: &[String]) {
         40.0,
         " B",
     );
+    // W6 against fixedbitset (the bitmap limit), and ahead of the range peers.
+    for w in [
+        "w6_first_free_10pct",
+        "w6_first_free_99pct",
+        "w6b_units0-15_10pct",
+        "w6b_units0-15_99pct",
+    ] {
+        target(
+            &format!("{w} vs fixedbitset"),
+            ratio(w, Fbs::NAME),
+            2.0,
+            "x",
+        );
+    }
+    target(
+        "W7 per-device time, 20,000 devices vs 2,000",
+        a("w7_plan_20000")
+            .zip(a("w7_plan_2000"))
+            .map(|(x, y)| x / y),
+        1.1,
+        "x",
+    );
+    for w in [
+        "w8a_nine_patterns",
+        "w8b_highest_first",
+        "w8c_block_in_pattern",
+        "w8d_failing_search",
+        "w8e_many_pools",
+        "w8f_restore_descending",
+    ] {
+        let twin = format!("{w}_twin");
+        target(
+            &format!("{w} vs its twin"),
+            a(w).zip(a(&twin)).map(|(x, y)| x / y),
+            2.0,
+            "x",
+        );
+    }
+    println!();
+    println!("peers: {}/{} targets met", met.get(), all.get());
+
+    // Heap: addralloc against the smallest peer per workload.
+    println!();
+    println!("| workload | addralloc bytes | smallest peer | its bytes | ratio |");
+    println!("|---|---:|---|---:|---:|");
+    let mut seen: Vec<&str> = Vec::new();
+    for r in &b.rows {
+        if seen.contains(&r.workload) {
+            continue;
+        }
+        seen.push(r.workload);
+        let Some(mine) = b.rep(r.workload, ADDRALLOC) else {
+            continue;
+        };
+        let smallest = b
+            .rows
+            .iter()
+            .filter(|x| x.workload == r.workload && x.imp != ADDRALLOC)
+            .filter_map(|x| Some((x.rep?.bytes, x.imp)))
+            .min();
+        if let Some((bytes, imp)) = smallest {
+            println!(
+                "| {} | {} | {} | {} | {:.2} |",
+                r.workload,
+                mine.bytes,
+                imp,
+                bytes,
+                mine.bytes as f64 / bytes.max(1) as f64
+            );
+        }
+    }
     println!();
     for n in notes {
         println!("note: {n}");

@@ -204,12 +204,40 @@ impl Grid {
     /// A box from inclusive digit ranges, step 1. Every range is non-empty and within its
     /// field (the caller checked).
     pub(crate) fn new(layout: &Layout, ranges: impl Fn(usize) -> (u128, u128)) -> Grid {
-        let mut axes = [Axis::default(); MAX_FIELDS];
-        for (i, a) in axes.iter_mut().enumerate().take(layout.len()) {
+        Grid::build(layout, |i| {
             let (lo, hi) = ranges(i);
-            *a = Axis { lo, hi, step: 1 };
+            Some(Axis { lo, hi, step: 1 })
+        })
+        .unwrap_or_else(|| Grid::from_axes(layout, [Axis::default(); MAX_FIELDS]))
+    }
+
+    /// A grid of the axes `axis(i)` (`None` for any: no grid), without a
+    /// `MAX_FIELDS` array for the usual four fields or fewer.
+    #[inline]
+    fn build(layout: &Layout, axis: impl Fn(usize) -> Option<Axis>) -> Option<Grid> {
+        let n = layout.len();
+        if n > 4 {
+            let mut axes = [Axis::default(); MAX_FIELDS];
+            for (i, a) in axes.iter_mut().enumerate().take(n) {
+                *a = axis(i)?;
+            }
+            return Some(Grid::from_axes(layout, axes));
         }
-        Grid::from_axes(layout, axes)
+        let mut a = [Axis::default(); 4];
+        for (i, x) in a.iter_mut().enumerate().take(n) {
+            *x = axis(i)?;
+        }
+        let mut g = Grid {
+            axes: Axes::Inline { n: n as u8, a },
+            n,
+            interval: None,
+            strided: None,
+        };
+        g.interval = g.compute_interval(layout);
+        if g.interval.is_none() {
+            g.strided = g.compute_strided(layout);
+        }
+        Some(g)
     }
 
     fn from_axes(layout: &Layout, axes: [Axis; MAX_FIELDS]) -> Grid {
@@ -276,18 +304,13 @@ impl Grid {
 
     /// The intersection of two step-1 boxes, or `None` when empty.
     pub(crate) fn intersect(&self, other: &Grid, layout: &Layout) -> Option<Grid> {
-        let mut axes = [Axis::default(); MAX_FIELDS];
-        for (i, a) in axes.iter_mut().enumerate().take(self.n) {
+        Grid::build(layout, |i| {
             let (x, y) = (self.axes[i], other.axes[i]);
             debug_assert!(x.step == 1 && y.step == 1);
             let lo = x.lo.max(y.lo);
             let hi = x.hi.min(y.hi);
-            if lo > hi {
-                return None;
-            }
-            *a = Axis { lo, hi, step: 1 };
-        }
-        Some(Grid::from_axes(layout, axes))
+            (lo <= hi).then_some(Axis { lo, hi, step: 1 })
+        })
     }
 
     /// Whether two step-1 boxes share a point.
@@ -384,12 +407,26 @@ impl Grid {
     }
 
     /// Smallest point.
+    #[inline]
     pub(crate) fn first(&self, layout: &Layout) -> u128 {
+        if let Some((a, _)) = self.interval {
+            return a;
+        }
+        if let Some((a, _, _)) = self.strided {
+            return a;
+        }
         self.compose(layout, |i| self.axes[i].lo)
     }
 
     /// Largest point.
+    #[inline]
     pub(crate) fn last(&self, layout: &Layout) -> u128 {
+        if let Some((_, b)) = self.interval {
+            return b;
+        }
+        if let Some((_, b, _)) = self.strided {
+            return b;
+        }
         self.compose(layout, |i| self.axes[i].hi)
     }
 

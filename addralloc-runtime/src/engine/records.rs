@@ -28,22 +28,83 @@ pub(crate) struct Rec {
 /// reservations with one name allocates once. A name whose last reservation went
 /// stays interned (so that churn under one name allocates nothing) until unused names
 /// outnumber the used ones and 64; then they are all freed at once.
+///
+/// Names are found by hash (an open-addressing table of ids, at most half full), so a
+/// look-up costs one string comparison whatever the number of names, and each name is
+/// stored once.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Names {
     /// Name and number of records using it; an empty name marks a free slot.
     slots: Vec<(Box<str>, u32)>,
-    ids: BTreeMap<Box<str>, u32>,
+    /// Ids of the interned names by hash, linear probing; `NO_OWNER` is empty. Its
+    /// length is zero or a power of two.
+    table: Vec<u32>,
+    /// Interned names.
+    count: usize,
     free: Vec<u32>,
     /// Interned names that no record uses.
     unused: usize,
 }
 
+/// FNV-1a: short names, no dependency, no per-process seed needed (ids, not
+/// security, depend on it).
+fn hash(name: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    (h ^ (h >> 29)) as usize
+}
+
 impl Names {
+    /// The id of `name`, or the empty table position where it would go.
+    fn find(&self, name: &str) -> Result<u32, usize> {
+        if self.table.is_empty() {
+            return Err(usize::MAX);
+        }
+        let mask = self.table.len() - 1;
+        let mut i = hash(name) & mask;
+        loop {
+            let id = self.table[i];
+            if id == NO_OWNER {
+                return Err(i);
+            }
+            if self.slots.get(id as usize).is_some_and(|s| &*s.0 == name) {
+                return Ok(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Rebuilds the table with `len` positions from the interned names.
+    fn rebuild(&mut self, len: usize) {
+        let mut is_free = alloc::vec![false; self.slots.len()];
+        for &f in &self.free {
+            if let Some(x) = is_free.get_mut(f as usize) {
+                *x = true;
+            }
+        }
+        self.table = alloc::vec![NO_OWNER; len];
+        let mask = len - 1;
+        for (id, s) in self.slots.iter().enumerate() {
+            if is_free[id] {
+                continue;
+            }
+            let mut i = hash(&s.0) & mask;
+            while self.table[i] != NO_OWNER {
+                i = (i + 1) & mask;
+            }
+            self.table[i] = id as u32;
+        }
+    }
+
     /// The id of `name`, creating it (with no users) when new.
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
+        let pos = match self.find(name) {
+            Ok(id) => return id,
+            Err(pos) => pos,
+        };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = (Box::from(name), 0);
@@ -54,13 +115,18 @@ impl Names {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.ids.insert(Box::from(name), id);
+        self.count += 1;
+        if 2 * self.count > self.table.len() {
+            self.rebuild((2 * self.table.len()).max(8));
+        } else {
+            self.table[pos] = id;
+        }
         self.unused += 1;
         id
     }
 
     pub(crate) fn id_of(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        self.find(name).ok()
     }
 
     pub(crate) fn get(&self, id: u32) -> Option<&str> {
@@ -91,23 +157,28 @@ impl Names {
     /// Frees every unused name when they outnumber the used ones and 64. Never called
     /// while a transaction is open, whose journal may still name them.
     pub(crate) fn sweep(&mut self) {
-        let used = self.ids.len() - self.unused;
+        let used = self.count - self.unused;
         if self.unused <= used.max(64) {
             return;
         }
         for (id, s) in self.slots.iter_mut().enumerate() {
             if s.1 == 0 && !s.0.is_empty() {
-                let name = core::mem::take(&mut s.0);
-                self.ids.remove(&name);
+                s.0 = Box::from("");
                 self.free.push(id as u32);
+                self.count -= 1;
             }
         }
         self.unused = 0;
+        let len = (2 * self.count).next_power_of_two().max(8);
+        self.rebuild(len);
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        let names: usize = self.slots.iter().map(|s| 2 * s.0.len() + 48).sum();
-        names + self.slots.capacity() * core::mem::size_of::<(Box<str>, u32)>()
+        let names: usize = self.slots.iter().map(|s| s.0.len()).sum();
+        names
+            + self.slots.capacity() * core::mem::size_of::<(Box<str>, u32)>()
+            + self.table.capacity() * core::mem::size_of::<u32>()
+            + self.free.capacity() * core::mem::size_of::<u32>()
     }
 }
 
@@ -155,5 +226,41 @@ impl Records {
         let run = (core::mem::size_of::<u128>() + core::mem::size_of::<Rec>()) * 4 / 3;
         let corner = 2 * core::mem::size_of::<u128>() * 4 / 3;
         self.runs.len() * run + self.boxes.len() * corner + self.names.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+
+    /// Interning, look-ups, the sweep of unused names and reuse of their ids, against
+    /// a plain list.
+    #[test]
+    fn names_by_hash_survive_sweeps() {
+        let mut n = Names::default();
+        let mut held: Vec<(String, u32)> = Vec::new();
+        for round in 0..4 {
+            for k in 0..300 {
+                let name = format!("dev{round}-{k}");
+                let id = n.intern(&name);
+                assert_eq!(n.intern(&name), id);
+                if k % 10 == 0 {
+                    n.inc(id);
+                    held.push((name, id));
+                }
+            }
+            // Nine tenths unused: swept.
+            n.sweep();
+            for (name, id) in &held {
+                assert_eq!(n.id_of(name), Some(*id));
+                assert_eq!(n.get(*id), Some(name.as_str()));
+            }
+            assert_eq!(n.id_of(&format!("dev{round}-1")), None);
+        }
+        assert_eq!(n.id_of(""), None);
+        let e = n.intern("");
+        assert_eq!(n.id_of(""), Some(e));
     }
 }

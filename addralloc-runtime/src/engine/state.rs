@@ -42,6 +42,8 @@ pub(crate) struct Pool {
     /// sequential lowest-first reservation is O(1) amortized instead of a walk from
     /// the pool's start.
     pub(crate) hint: u128,
+    /// Every pool index above `top` is reserved: highest-first searches start here.
+    pub(crate) top: u128,
 }
 
 /// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
@@ -91,6 +93,19 @@ pub(crate) struct Engine {
     pub(crate) set: Set,
     /// Sorted by first index; pairwise disjoint.
     pub(crate) pools: Vec<Pool>,
+    /// Per pool (same order): its first and last index, and the largest last index of
+    /// it and every pool before it. The pools whose index interval meets `s..=e` are
+    /// found from a binary search without visiting the others (see `pools_meeting`).
+    /// Empty while there is at most one pool (its span is `solo` then).
+    spans: Vec<PoolSpan>,
+    /// The span of the only pool.
+    solo: PoolSpan,
+    /// Every pool before this position is full (its hint is past its last index):
+    /// lowest-first searches without a pattern start here.
+    full_below: usize,
+    /// The pools at positions `full_run.0..full_run.1` are full too (what was
+    /// `full_below` before a release lowered it, less the pool released in).
+    full_run: (usize, usize),
     pub(crate) tags: Vec<Box<str>>,
     /// Owners and the extents of reservations of more than one address.
     pub(crate) records: Records,
@@ -108,18 +123,60 @@ pub(crate) struct Engine {
     /// (`reserve_first("d=1")` in a loop) then starts where the last one ended instead
     /// of hopping over every earlier reservation.
     pattern_hints: Vec<PatternHint>,
+    /// Use counter of `pattern_hints` and `block_hints`.
+    hint_clock: u64,
+    /// Lowest- and highest-first hints for recent block searches inside a pattern.
+    block_hints: Vec<BlockHint>,
+}
+
+/// See [`Engine::block_hints`]: for blocks of `extents` inside `pattern`, in the pools
+/// carrying `mask`, no aligned start below `hint` or above `top` is free.
+#[derive(Clone, Debug)]
+struct BlockHint {
+    first: u128,
+    last: u128,
+    pattern: Grid,
+    mask: TagMask,
+    extents: Box<[u128]>,
+    /// The block's last offset from its start: a release of `s..=e` may free the
+    /// starts `s - span..=e`.
+    span: u128,
+    hint: u128,
+    top: u128,
+    used: u64,
+}
+
+/// How many block hints are kept (the least recently used dropped first).
+const BLOCK_HINTS: usize = 16;
+
+/// See [`Engine::spans`].
+#[derive(Clone, Copy, Debug)]
+struct PoolSpan {
+    first: u128,
+    last: u128,
+    /// The largest `last` of this pool and every pool before it.
+    reach: u128,
 }
 
 /// See [`Engine::pattern_hints`].
 #[derive(Clone, Debug)]
 struct PatternHint {
+    /// The pattern's first and last index: a cheap first comparison.
+    first: u128,
+    last: u128,
     pattern: Grid,
     mask: TagMask,
+    /// Every index of the pattern in the eligible pools below `hint` is reserved.
     hint: u128,
+    /// Every index of the pattern in the eligible pools above `top` is reserved.
+    top: u128,
+    /// When it was last used (for dropping the least recently used one).
+    used: u64,
 }
 
-/// How many pattern hints are kept (oldest dropped first).
-const PATTERN_HINTS: usize = 8;
+/// How many pattern hints are kept (the least recently used dropped first). Every
+/// release lowers each of them, so they stay few.
+const PATTERN_HINTS: usize = 64;
 
 /// Aligned-start lattices (with their pool) and block runs for one block shape.
 #[derive(Clone, Debug)]
@@ -145,6 +202,14 @@ impl Engine {
             layout,
             set,
             pools: Vec::new(),
+            spans: Vec::new(),
+            solo: PoolSpan {
+                first: 0,
+                last: 0,
+                reach: 0,
+            },
+            full_below: 0,
+            full_run: (0, 0),
             tags: Vec::new(),
             records: Records::default(),
             policy,
@@ -153,6 +218,8 @@ impl Engine {
             reserved: Count::ZERO,
             block_cache: None,
             pattern_hints: Vec::new(),
+            hint_clock: 0,
+            block_hints: Vec::new(),
         }
     }
 
@@ -188,7 +255,8 @@ impl Engine {
     /// for the owner map, whose node layout is private to `alloc`).
     pub(crate) fn heap_bytes(&self) -> usize {
         let set = with_set!(&self.set, s => s.heap_bytes());
-        let pools = self.pools.capacity() * core::mem::size_of::<Pool>();
+        let pools = self.pools.capacity() * core::mem::size_of::<Pool>()
+            + self.spans.capacity() * core::mem::size_of::<PoolSpan>();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
         set + pools + tags + self.records.heap_bytes()
@@ -208,7 +276,12 @@ impl Engine {
 
     /// Adds a pool (a step-1 box) carrying `tags`.
     pub(crate) fn add_pool(&mut self, grid: Grid, tags: &[&str]) -> Result<(), Fail> {
-        if let Some(existing) = self.pools.iter().position(|p| p.grid.meets(&grid)) {
+        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
+        if let Some(existing) = self
+            .pools_meeting(first, last)
+            .filter(|&i| self.pools[i].grid.meets(&grid))
+            .min()
+        {
             return Err(Fail::PoolOverlap { existing });
         }
         let new: Vec<&str> = tags
@@ -227,30 +300,184 @@ impl Engine {
         let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
-        let first = grid.first(&self.layout);
-        let at = self
-            .pools
-            .partition_point(|p| p.grid.first(&self.layout) < first);
+        let at = self.spans_before(|p| p.first < first);
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
-        self.pools.reserve_exact(1);
+        self.block_hints.clear();
+        // Exact growth keeps a few pools tight; many grow geometrically (no copy of
+        // every pool per pool added).
+        if self.pools.len() < 16 {
+            self.pools.reserve_exact(1);
+        } else {
+            self.pools.reserve(1);
+        }
         self.pools.insert(
             at,
             Pool {
                 grid,
                 tags: mask,
                 hint: 0,
+                top: u128::MAX,
             },
         );
+        self.reindex_pools(at);
+        self.pool_inserted(at);
         self.journal.push(Op::PoolInsert(at, tags_before));
         Ok(())
     }
 
     fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
-        self.pools
-            .iter()
-            .position(|p| p.tags & mask == mask && p.grid.contains(&self.layout, idx))
+        if self.spans.is_empty() {
+            let p = self.pools.first()?;
+            let ok = self.solo.first <= idx
+                && idx <= self.solo.last
+                && p.tags & mask == mask
+                && p.grid.contains(&self.layout, idx);
+            return ok.then_some(0);
+        }
+        self.pools_meeting(idx, idx).find(|&i| {
+            let p = &self.pools[i];
+            p.tags & mask == mask && p.grid.contains(&self.layout, idx)
+        })
+    }
+
+    /// The span of pool `i`.
+    #[inline]
+    fn span_at(&self, i: usize) -> PoolSpan {
+        match self.spans.get(i) {
+            Some(sp) => *sp,
+            None => self.solo,
+        }
+    }
+
+    /// The number of pools (from the start) whose span satisfies `f` (a predicate
+    /// true for a prefix, as for `partition_point`).
+    #[inline]
+    fn spans_before(&self, f: impl Fn(&PoolSpan) -> bool) -> usize {
+        if self.spans.is_empty() {
+            usize::from(!self.pools.is_empty() && f(&self.solo))
+        } else {
+            self.spans.partition_point(f)
+        }
+    }
+
+    /// Rebuilds `spans` from pool `from` on (after pools changed there).
+    fn reindex_pools(&mut self, from: usize) {
+        if self.pools.len() <= 1 {
+            self.spans = Vec::new();
+            if let Some(p) = self.pools.first() {
+                let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
+                self.solo = PoolSpan {
+                    first,
+                    last,
+                    reach: last,
+                };
+            }
+            return;
+        }
+        let from = from.min(self.spans.len());
+        self.spans.truncate(from);
+        if self.pools.len() < 16 {
+            self.spans.reserve_exact(self.pools.len() - from);
+        }
+        let mut reach = self.spans.last().map_or(0, |p| p.reach);
+        for p in &self.pools[from..] {
+            let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
+            reach = reach.max(last);
+            self.spans.push(PoolSpan { first, last, reach });
+        }
+    }
+
+    /// A pool (perhaps not full) went in at position `at`.
+    fn pool_inserted(&mut self, at: usize) {
+        self.full_below = self.full_below.min(at);
+        let (a, b) = self.full_run;
+        self.full_run = if at <= a {
+            (a + 1, b + 1)
+        } else if at < b {
+            (a, at)
+        } else {
+            (a, b)
+        };
+    }
+
+    /// The pool at position `at` went.
+    fn pool_removed(&mut self, at: usize) {
+        self.full_below = self.full_below.min(at);
+        let (a, b) = self.full_run;
+        self.full_run = if at < a {
+            (a - 1, b - 1)
+        } else if at < b {
+            (a, b - 1)
+        } else {
+            (a, b)
+        };
+    }
+
+    /// Pool `i` may have free space again.
+    fn pool_freed(&mut self, i: usize) {
+        let (a, b) = self.full_run;
+        if a <= i && i < b {
+            self.full_run = if i - a >= b - i - 1 {
+                (a, i)
+            } else {
+                (i + 1, b)
+            };
+        }
+        let f = self.full_below;
+        if i < f {
+            self.full_below = i;
+            let (a, b) = self.full_run;
+            if f - (i + 1) > b.saturating_sub(a) {
+                self.full_run = (i + 1, f);
+            }
+        }
+    }
+
+    fn pool_full(&self, i: usize) -> bool {
+        let sp = self.span_at(i);
+        self.pools[i].hint.max(sp.first) > sp.last
+    }
+
+    /// Moves `full_below` past the pools that are full now.
+    fn advance_full(&mut self) {
+        let mut k = self.full_below;
+        loop {
+            let (a, b) = self.full_run;
+            if k == a && a < b {
+                k = b;
+            } else if k < self.pools.len() && self.pool_full(k) {
+                k += 1;
+            } else {
+                break;
+            }
+        }
+        self.full_below = k;
+        if self.full_run.1 <= k {
+            self.full_run = (0, 0);
+        }
+    }
+
+    /// The positions of the pools that may have free space, in order: from
+    /// `full_below`, skipping `full_run`.
+    fn open_pools(&self) -> impl Iterator<Item = usize> + '_ {
+        let (a, b) = self.full_run;
+        (self.full_below..self.pools.len()).filter(move |&i| i < a || i >= b)
+    }
+
+    /// The positions of the pools whose index interval meets `s..=e`, last first:
+    /// those starting at or before `e`, walked down while some pool at or below
+    /// reaches `s`. Pools whose intervals interleave are all visited; disjoint ones
+    /// cost a binary search.
+    fn pools_meeting(&self, s: u128, e: u128) -> impl Iterator<Item = usize> + '_ {
+        let end = self.spans_before(|p| p.first <= e);
+        (0..end)
+            .rev()
+            .map(|i| (i, self.span_at(i)))
+            .take_while(move |(_, p)| p.reach >= s)
+            .filter(move |(_, p)| p.last >= s)
+            .map(|(i, _)| i)
     }
 
     // ----- queries -----------------------------------------------------------
@@ -354,9 +581,15 @@ impl Engine {
 
     // ----- reservations ------------------------------------------------------
 
-    fn clip<'g>(pool: &'g Grid, pattern: Option<&Grid>, layout: &Layout) -> Option<Cow<'g, Grid>> {
+    fn clip<'g>(
+        pool: &'g Grid,
+        pattern: Option<&'g Grid>,
+        layout: &Layout,
+    ) -> Option<Cow<'g, Grid>> {
         match pattern {
             None => Some(Cow::Borrowed(pool)),
+            // A pattern inside the pool (the usual case) is its own clip: no new box.
+            Some(p) if pool.contains_box(p) => Some(Cow::Borrowed(p)),
             Some(p) => pool.intersect(p, layout).map(Cow::Owned),
         }
     }
@@ -374,7 +607,7 @@ impl Engine {
     fn set_remove(&mut self, s: u128, e: u128) {
         with_set!(&mut self.set, st => st.remove(s, e));
         self.reserved = self.reserved.sub(Count::span(s, e));
-        self.lower_hints(s);
+        self.lower_hints(s, e);
         self.journal.push(Op::SetRemove(s, e));
     }
 
@@ -526,7 +759,7 @@ impl Engine {
     }
 
     /// Finds (without reserving) the address automatic choice would take in `pattern`.
-    fn choose(&self, pattern: Option<&Grid>, mask: TagMask) -> Option<u128> {
+    fn choose(&self, pattern: Option<&Grid>, mask: TagMask, slot: Option<usize>) -> Option<u128> {
         let from = match self.policy {
             Policy::NextFit => self.cursor_of(&self.cursor_key(pattern, mask)),
             _ => 0,
@@ -534,22 +767,30 @@ impl Engine {
         let Some(pattern) = pattern else {
             return self.choose_any(mask);
         };
-        let phint = self.pattern_hint(pattern, mask);
+        let (pf, pl) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        let (phint, ptop) = match slot {
+            Some(i) => (self.pattern_hints[i].hint, self.pattern_hints[i].top),
+            None => (0, u128::MAX),
+        };
+        if phint > pl || ptop < pf {
+            // Known to be full (a previous search failed, nothing was released since).
+            return None;
+        }
         let pattern = Some(pattern);
         let boxes = self
-            .pools
-            .iter()
+            .pools_meeting(pf, pl)
+            .map(|i| &self.pools[i])
             .filter(|p| p.tags & mask == mask)
             .filter_map(|p| {
                 let b = Self::clip(&p.grid, pattern, &self.layout)?;
-                Some((b, p.hint.max(phint)))
+                Some((b, p.hint.max(phint), p.top.min(ptop)))
             });
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for (b, hint) in boxes {
-                    // Pools are sorted by first index, but their parts inside a
-                    // pattern are not: skip a part that cannot win, never stop early.
+                for (b, hint, _) in boxes {
+                    // Pools are visited last first, and their parts inside a pattern
+                    // are not sorted: skip a part that cannot win, never stop early.
                     if best.is_some_and(|x| x < b.first(&self.layout)) {
                         continue;
                     }
@@ -559,49 +800,84 @@ impl Engine {
                 }
                 best
             }
-            Policy::HighestFirst => boxes
-                .filter_map(|(b, _)| self.first_free_back(&b, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for (b, _, top) in boxes {
+                    if best.is_some_and(|x| x > b.last(&self.layout)) {
+                        continue;
+                    }
+                    if let Some(x) = self.first_free_back(&b, top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let boxes: Vec<_> = boxes.collect();
                 boxes
                     .iter()
-                    .filter_map(|(b, hint)| self.first_free_fwd(b, from.max(*hint)))
+                    .filter_map(|(b, hint, _)| self.first_free_fwd(b, from.max(*hint)))
                     .min()
                     .or_else(|| {
                         boxes
                             .iter()
-                            .filter_map(|(b, hint)| self.first_free_fwd(b, *hint))
+                            .filter_map(|(b, hint, _)| self.first_free_fwd(b, *hint))
                             .min()
                     })
             }
         }
     }
 
-    fn pattern_hint(&self, pattern: &Grid, mask: TagMask) -> u128 {
-        self.pattern_hints
-            .iter()
-            .find(|h| h.mask == mask && h.pattern == *pattern)
-            .map_or(0, |h| h.hint)
+    fn find_hint(&self, pattern: &Grid, mask: TagMask) -> Option<usize> {
+        let (first, last) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        self.pattern_hints.iter().position(|h| {
+            h.first == first && h.last == last && h.mask == mask && h.pattern == *pattern
+        })
     }
 
-    fn set_pattern_hint(&mut self, pattern: &Grid, mask: TagMask, hint: u128) {
-        if let Some(h) = self
-            .pattern_hints
-            .iter_mut()
-            .find(|h| h.mask == mask && h.pattern == *pattern)
-        {
-            h.hint = hint;
-            return;
+    /// Sets the pattern's lower hint and/or upper hint (`None`: unchanged).
+    fn set_pattern_hint(
+        &mut self,
+        pattern: &Grid,
+        mask: TagMask,
+        slot: Option<usize>,
+        hint: Option<u128>,
+        top: Option<u128>,
+    ) {
+        self.hint_clock += 1;
+        let used = self.hint_clock;
+        let i = match slot {
+            Some(i) => i,
+            None => {
+                let h = PatternHint {
+                    first: pattern.first(&self.layout),
+                    last: pattern.last(&self.layout),
+                    pattern: pattern.clone(),
+                    mask,
+                    hint: 0,
+                    top: u128::MAX,
+                    used,
+                };
+                if self.pattern_hints.len() == PATTERN_HINTS {
+                    let oldest = (0..self.pattern_hints.len())
+                        .min_by_key(|&i| self.pattern_hints[i].used)
+                        .unwrap_or(0);
+                    self.pattern_hints[oldest] = h;
+                    oldest
+                } else {
+                    self.pattern_hints.push(h);
+                    self.pattern_hints.len() - 1
+                }
+            }
+        };
+        let h = &mut self.pattern_hints[i];
+        h.used = used;
+        if let Some(x) = hint {
+            h.hint = x;
         }
-        if self.pattern_hints.len() == PATTERN_HINTS {
-            self.pattern_hints.remove(0);
+        if let Some(x) = top {
+            h.top = x;
         }
-        self.pattern_hints.push(PatternHint {
-            pattern: pattern.clone(),
-            mask,
-            hint,
-        });
     }
 
     /// `choose` without a pattern: the pools themselves, no clipping, no copies.
@@ -611,7 +887,11 @@ impl Engine {
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for p in pools {
+                let open = self
+                    .open_pools()
+                    .map(|i| &self.pools[i])
+                    .filter(|p| p.tags & mask == mask);
+                for p in open {
                     // Whole pools are sorted by first index and disjoint.
                     if best.is_some_and(|x| x < p.grid.first(layout)) {
                         break;
@@ -622,9 +902,18 @@ impl Engine {
                 }
                 best
             }
-            Policy::HighestFirst => pools
-                .filter_map(|p| self.first_free_back(&p.grid, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for p in pools {
+                    if best.is_some_and(|x| x > p.grid.last(layout)) {
+                        continue;
+                    }
+                    if let Some(x) = self.first_free_back(&p.grid, p.top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let from = self.cursor_of(&(false, 0, 0, mask));
                 pools
@@ -642,21 +931,147 @@ impl Engine {
     }
 
     /// After `s..=e` was reserved inside pools: hints that it reaches move past it.
+    /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
+    /// pool's interval means the same as the pool's first or last index).
     fn raise_hints(&mut self, s: u128, e: u128) {
-        for p in &mut self.pools {
-            if s <= p.hint && p.hint <= e {
-                p.hint = e.saturating_add(1);
+        if self.spans.is_empty() {
+            let sp = self.solo;
+            if let Some(p) = self.pools.first_mut() {
+                Self::raise_pool(p, &sp, s, e);
+            }
+            return;
+        }
+        let end = self.spans_before(|p| p.first <= e);
+        for i in (0..end).rev() {
+            let sp = self.span_at(i);
+            if sp.reach < s {
+                break;
+            }
+            if sp.last < s {
+                continue;
+            }
+            Self::raise_pool(&mut self.pools[i], &sp, s, e);
+        }
+    }
+
+    #[inline]
+    fn raise_pool(p: &mut Pool, sp: &PoolSpan, s: u128, e: u128) {
+        if sp.last < s || sp.first > e {
+            return;
+        }
+        let low = p.hint.max(sp.first);
+        if s <= low && low <= e {
+            p.hint = e.saturating_add(1);
+        }
+        let high = p.top.min(sp.last);
+        if s <= high && high <= e {
+            p.top = s.saturating_sub(1);
+        }
+    }
+
+    /// After `s..=e` was released: no lower hint may stay above `s`, no upper hint
+    /// below `e`. Pools whose interval misses `s..=e` lost nothing.
+    pub(crate) fn lower_hints(&mut self, s: u128, e: u128) {
+        if self.spans.is_empty() {
+            // One pool (or none): no search.
+            if let Some(p) = self.pools.first_mut() {
+                if self.solo.last >= s && self.solo.first <= e {
+                    p.hint = p.hint.min(s);
+                    p.top = p.top.max(e);
+                    self.full_below = 0;
+                    self.full_run = (0, 0);
+                }
+            }
+        } else {
+            self.lower_pool_hints(s, e);
+        }
+        if !self.pattern_hints.is_empty() {
+            for h in &mut self.pattern_hints {
+                h.hint = h.hint.min(s);
+                h.top = h.top.max(e);
+            }
+        }
+        if !self.block_hints.is_empty() {
+            for h in &mut self.block_hints {
+                h.hint = h.hint.min(s.saturating_sub(h.span));
+                h.top = h.top.max(e);
             }
         }
     }
 
-    /// After indices from `s` on were released: no hint may stay above them.
-    pub(crate) fn lower_hints(&mut self, s: u128) {
-        for p in &mut self.pools {
+    fn lower_pool_hints(&mut self, s: u128, e: u128) {
+        let end = self.spans_before(|p| p.first <= e);
+        for i in (0..end).rev() {
+            let sp = self.span_at(i);
+            if sp.reach < s {
+                break;
+            }
+            if sp.last < s {
+                continue;
+            }
+            let p = &mut self.pools[i];
             p.hint = p.hint.min(s);
+            p.top = p.top.max(e);
+            self.pool_freed(i);
         }
-        for h in &mut self.pattern_hints {
-            h.hint = h.hint.min(s);
+    }
+
+    fn find_block_hint(&self, pattern: &Grid, mask: TagMask, extents: &[u128]) -> Option<usize> {
+        let (first, last) = (pattern.first(&self.layout), pattern.last(&self.layout));
+        self.block_hints.iter().position(|h| {
+            h.first == first
+                && h.last == last
+                && h.mask == mask
+                && *h.extents == *extents
+                && h.pattern == *pattern
+        })
+    }
+
+    /// Sets a block search's lower and/or upper hint (`None`: unchanged).
+    fn set_block_hint(
+        &mut self,
+        pattern: &Grid,
+        mask: TagMask,
+        extents: &[u128],
+        span: u128,
+        hint: Option<u128>,
+        top: Option<u128>,
+    ) {
+        self.hint_clock += 1;
+        let used = self.hint_clock;
+        let i = match self.find_block_hint(pattern, mask, extents) {
+            Some(i) => i,
+            None => {
+                let h = BlockHint {
+                    first: pattern.first(&self.layout),
+                    last: pattern.last(&self.layout),
+                    pattern: pattern.clone(),
+                    mask,
+                    extents: extents.into(),
+                    span,
+                    hint: 0,
+                    top: u128::MAX,
+                    used,
+                };
+                if self.block_hints.len() == BLOCK_HINTS {
+                    let oldest = (0..self.block_hints.len())
+                        .min_by_key(|&i| self.block_hints[i].used)
+                        .unwrap_or(0);
+                    self.block_hints[oldest] = h;
+                    oldest
+                } else {
+                    self.block_hints.push(h);
+                    self.block_hints.len() - 1
+                }
+            }
+        };
+        let h = &mut self.block_hints[i];
+        h.used = used;
+        if let Some(x) = hint {
+            h.hint = x;
+        }
+        if let Some(x) = top {
+            h.top = x;
         }
     }
 
@@ -677,7 +1092,20 @@ impl Engine {
     /// free: O(1) for sequential filling (extend the last range), one look-up after a
     /// release.
     fn append_any(&mut self, mask: TagMask, owner: Option<&str>) -> Option<u128> {
-        let i = self.pools.iter().position(|p| p.tags & mask == mask)?;
+        let (a, b) = self.full_run;
+        let mut i = self.full_below;
+        loop {
+            if i >= self.pools.len() {
+                return None;
+            }
+            if a <= i && i < b {
+                i = b;
+            } else if self.pools[i].tags & mask == mask {
+                break;
+            } else {
+                i += 1;
+            }
+        }
         let p = &self.pools[i];
         let (a, b) = p.grid.interval()?;
         let x = p.hint.max(a);
@@ -706,21 +1134,49 @@ impl Engine {
                 return Ok(idx);
             }
         }
-        let idx = self.choose(pattern, mask).ok_or(Fail::Exhausted)?;
+        // The pattern's hints, looked up once for the search and the update.
+        let slot = pattern.and_then(|p| self.find_hint(p, mask));
+        let Some(idx) = self.choose(pattern, mask, slot) else {
+            if let Some(p) = pattern {
+                // Nothing free in the pattern in the eligible pools: the next search
+                // knows it at once, until something is released (a rollback undoes
+                // reservations through `lower_hints` too).
+                let (first, last) = (p.first(&self.layout), p.last(&self.layout));
+                self.set_pattern_hint(
+                    p,
+                    mask,
+                    slot,
+                    Some(last.saturating_add(1)),
+                    Some(first.saturating_sub(1)),
+                );
+            }
+            return Err(Fail::Exhausted);
+        };
         with_set!(&mut self.set, s => s.insert(idx, idx));
         self.inserted(idx, idx);
-        if pattern.is_none() && self.policy == Policy::LowestFirst {
-            // The lowest free index of its pool: everything below it there is taken.
-            for p in &mut self.pools {
-                if p.hint <= idx && p.grid.contains(&self.layout, idx) {
-                    p.hint = idx.saturating_add(1);
+        self.raise_hints(idx, idx);
+        if pattern.is_none() && self.policy != Policy::NextFit {
+            // The lowest (highest) free index of its pool: everything below (above)
+            // it there is taken.
+            if let Some(i) = self.pool_of(idx, 0) {
+                let p = &mut self.pools[i];
+                if self.policy == Policy::LowestFirst {
+                    p.hint = p.hint.max(idx.saturating_add(1));
+                } else {
+                    p.top = p.top.min(idx.saturating_sub(1));
                 }
             }
-        } else {
-            self.raise_hints(idx, idx);
-            if let (Some(p), Policy::LowestFirst) = (pattern, self.policy) {
-                // The lowest free index of the pattern in the eligible pools.
-                self.set_pattern_hint(p, mask, idx.saturating_add(1));
+            self.advance_full();
+        } else if let Some(p) = pattern {
+            // The lowest (highest) free index of the pattern in the eligible pools.
+            match self.policy {
+                Policy::LowestFirst => {
+                    self.set_pattern_hint(p, mask, slot, Some(idx.saturating_add(1)), None)
+                }
+                Policy::HighestFirst => {
+                    self.set_pattern_hint(p, mask, slot, None, Some(idx.saturating_sub(1)))
+                }
+                Policy::NextFit => {}
             }
         }
         self.record(&[(idx, idx)], idx, idx, owner);
@@ -807,10 +1263,15 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|c| c.mask == mask && c.extents[..] == *extents);
         if !cached {
-            let lattices: Vec<(Grid, usize)> = self
-                .pools
-                .iter()
-                .enumerate()
+            let (pf, pl) = match pattern {
+                Some(g) => (g.first(&self.layout), g.last(&self.layout)),
+                None => (0, u128::MAX),
+            };
+            let mut near: Vec<usize> = self.pools_meeting(pf, pl).collect();
+            near.reverse();
+            let lattices: Vec<(Grid, usize)> = near
+                .into_iter()
+                .map(|i| (i, &self.pools[i]))
                 .filter(|(_, p)| p.tags & mask == mask)
                 .filter_map(|(i, p)| Some((Self::clip(&p.grid, pattern, &self.layout)?, i)))
                 .filter_map(|(b, i)| Some((b.lattice(&self.layout, extents)?, i)))
@@ -837,6 +1298,16 @@ impl Engine {
             return Err(Fail::Exhausted);
         }
         let (lattices, offs) = (&cache.lattices, &cache.offs[..]);
+        let span = offs.last().map_or(0, |o| o.1);
+        let (bhint, btop) = match pattern {
+            Some(g) if self.policy != Policy::NextFit => {
+                match self.find_block_hint(g, mask, extents) {
+                    Some(i) => (self.block_hints[i].hint, self.block_hints[i].top),
+                    None => (0, u128::MAX),
+                }
+            }
+            _ => (0, u128::MAX),
+        };
         let found = match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
@@ -845,17 +1316,26 @@ impl Engine {
                     if best.is_some_and(|x| x < l.first(&self.layout)) {
                         continue;
                     }
-                    let hint = self.pools[*pool].hint;
+                    let hint = self.pools[*pool].hint.max(bhint);
                     if let Some(x) = self.block_fwd(l, offs, hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
                 best
             }
-            Policy::HighestFirst => lattices
-                .iter()
-                .filter_map(|(l, _)| self.block_back(l, offs, u128::MAX))
-                .max(),
+            Policy::HighestFirst => {
+                let mut best: Option<u128> = None;
+                for (l, pool) in lattices {
+                    if best.is_some_and(|x| x > l.last(&self.layout)) {
+                        continue;
+                    }
+                    let top = self.pools[*pool].top.min(btop);
+                    if let Some(x) = self.block_back(l, offs, top) {
+                        best = Some(best.map_or(x, |y| y.max(x)));
+                    }
+                }
+                best
+            }
             Policy::NextFit => {
                 let from = self.cursor_of(&self.cursor_key(pattern, mask));
                 let mut best = None;
@@ -876,6 +1356,16 @@ impl Engine {
                 best
             }
         };
+        if let Some(g) = pattern.filter(|_| self.policy != Policy::NextFit) {
+            // The lowest (highest) free start, or none: no start below (above) it is
+            // free any more.
+            let (hint, top) = match (found, self.policy) {
+                (Some(p), Policy::LowestFirst) => (Some(p.saturating_add(1)), None),
+                (Some(p), _) => (None, Some(p.saturating_sub(1))),
+                (None, _) => (Some(u128::MAX), Some(0)),
+            };
+            self.set_block_hint(g, mask, extents, span, hint, top);
+        }
         let Some(p) = found else {
             self.block_cache = cache.reusable.then_some(cache);
             return Err(Fail::Exhausted);
@@ -943,7 +1433,7 @@ impl Engine {
             return Err(self.not_reserved(idx));
         }
         self.reserved = self.reserved.sub(Count::from(1u128));
-        self.lower_hints(idx);
+        self.lower_hints(idx, idx);
         self.journal.push(Op::SetRemove(idx, idx));
         Ok(())
     }
@@ -1073,11 +1563,11 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<(), Fail> {
-        if !self
-            .pools
-            .iter()
-            .any(|p| p.tags & mask == mask && p.grid.contains_box(b))
-        {
+        let (bf, bl) = (b.first(&self.layout), b.last(&self.layout));
+        if !self.pools_meeting(bf, bl).any(|i| {
+            let p = &self.pools[i];
+            p.tags & mask == mask && p.grid.contains_box(b)
+        }) {
             return Err(Fail::OutsidePools {
                 index: b.first(&self.layout),
             });
@@ -1104,10 +1594,13 @@ impl Engine {
 
     /// Removes the pool that is exactly `grid`; refused while it holds a reservation.
     pub(crate) fn remove_pool(&mut self, grid: &Grid) -> Result<(), Fail> {
-        let Some(at) = self.pools.iter().position(|p| p.grid == *grid) else {
+        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
+        let Some(at) = self
+            .pools_meeting(first, last)
+            .find(|&i| self.pools[i].grid == *grid)
+        else {
             return Err(Fail::NoSuchPool);
         };
-        let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
         let held = with_set!(&self.set, s => {
             let mut found = None;
             for (rs, re) in s.iter_from(first) {
@@ -1125,8 +1618,11 @@ impl Engine {
             return Err(Fail::PoolInUse { index });
         }
         let pool = self.pools.remove(at);
+        self.reindex_pools(at);
+        self.pool_removed(at);
         self.block_cache = None;
         self.pattern_hints.clear();
+        self.block_hints.clear();
         self.journal.push(Op::PoolRemove(at, Box::new(pool)));
         Ok(())
     }
@@ -1171,7 +1667,7 @@ impl Engine {
             Op::SetInsert(s, e) => {
                 with_set!(&mut self.set, st => st.remove(s, e));
                 self.reserved = self.reserved.sub(Count::span(s, e));
-                self.lower_hints(s);
+                self.lower_hints(s, e);
             }
             Op::SetRemove(s, e) => {
                 with_set!(&mut self.set, st => st.insert(s, e));
@@ -1199,16 +1695,24 @@ impl Engine {
             Op::PoolInsert(at, tags) => {
                 if at < self.pools.len() {
                     self.pools.remove(at);
+                    self.reindex_pools(at);
+                    self.pool_removed(at);
                 }
                 self.tags.truncate(tags);
                 self.block_cache = None;
                 self.pattern_hints.clear();
+                self.block_hints.clear();
             }
             Op::PoolRemove(at, mut pool) => {
                 pool.hint = 0;
-                self.pools.insert(at.min(self.pools.len()), *pool);
+                pool.top = u128::MAX;
+                let at = at.min(self.pools.len());
+                self.pools.insert(at, *pool);
+                self.reindex_pools(at);
+                self.pool_inserted(at);
                 self.block_cache = None;
                 self.pattern_hints.clear();
+                self.block_hints.clear();
             }
             Op::Cursor(key, old) => match old {
                 Some(v) => {
@@ -1249,10 +1753,28 @@ impl Engine {
                 .add_pool(g.clone(), tags)
                 .map_err(|f| (Part::Pool(i), f))?;
         }
-        for (i, r) in reservations.iter().enumerate() {
-            engine
-                .restore_one(r)
-                .map_err(|f| (Part::Reservation(i), f))?;
+        // In index order, each insertion appends to the set (descending input would
+        // shift the set's blocks at every step). A failure is looked for again in the
+        // given order, so that it names the same entry as an in-order restore would.
+        let sorted = reservations.windows(2).all(|w| w[0].first <= w[1].first);
+        if sorted {
+            for (i, r) in reservations.iter().enumerate() {
+                engine
+                    .restore_one(r)
+                    .map_err(|f| (Part::Reservation(i), f))?;
+            }
+        } else {
+            let mut order: Vec<&Restored<'_>> = reservations.iter().collect();
+            order.sort_by_key(|r| r.first);
+            let before = engine.clone();
+            if order.iter().any(|r| engine.restore_one(r).is_err()) {
+                engine = before;
+                for (i, r) in reservations.iter().enumerate() {
+                    engine
+                        .restore_one(r)
+                        .map_err(|f| (Part::Reservation(i), f))?;
+                }
+            }
         }
         for &(key, next) in cursors {
             engine.cursors.insert(key, next);
@@ -1270,8 +1792,8 @@ impl Engine {
         };
         for &(s, e) in &runs {
             let span = Count::span(s, e);
-            let inside = self.pools.iter().fold(Count::ZERO, |c, p| {
-                c.add(p.grid.count_in(&self.layout, s, e))
+            let inside = self.pools_meeting(s, e).fold(Count::ZERO, |c, i| {
+                c.add(self.pools[i].grid.count_in(&self.layout, s, e))
             });
             if inside != span {
                 return Err(Fail::OutsidePools { index: s });
@@ -1318,4 +1840,69 @@ pub(crate) struct Restored<'a> {
     pub(crate) last: u128,
     pub(crate) shape: Shape,
     pub(crate) owner: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+    use alloc::vec;
+
+    fn rng(x: &mut u64) -> u64 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *x >> 33
+    }
+
+    /// Many small pools (some added out of order, some removed), reservations
+    /// everywhere, releases in random pools: every `reserve_first` without a pattern
+    /// takes what a plain scan of the free points would (lowest or highest), so the
+    /// full-pool skipping, the pool index and the hints stay exact.
+    #[test]
+    fn many_pools_match_a_scan() {
+        for policy in [Policy::LowestFirst, Policy::HighestFirst] {
+            let layout = Layout::new(vec![(0, 63), (0, 7)]).unwrap();
+            let mut e = Engine::new(layout.clone(), policy);
+            let mut pools: Vec<(u128, u128)> = Vec::new();
+            for k in [5u128, 1, 0, 9, 3, 2, 4, 8, 7, 6, 12, 10, 11] {
+                let g = Grid::new(&layout, |i| if i == 0 { (k, k) } else { (0, 7) });
+                e.add_pool(g, &[]).unwrap();
+                pools.push((k * 8, k * 8 + 7));
+            }
+            let g = Grid::new(&layout, |i| if i == 0 { (9, 9) } else { (0, 7) });
+            e.remove_pool(&g).unwrap();
+            pools.retain(|p| p.0 != 72);
+            let mut taken = BTreeSet::new();
+            let mut seed = 7u64;
+            for step in 0..2_000 {
+                let free: Vec<u128> = pools
+                    .iter()
+                    .flat_map(|&(a, b)| a..=b)
+                    .filter(|x| !taken.contains(x))
+                    .collect();
+                let r = rng(&mut seed) % 10;
+                if r < 6 {
+                    let want = match policy {
+                        Policy::LowestFirst => free.iter().min().copied(),
+                        _ => free.iter().max().copied(),
+                    };
+                    let got = e.reserve_first(None, 0, None).ok();
+                    assert_eq!(got, want, "step {step}");
+                    if let Some(x) = got {
+                        taken.insert(x);
+                    }
+                } else if r < 8 && !taken.is_empty() {
+                    let v: Vec<u128> = taken.iter().copied().collect();
+                    let x = v[rng(&mut seed) as usize % v.len()];
+                    e.release(x).unwrap();
+                    taken.remove(&x);
+                } else if !free.is_empty() {
+                    let x = free[rng(&mut seed) as usize % free.len()];
+                    e.reserve_exact(x, 0, None).unwrap();
+                    taken.insert(x);
+                }
+            }
+        }
+    }
 }
