@@ -84,10 +84,14 @@ impl<S: Space> Core<S> {
 
     /// The step-1 box with corners `first` and `last`.
     pub(crate) fn spanned(&self, first: u128, last: u128) -> Result<Grid, Error> {
-        Grid::spanned(&self.engine.layout, first, last).ok_or_else(|| Error::BadPattern {
+        Grid::spanned(&self.engine.layout, first, last).ok_or_else(|| self.unordered(first, last))
+    }
+
+    fn unordered(&self, first: u128, last: u128) -> Error {
+        Error::BadPattern {
             pattern: format!("{}..={}", self.text(first), self.text(last)),
             reason: "the first address must not exceed the last on any field".to_string(),
-        })
+        }
     }
 
     /// Refuses a box of more than [`MAX_RUNS`] runs; `what` names it.
@@ -137,6 +141,7 @@ impl<S: Space> Core<S> {
 
     // ----- reservations ------------------------------------------------------
 
+    #[inline]
     pub(crate) fn reserve(&mut self, idx: u128, o: Opts<'_>) -> Result<(), Error> {
         let mask = self.mask(o.tags)?;
         self.engine
@@ -157,6 +162,7 @@ impl<S: Space> Core<S> {
     }
 
     /// `reserve_first(*)` without a pattern: the hot path.
+    #[inline]
     pub(crate) fn reserve_any(&mut self, o: Opts<'_>) -> Result<u128, Error> {
         let mask = self.mask(o.tags)?;
         match self.engine.reserve_first(None, mask, o.owner) {
@@ -213,10 +219,14 @@ impl<S: Space> Core<S> {
             check_extent(f, e)?;
         }
         let ext = &extents[..fields.len().min(extents.len())];
-        let shape = Grid::block_at(&self.engine.layout, 0, ext);
-        self.check_runs(&shape, || {
-            format!("block `{}`", display_extents(ext, self.space.fields()))
-        })?;
+        let runs = Grid::block_run_count(&self.engine.layout, ext);
+        if runs > MAX_RUNS {
+            return Err(Error::TooManyRuns {
+                what: format!("block `{}`", display_extents(ext, self.space.fields())),
+                runs,
+                limit: MAX_RUNS,
+            });
+        }
         let mask = self.mask(o.tags)?;
         match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
             Ok(r) => Ok(r),
@@ -253,13 +263,16 @@ impl<S: Space> Core<S> {
 
     // ----- releases ----------------------------------------------------------
 
+    #[inline]
     pub(crate) fn release(&mut self, idx: u128) -> Result<(), Error> {
         self.engine.release(idx).map_err(|f| self.error(f, &[]))
     }
 
     pub(crate) fn release_block(&mut self, first: u128, last: u128) -> Result<(), Error> {
-        let g = self.spanned(first, last)?;
-        self.engine.release_whole(&g).map_err(|f| match f {
+        if !self.engine.layout.ordered(first, last) {
+            return Err(self.unordered(first, last));
+        }
+        self.engine.release_whole(first, last).map_err(|f| match f {
             Fail::PartOf { .. } if first != last => match self.error(f, &[]) {
                 Error::NotWhole {
                     address,

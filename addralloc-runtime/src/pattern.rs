@@ -419,6 +419,31 @@ fn place(fields: &[Field], i: usize) -> Option<(u32, u128)> {
     Some((shift, mask))
 }
 
+/// Every field's place (see [`place`]) in one pass, from the last field up.
+fn places(fields: &[Field]) -> [Option<(u32, u128)>; MAX_FIELDS] {
+    let mut out = [None; MAX_FIELDS];
+    let mut shift = 0u32;
+    let n = fields.len().min(MAX_FIELDS);
+    for i in (0..n).rev() {
+        let b = 128 - (fields[i].max - fields[i].min).leading_zeros();
+        let Some(end) = shift.checked_add(b).filter(|e| *e <= 128) else {
+            // The fields need more than 128 bits: nothing from here up has a place.
+            break;
+        };
+        let mask = if b == 128 {
+            u128::MAX
+        } else {
+            (1u128 << b) - 1
+        };
+        out[i] = Some((shift, mask));
+        shift = end;
+    }
+    if fields.len() > MAX_FIELDS || shift > 128 {
+        return [None; MAX_FIELDS];
+    }
+    out
+}
+
 fn digit(packed: u128, (shift, mask): (u32, u128)) -> u128 {
     packed.checked_shr(shift).unwrap_or(0) & mask
 }
@@ -452,17 +477,21 @@ impl<A: Address> Pattern<A> {
     /// (and builds one with [`Pattern::from_raw`]), so its representation stays here.
     pub(crate) fn raw(&self) -> RawPattern {
         let mut raw = RawPattern::ANY;
+        if self.set == 0 {
+            return raw;
+        }
+        let places = places(A::FIELDS);
         for (i, f) in A::FIELDS.iter().enumerate().take(MAX_FIELDS) {
             if self.set & (1 << i) == 0 {
                 continue;
             }
             let (lo, hi) = if self.bad & (1 << i) == 0 {
-                match place(A::FIELDS, i) {
+                match places[i] {
                     Some(p) => (digit(self.lo, p) + f.min, digit(self.hi, p) + f.min),
                     None => (f.min, f.max),
                 }
             } else if i == self.bad_field as usize {
-                let p = place(A::FIELDS, i);
+                let p = places[i];
                 let end = |packed: u128, bit: u8| match p {
                     Some(p) if self.bad_ends & bit == 0 => digit(packed, p) + f.min,
                     _ => self.bad_value,
@@ -675,9 +704,32 @@ impl<A: Address> Block<A> {
     /// block through here, so its representation stays here.
     pub(crate) fn extents(&self) -> [u128; MAX_FIELDS] {
         let mut out = [1u128; MAX_FIELDS];
+        if self.bad == 0 {
+            // Every extent packed: peel the digits off from the last field up.
+            let n = A::FIELDS.len().min(MAX_FIELDS);
+            let mut x = self.ext;
+            let mut used = 0u32;
+            for i in (0..n).rev() {
+                let f = &A::FIELDS[i];
+                let b = 128 - (f.max - f.min).leading_zeros();
+                used = used.saturating_add(b);
+                if used > 128 {
+                    break;
+                }
+                let mask = if b == 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << b) - 1
+                };
+                out[i] = (x & mask) + 1;
+                x = x.checked_shr(b).unwrap_or(0);
+            }
+            return out;
+        }
+        let places = places(A::FIELDS);
         for (i, e) in out.iter_mut().enumerate().take(A::FIELDS.len()) {
             *e = if self.bad & (1 << i) == 0 {
-                place(A::FIELDS, i).map_or(1, |p| digit(self.ext, p) + 1)
+                places[i].map_or(1, |p| digit(self.ext, p) + 1)
             } else if i == self.bad_field as usize {
                 self.bad_value
             } else {

@@ -122,6 +122,21 @@ impl Layout {
 
     /// The digit (value minus min) of field `i` of an index.
     #[inline]
+    /// Whether `first` is at most `last` on every field (they span a box).
+    pub(crate) fn ordered(&self, first: u128, last: u128) -> bool {
+        (0..self.len()).all(|i| self.digit(first, i) <= self.digit(last, i))
+    }
+
+    /// Whether the box spanned by `first` and `last` (ordered) is one run of indices:
+    /// below the first field where they differ, every field is covered whole.
+    pub(crate) fn is_run(&self, first: u128, last: u128) -> bool {
+        let n = self.len();
+        let Some(top) = (0..n).find(|&i| self.digit(first, i) != self.digit(last, i)) else {
+            return true;
+        };
+        (top + 1..n).all(|j| self.digit(first, j) == 0 && self.digit(last, j) == self.dims[j].mask)
+    }
+
     fn digit(&self, idx: u128, i: usize) -> u128 {
         let d = &self.dims[i];
         (idx >> d.shift) & d.mask
@@ -361,6 +376,19 @@ impl Grid {
             };
         }
         Some(Grid::from_axes(layout, axes))
+    }
+
+    /// How many separate runs of indices a block with these extents covers
+    /// (saturating): [`Grid::run_count`] of the block, without building it.
+    pub(crate) fn block_run_count(layout: &Layout, extents: &[u128]) -> u128 {
+        let n = layout.len().min(extents.len());
+        let mut k = n;
+        while k > 0 && extents[k - 1].wrapping_sub(1) == layout.dims[k - 1].mask {
+            k -= 1;
+        }
+        extents[..k.saturating_sub(1)]
+            .iter()
+            .fold(1u128, |r, &e| r.saturating_mul(e))
     }
 
     /// For a step-1 box: how many separate runs of indices it covers (saturating).

@@ -691,6 +691,19 @@ impl Engine {
         }
     }
 
+    /// Whether the record run at `k` is a whole reservation of one run.
+    #[inline]
+    fn linear(&self, k: u128, r: &Rec) -> bool {
+        r.head == k && (self.records.boxes.is_empty() || !self.records.boxes.contains_key(&k))
+    }
+
+    /// Frees the recorded one-run reservation `k..=end`.
+    #[inline]
+    fn drop_linear(&mut self, k: u128, end: u128) {
+        self.rec_remove(k);
+        self.set_remove(k, end);
+    }
+
     /// Frees the whole recorded reservation starting at `head`; its size.
     fn drop_reservation(&mut self, head: u128) -> Count {
         let Some((first, last, boxed)) = self.records.extent(head) else {
@@ -1421,12 +1434,11 @@ impl Engine {
     /// Releases the reservation of exactly one index; a reservation of more than one
     /// address is refused (naming it), and nothing changes.
     pub(crate) fn release(&mut self, idx: u128) -> Result<(), Fail> {
-        if let Some((_, r)) = self.records.containing(idx) {
-            let (first, last, _) = self.records.extent(r.head).unwrap_or((idx, idx, false));
-            if first != last {
+        if let Some((k, r)) = self.records.containing(idx) {
+            if !self.linear(k, &r) || k != r.end {
                 return Err(self.part_of(idx));
             }
-            self.drop_reservation(r.head);
+            self.drop_linear(k, r.end);
             return Ok(());
         }
         if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
@@ -1441,19 +1453,26 @@ impl Engine {
     /// Releases the one whole reservation that is exactly the step-1 box `b` (a
     /// reserved block or range, or a single address); anything else is refused naming
     /// what is there, and nothing changes.
-    pub(crate) fn release_whole(&mut self, b: &Grid) -> Result<(), Fail> {
-        let (first, last) = (b.first(&self.layout), b.last(&self.layout));
+    pub(crate) fn release_whole(&mut self, first: u128, last: u128) -> Result<(), Fail> {
         if first == last {
             return self.release(first);
         }
-        let Some((_, r)) = self.records.containing(first) else {
+        let Some((k, r)) = self.records.containing(first) else {
             return Err(self.part_of(first));
         };
+        if self.linear(k, &r) {
+            // The common case (a block or range of one run): one look-up, one removal.
+            if k != first || r.end != last || !self.layout.is_run(first, last) {
+                return Err(self.part_of(first));
+            }
+            self.drop_linear(k, r.end);
+            return Ok(());
+        }
         let Some((f, l, boxed)) = self.records.extent(r.head) else {
             return Err(self.part_of(first));
         };
         // The same addresses: one run either way, or the same box.
-        let same = f == first && l == last && (boxed || b.interval().is_some());
+        let same = f == first && l == last && (boxed || self.layout.is_run(first, last));
         if !same {
             return Err(self.part_of(first));
         }
