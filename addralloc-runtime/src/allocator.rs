@@ -13,7 +13,7 @@ use crate::engine::grid::Layout;
 use crate::error::Error;
 use crate::pattern::{Block, BlockRange, Pattern, RawPattern};
 use crate::policy::Policy;
-use crate::transaction::Transaction;
+use crate::transaction::{self, Journaled, Transaction};
 
 /// Hands out addresses of type `A`: pools, exact and automatic reservations, aligned
 /// blocks, owners, tags and policies.
@@ -494,13 +494,7 @@ impl<A: Address> Allocator<A> {
         &mut self,
         f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.core.begin();
-        let mut tx = Transaction::new(self, |a| a.core.rollback());
-        let out = f(&mut tx);
-        if out.is_ok() {
-            tx.into_inner().core.commit();
-        }
-        out
+        transaction::run(self, f)
     }
 }
 
@@ -562,5 +556,17 @@ impl<'a, A: Address> Request<'a, A> {
     /// As [`Allocator::reserve_range`].
     pub fn reserve_range(self, first: A, last: A) -> Result<BlockRange<A>, Error> {
         self.alloc.reserve_range_with(first, last, self.opts)
+    }
+}
+
+impl<A: Address> Journaled for Allocator<A> {
+    fn begin(&mut self) {
+        self.core.begin();
+    }
+    fn commit(&mut self) {
+        self.core.commit();
+    }
+    fn rollback(&mut self) {
+        self.core.rollback();
     }
 }

@@ -152,25 +152,28 @@ impl<S: Space> Core<S> {
     pub(crate) fn reserve_first(&mut self, raw: &RawPattern, o: Opts<'_>) -> Result<u128, Error> {
         let g = self.grid(raw)?;
         let mask = self.mask(o.tags)?;
-        match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-            Ok(idx) => Ok(idx),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe(format!("address in `{}`", self.show(raw)), o.tags),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
-        }
+        self.engine
+            .reserve_first(g.as_ref(), mask, o.owner)
+            .map_err(|f| self.first_error(f, || self.show(raw), o.tags))
     }
 
-    /// `reserve_first(*)` without a pattern: the hot path.
+    /// `reserve_first(*)` without a pattern to look at: the hot path.
     #[inline]
     pub(crate) fn reserve_any(&mut self, o: Opts<'_>) -> Result<u128, Error> {
         let mask = self.mask(o.tags)?;
-        match self.engine.reserve_first(None, mask, o.owner) {
-            Ok(idx) => Ok(idx),
-            Err(Fail::Exhausted) => Err(Error::Exhausted {
-                request: front::describe("address in `*`".to_string(), o.tags),
-            }),
-            Err(f) => Err(self.error(f, o.tags)),
+        self.engine
+            .reserve_first(None, mask, o.owner)
+            .map_err(|f| self.first_error(f, || "*".to_string(), o.tags))
+    }
+
+    /// The error of an automatic choice in `pattern`.
+    #[cold]
+    fn first_error(&self, f: Fail, pattern: impl FnOnce() -> String, tags: &[&str]) -> Error {
+        match f {
+            Fail::Exhausted => Error::Exhausted {
+                request: front::describe(format!("address in `{}`", pattern()), tags),
+            },
+            f => self.error(f, tags),
         }
     }
 

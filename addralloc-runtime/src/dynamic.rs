@@ -61,7 +61,7 @@ use crate::pattern::{check_extent, display_extents, parse_extents, RawPattern};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};
-use crate::transaction::Transaction;
+use crate::transaction::{self, Journaled, Transaction};
 
 // ----- schema and types --------------------------------------------------------------
 
@@ -1071,13 +1071,7 @@ impl DynAllocator {
         &mut self,
         f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.core.begin();
-        let mut tx = Transaction::new(self, |a| a.core.rollback());
-        let out = f(&mut tx);
-        if out.is_ok() {
-            tx.into_inner().core.commit();
-        }
-        out
+        transaction::run(self, f)
     }
 }
 
@@ -1142,5 +1136,17 @@ impl<'a> DynRequest<'a> {
         last: impl AddressArg,
     ) -> Result<DynBlockRange, Error> {
         self.alloc.reserve_range_with(first, last, self.opts)
+    }
+}
+
+impl Journaled for DynAllocator {
+    fn begin(&mut self) {
+        self.core.begin();
+    }
+    fn commit(&mut self) {
+        self.core.commit();
+    }
+    fn rollback(&mut self) {
+        self.core.rollback();
     }
 }

@@ -244,19 +244,11 @@ pub(crate) fn take<F: FieldInfo>(
 /// A box as a pattern naming every field, so that a box covering the whole space
 /// stays distinct from `*`.
 fn explicit_pattern<F: FieldInfo>(g: &Grid, fields: &[F]) -> String {
-    let parts: Vec<String> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let (lo, hi) = (g.axes[i].lo + f.min(), g.axes[i].hi + f.min());
-            if lo == hi {
-                format!("{}={lo}", f.name())
-            } else {
-                format!("{}={lo}..={hi}", f.name())
-            }
-        })
-        .collect();
-    parts.join(", ")
+    let mut raw = RawPattern::ANY;
+    for (i, f) in fields.iter().enumerate() {
+        raw.set_range(i, g.axes[i].lo + f.min(), g.axes[i].hi + f.min());
+    }
+    raw.display(fields)
 }
 
 /// Builds an engine from a snapshot, checking everything; `parse` turns address text

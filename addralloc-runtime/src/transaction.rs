@@ -39,6 +39,28 @@ impl<'a, F> Transaction<'a, F> {
     }
 }
 
+/// A front whose changes the engine can journal: what [`run`] needs.
+pub(crate) trait Journaled {
+    fn begin(&mut self);
+    fn commit(&mut self);
+    fn rollback(&mut self);
+}
+
+/// Runs `f` as one transaction on `front`: committed when it returns `Ok`, rolled back
+/// when it returns `Err` or unwinds (the guard's `Drop`).
+pub(crate) fn run<F: Journaled, T, E>(
+    front: &mut F,
+    f: impl FnOnce(&mut Transaction<'_, F>) -> Result<T, E>,
+) -> Result<T, E> {
+    front.begin();
+    let mut tx = Transaction::new(front, F::rollback);
+    let out = f(&mut tx);
+    if out.is_ok() {
+        tx.into_inner().commit();
+    }
+    out
+}
+
 impl<F> Drop for Transaction<'_, F> {
     fn drop(&mut self) {
         if let Some(f) = self.front.take() {

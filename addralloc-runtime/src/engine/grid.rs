@@ -382,26 +382,14 @@ impl Grid {
     /// (saturating): [`Grid::run_count`] of the block, without building it.
     pub(crate) fn block_run_count(layout: &Layout, extents: &[u128]) -> u128 {
         let n = layout.len().min(extents.len());
-        let mut k = n;
-        while k > 0 && extents[k - 1].wrapping_sub(1) == layout.dims[k - 1].mask {
-            k -= 1;
-        }
-        extents[..k.saturating_sub(1)]
-            .iter()
-            .fold(1u128, |r, &e| r.saturating_mul(e))
+        count_runs(layout, n, |i| (0, extents[i].wrapping_sub(1)))
     }
 
     /// For a step-1 box: how many separate runs of indices it covers (saturating).
     /// Trailing fields covered whole, with no index holes, join the runs of the field
     /// before them.
     pub(crate) fn run_count(&self, layout: &Layout) -> u128 {
-        let mut k = self.n;
-        while k > 0 && self.axes[k - 1].lo == 0 && self.axes[k - 1].hi == layout.dims[k - 1].mask {
-            k -= 1;
-        }
-        (0..k.saturating_sub(1)).fold(1u128, |n, i| {
-            n.saturating_mul(self.axes[i].hi - self.axes[i].lo + 1)
-        })
+        count_runs(layout, self.n, |i| (self.axes[i].lo, self.axes[i].hi))
     }
 
     /// The block with the given extents that starts at grid point `p`, as a step-1 box.
@@ -693,6 +681,19 @@ impl Grid {
         };
         hi.sub(self.rank(layout, s))
     }
+}
+
+/// The runs of a box of `n` fields whose digit range on field `i` is `digits(i)`
+/// (saturating): fields covered whole from the last one up join the field before.
+fn count_runs(layout: &Layout, n: usize, digits: impl Fn(usize) -> (u128, u128)) -> u128 {
+    let mut k = n;
+    while k > 0 && digits(k - 1) == (0, layout.dims[k - 1].mask) {
+        k -= 1;
+    }
+    (0..k.saturating_sub(1)).fold(1u128, |r, i| {
+        let (lo, hi) = digits(i);
+        r.saturating_mul((hi - lo).saturating_add(1))
+    })
 }
 
 #[cfg(test)]

@@ -178,6 +178,66 @@ struct PatternHint {
 /// release lowers each of them, so they stay few.
 const PATTERN_HINTS: usize = 64;
 
+/// A remembered search bound ([`PatternHint`], [`BlockHint`]): everything below `hint`
+/// and above `top` is reserved; `used` orders them for dropping.
+trait Remembered {
+    fn bounds(&mut self) -> (&mut u128, &mut u128, &mut u64);
+    fn used(&self) -> u64;
+}
+
+impl Remembered for PatternHint {
+    fn bounds(&mut self) -> (&mut u128, &mut u128, &mut u64) {
+        (&mut self.hint, &mut self.top, &mut self.used)
+    }
+    fn used(&self) -> u64 {
+        self.used
+    }
+}
+
+impl Remembered for BlockHint {
+    fn bounds(&mut self) -> (&mut u128, &mut u128, &mut u64) {
+        (&mut self.hint, &mut self.top, &mut self.used)
+    }
+    fn used(&self) -> u64 {
+        self.used
+    }
+}
+
+/// Updates the bound at `slot`, or stores `new` (at most `cap` are kept: the least
+/// recently used one gives way), marked used at `now`; a `None` bound stays as it is.
+fn remember<T: Remembered>(
+    v: &mut Vec<T>,
+    cap: usize,
+    slot: Option<usize>,
+    new: Option<T>,
+    now: u64,
+    hint: Option<u128>,
+    top: Option<u128>,
+) {
+    let i = match (slot, new) {
+        (Some(i), _) => i,
+        (None, None) => return,
+        (None, Some(h)) if v.len() == cap => {
+            let oldest = (0..v.len()).min_by_key(|&i| v[i].used()).unwrap_or(0);
+            v[oldest] = h;
+            oldest
+        }
+        (None, Some(h)) => {
+            v.push(h);
+            v.len() - 1
+        }
+    };
+    let Some(h) = v.get_mut(i) else { return };
+    let (lo, hi, used) = h.bounds();
+    *used = now;
+    if let Some(x) = hint {
+        *lo = x;
+    }
+    if let Some(x) = top {
+        *hi = x;
+    }
+}
+
 /// Aligned-start lattices (with their pool) and block runs for one block shape.
 #[derive(Clone, Debug)]
 pub(crate) struct BlockCache {
@@ -858,39 +918,28 @@ impl Engine {
         top: Option<u128>,
     ) {
         self.hint_clock += 1;
-        let used = self.hint_clock;
-        let i = match slot {
-            Some(i) => i,
-            None => {
-                let h = PatternHint {
-                    first: pattern.first(&self.layout),
-                    last: pattern.last(&self.layout),
-                    pattern: pattern.clone(),
-                    mask,
-                    hint: 0,
-                    top: u128::MAX,
-                    used,
-                };
-                if self.pattern_hints.len() == PATTERN_HINTS {
-                    let oldest = (0..self.pattern_hints.len())
-                        .min_by_key(|&i| self.pattern_hints[i].used)
-                        .unwrap_or(0);
-                    self.pattern_hints[oldest] = h;
-                    oldest
-                } else {
-                    self.pattern_hints.push(h);
-                    self.pattern_hints.len() - 1
-                }
-            }
+        let new = match slot {
+            Some(_) => None,
+            None => Some(PatternHint {
+                first: pattern.first(&self.layout),
+                last: pattern.last(&self.layout),
+                pattern: pattern.clone(),
+                mask,
+                hint: 0,
+                top: u128::MAX,
+                used: 0,
+            }),
         };
-        let h = &mut self.pattern_hints[i];
-        h.used = used;
-        if let Some(x) = hint {
-            h.hint = x;
-        }
-        if let Some(x) = top {
-            h.top = x;
-        }
+        let now = self.hint_clock;
+        remember(
+            &mut self.pattern_hints,
+            PATTERN_HINTS,
+            slot,
+            new,
+            now,
+            hint,
+            top,
+        );
     }
 
     /// `choose` without a pattern: the pools themselves, no clipping, no copies.
@@ -1051,41 +1100,31 @@ impl Engine {
         top: Option<u128>,
     ) {
         self.hint_clock += 1;
-        let used = self.hint_clock;
-        let i = match self.find_block_hint(pattern, mask, extents) {
-            Some(i) => i,
-            None => {
-                let h = BlockHint {
-                    first: pattern.first(&self.layout),
-                    last: pattern.last(&self.layout),
-                    pattern: pattern.clone(),
-                    mask,
-                    extents: extents.into(),
-                    span,
-                    hint: 0,
-                    top: u128::MAX,
-                    used,
-                };
-                if self.block_hints.len() == BLOCK_HINTS {
-                    let oldest = (0..self.block_hints.len())
-                        .min_by_key(|&i| self.block_hints[i].used)
-                        .unwrap_or(0);
-                    self.block_hints[oldest] = h;
-                    oldest
-                } else {
-                    self.block_hints.push(h);
-                    self.block_hints.len() - 1
-                }
-            }
+        let slot = self.find_block_hint(pattern, mask, extents);
+        let new = match slot {
+            Some(_) => None,
+            None => Some(BlockHint {
+                first: pattern.first(&self.layout),
+                last: pattern.last(&self.layout),
+                pattern: pattern.clone(),
+                mask,
+                extents: extents.into(),
+                span,
+                hint: 0,
+                top: u128::MAX,
+                used: 0,
+            }),
         };
-        let h = &mut self.block_hints[i];
-        h.used = used;
-        if let Some(x) = hint {
-            h.hint = x;
-        }
-        if let Some(x) = top {
-            h.top = x;
-        }
+        let now = self.hint_clock;
+        remember(
+            &mut self.block_hints,
+            BLOCK_HINTS,
+            slot,
+            new,
+            now,
+            hint,
+            top,
+        );
     }
 
     /// Next-fit: the search `key` continues after `last`.
