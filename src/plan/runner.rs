@@ -245,8 +245,9 @@ struct Runner {
     problems: Vec<Problem>,
     /// The names of the entries placed so far.
     placed: HashSet<String>,
-    /// The address needs placed so far: device name and part.
-    done: HashSet<(String, usize)>,
+    /// The address needs placed so far: the parts of each device name (looked up by
+    /// `&str`, without building a key per look-up).
+    done: HashMap<String, Vec<usize>>,
     /// Each placed device's first addresses, by space, for the patterns it provides.
     values: HashMap<String, Vec<(usize, Values)>>,
     /// The pools each controller provides: space and pattern.
@@ -335,7 +336,7 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         spaces,
         problems: Vec::new(),
         placed: HashSet::new(),
-        done: HashSet::new(),
+        done: HashMap::new(),
         values: HashMap::new(),
         provided: HashMap::new(),
         starved: vec![false; plan.rules.len()],
@@ -602,7 +603,7 @@ impl Placed {
         removed.reverse();
         r.plan.entries.drain(parts.clone());
         r.placed.remove(name);
-        r.done.retain(|(n, _)| n != name);
+        r.done.remove(name);
         let gone = parts.len();
         for (order, _) in &mut r.rows {
             if *order >= parts.end {
@@ -869,7 +870,10 @@ impl Runner {
             state_kind: None,
         };
         self.placed.insert(e.name.value.clone());
-        self.done.insert((e.name.value.clone(), e.part));
+        self.done
+            .entry(e.name.value.clone())
+            .or_default()
+            .push(e.part);
         self.values
             .entry(e.name.value.clone())
             .or_default()
@@ -1179,12 +1183,19 @@ impl Runner {
     }
 
     /// Phase 3: every other device, in file order.
+    /// Whether part `part` of device `name` is placed.
+    fn is_done(&self, name: &str, part: usize) -> bool {
+        self.done
+            .get(name)
+            .is_some_and(|parts| parts.contains(&part))
+    }
+
     fn automatic(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.rule.is_some()
                 || e.companion.is_some()
-                || self.done.contains(&(e.name.value.clone(), e.part))
+                || self.is_done(&e.name.value, e.part)
                 || e.address.is_some()
                 || e.disk.is_some()
             {
@@ -1197,9 +1208,7 @@ impl Runner {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if let Some((of, _)) = &e.companion {
-                if !self.done.contains(&(e.name.value.clone(), e.part))
-                    && self.done.contains(&(of.value.clone(), 0))
-                {
+                if !self.is_done(&e.name.value, e.part) && self.is_done(&of.value, 0) {
                     self.problems.push(Problem::at(
                         format!(
                             "companion `{}` has no place: `{}` was placed in an earlier run \

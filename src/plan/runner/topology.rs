@@ -36,10 +36,9 @@ impl Runner {
         if primary.provides.is_empty() || self.provided.contains_key(name) {
             return;
         }
-        let all = parts.clone().all(|i| {
-            self.done
-                .contains(&(name.to_string(), self.plan.entries[i].part))
-        });
+        let all = parts
+            .clone()
+            .all(|i| self.is_done(name, self.plan.entries[i].part));
         if !all {
             return;
         }
