@@ -201,7 +201,9 @@ pub mod __private {
 
     use crate::{Address, Error};
 
-    pub use addralloc_runtime::format::__private::{parse_pieces, suggest, PieceRef, Radix, Spec};
+    pub use addralloc_runtime::format::__private::{
+        absent_before, parse_pieces, suggest, PieceRef, Radix, Spec,
+    };
 
     #[cfg(feature = "serde")]
     pub use serde;

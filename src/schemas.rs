@@ -13,7 +13,7 @@
 //! | `ipv4.toml` | [`Ipv4Address`]: `From` [`Ipv4Addr`] and back, [`Ipv4Address::cidr`], [`Ipv4Address::prefix_block`] |
 //! | `ipv6.toml` | [`Ipv6Address`]: RFC 5952 text, `From` [`Ipv6Addr`] and back, [`Ipv6Address::cidr`], [`Ipv6Address::prefix_block`] |
 //! | `mac.toml` | [`MacAddress`]: `From<[u8; 6]>` and back |
-//! | `usb.toml` | [`UsbPortAddress`], [`UsbHubPortAddress`] |
+//! | `usb.toml` | [`UsbAddress`] (a port path of 1 to 4 levels: `0-1`, `0-1.2`), [`UsbPortAddress`], [`UsbHubPortAddress`] |
 //! | `spapr-vio.toml` | [`SpaprVioAddress`] |
 //! | `dimm.toml` | [`DimmSlotAddress`] |
 //! | `disk-name.toml` | [`ScsiDiskName`], [`IdeDiskName`], [`VirtioDiskName`], [`XenDiskName`] |

@@ -97,6 +97,7 @@ fn bundled_schemas_print_and_parse_their_examples() {
         ("ipv4.toml", "Ipv4Address", "192.168.1.254"),
         ("ipv6.toml", "Ipv6Address", "fe80:0:0:0:0:0:0:1"),
         ("mac.toml", "MacAddress", "52:54:00:12:34:56"),
+        ("usb.toml", "UsbAddress", "0-1.2.3"),
         ("usb.toml", "UsbPortAddress", "0-1"),
         ("usb.toml", "UsbHubPortAddress", "0-1.3"),
         ("spapr-vio.toml", "SpaprVioAddress", "0x30000000"),
@@ -159,7 +160,7 @@ fn check_every_bundled_schema() {
     assert_eq!(out.lines().count(), files.len());
     assert!(out.contains("ok: schemas/pci.toml (PciAddress)\n"), "{out}");
     assert!(
-        out.contains("ok: schemas/usb.toml (UsbPortAddress, UsbHubPortAddress)\n"),
+        out.contains("ok: schemas/usb.toml (UsbAddress, UsbPortAddress, UsbHubPortAddress)\n"),
         "{out}"
     );
 }
@@ -595,7 +596,7 @@ fn plan_schema_problems() {
         ),
         (
             "[[space]]\nname = \"x\"\nschema = \"usb.toml\"\n",
-            "error: the schema `usb.toml` has several types (`UsbPortAddress`, \
+            "error: the schema `usb.toml` has several types (`UsbAddress`, `UsbPortAddress`, \
              `UsbHubPortAddress`); say which with `type = \"...\"`\n",
         ),
         (

@@ -84,45 +84,48 @@ fn display(ty: &AddressType) -> TokenStream {
     let krate = &ty.krate;
     let mut len = 0usize;
     let mut steps = Vec::new();
+    // Optional groups: `__shown` is how many are printed (up to the last present one).
+    let optional: Vec<&Spec> = ty
+        .format
+        .pieces()
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Optional(_, s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    if !optional.is_empty() {
+        // `if self.p4 != 0 { 3 } else if self.p3 != 0 { 2 } … else { 0 }`
+        let arms = optional.iter().enumerate().rev().filter_map(|(i, s)| {
+            let ident = &ty.fields.get(s.field)?.ident;
+            let n = i + 1;
+            Some(quote!(if self.#ident != 0 { #n }))
+        });
+        steps.push(quote!(let __shown: usize = #(#arms)else* else { 0usize };));
+    }
+    let mut group = 0usize;
     for p in ty.format.pieces() {
-        match p {
+        let spec = match p {
             Piece::Literal(l) => {
                 len += l.len();
                 steps.push(quote!(__buf.push_str(#l);));
+                continue;
             }
-            Piece::Field(spec) => {
-                let Some(f) = ty.fields.get(spec.field) else {
-                    continue;
-                };
-                let ident = &f.ident;
-                len += spec.printed_len(f.max).max(spec.width);
-                let width = spec.width;
-                let zero = spec.zero_pad;
-                let upper = spec.radix == Radix::UpperHex;
-                match spec.radix {
-                    Radix::Letters => {
-                        let spec = spec_tokens(krate, spec);
-                        steps.push(quote!(__buf.push_spec(#spec, ::core::convert::From::from(self.#ident));));
-                    }
-                    radix if f.ty == UInt::U128 => {
-                        let base =
-                            Literal::u128_suffixed(if radix == Radix::Decimal { 10 } else { 16 });
-                        steps.push(
-                            quote!(__buf.push_u128(self.#ident, #base, #upper, #width, #zero);),
-                        );
-                    }
-                    radix => {
-                        let base =
-                            Literal::u64_suffixed(if radix == Radix::Decimal { 10 } else { 16 });
-                        let v = if f.ty == UInt::U64 {
-                            quote!(self.#ident)
-                        } else {
-                            quote!(::core::convert::From::from(self.#ident))
-                        };
-                        steps.push(quote!(__buf.push_u64(#v, #base, #upper, #width, #zero);));
-                    }
+            Piece::Field(spec) => spec,
+            Piece::Optional(l, spec) => {
+                len += l.len();
+                group += 1;
+                let mut inner = Vec::new();
+                inner.push(quote!(__buf.push_str(#l);));
+                if let Some(step) = field_step(ty, spec, &mut len) {
+                    inner.push(step);
                 }
+                steps.push(quote!(if __shown >= #group { #(#inner)* }));
+                continue;
             }
+        };
+        if let Some(step) = field_step(ty, spec, &mut len) {
+            steps.push(step);
         }
     }
     let name = &ty.ident;
@@ -137,6 +140,36 @@ fn display(ty: &AddressType) -> TokenStream {
             }
         }
     }
+}
+
+/// The `Display` step writing one field into `__buf`; adds its longest length to `len`.
+fn field_step(ty: &AddressType, spec: &Spec, len: &mut usize) -> Option<TokenStream> {
+    let krate = &ty.krate;
+    let f = ty.fields.get(spec.field)?;
+    let ident = &f.ident;
+    *len += spec.printed_len(f.max).max(spec.width);
+    let width = spec.width;
+    let zero = spec.zero_pad;
+    let upper = spec.radix == Radix::UpperHex;
+    Some(match spec.radix {
+        Radix::Letters => {
+            let spec = spec_tokens(krate, spec);
+            quote!(__buf.push_spec(#spec, ::core::convert::From::from(self.#ident));)
+        }
+        radix if f.ty == UInt::U128 => {
+            let base = Literal::u128_suffixed(if radix == Radix::Decimal { 10 } else { 16 });
+            quote!(__buf.push_u128(self.#ident, #base, #upper, #width, #zero);)
+        }
+        radix => {
+            let base = Literal::u64_suffixed(if radix == Radix::Decimal { 10 } else { 16 });
+            let v = if f.ty == UInt::U64 {
+                quote!(self.#ident)
+            } else {
+                quote!(::core::convert::From::from(self.#ident))
+            };
+            quote!(__buf.push_u64(#v, #base, #upper, #width, #zero);)
+        }
+    })
 }
 
 /// The digit of byte `__c` in `radix`, or `fail`.
@@ -202,6 +235,11 @@ fn from_str(ty: &AddressType) -> TokenStream {
                     }
                 });
             }
+            Piece::Optional(l, spec) => {
+                // The fast path leaves optional groups to the runtime parser.
+                let s = spec_tokens(krate, spec);
+                piece_consts.push(quote!(#krate::__private::PieceRef::Optional(#l, #s)));
+            }
             Piece::Field(spec) => {
                 piece_consts.push({
                     let s = spec_tokens(krate, spec);
@@ -217,7 +255,7 @@ fn from_str(ty: &AddressType) -> TokenStream {
                 let min = lit(f.min, acc_ty);
                 let exact = match pieces.get(k + 1) {
                     Some(Piece::Field(_)) => spec.is_fixed_width(f.min, f.max),
-                    Some(Piece::Literal(l)) => {
+                    Some(Piece::Literal(l) | Piece::Optional(l, _)) => {
                         l.chars().next().is_some_and(|c| spec.radix.is_digit(c))
                             && spec.is_fixed_width(f.min, f.max)
                     }
@@ -336,6 +374,21 @@ fn from_str(ty: &AddressType) -> TokenStream {
             quote!(#ident: #var as #t)
         }
     });
+    if ty.format.has_optional() {
+        // Formats with optional trailing fields are read by the runtime parser.
+        return quote! {
+            #[automatically_derived]
+            impl ::core::str::FromStr for #name {
+                type Err = #krate::Error;
+
+                #[inline]
+                fn from_str(__s: &str) -> ::core::result::Result<Self, #krate::Error> {
+                    const __PIECES: &[#krate::__private::PieceRef<'static>] = &[#(#piece_consts),*];
+                    #krate::__private::parse_slow::<#name>(__PIECES, __s)
+                }
+            }
+        };
+    }
     quote! {
         #[automatically_derived]
         impl ::core::str::FromStr for #name {
@@ -553,6 +606,28 @@ fn inherent(ty: &AddressType) -> TokenStream {
                 }
             }
         });
+    let optional: Vec<&FieldModel> = ty
+        .format
+        .pieces()
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Optional(_, s) => ty.fields.get(s.field),
+            _ => None,
+        })
+        .collect();
+    let gaps = optional.windows(2).map(|w| {
+        let (a, b) = (&w[0].ident, &w[1].ident);
+        let (an, bn) = (a.to_string(), b.to_string());
+        quote! {
+            if #a == 0 && #b != 0 {
+                return ::core::result::Result::Err(#krate::__private::absent_before(
+                    #bn,
+                    ::core::convert::From::from(#b),
+                    #an,
+                ));
+            }
+        }
+    });
     let idents = ty.fields.iter().map(|f| &f.ident);
     let ranges: Vec<String> = ty
         .fields
@@ -579,6 +654,7 @@ fn inherent(ty: &AddressType) -> TokenStream {
             #[allow(clippy::too_many_arguments)]
             pub fn new(#(#params),*) -> ::core::result::Result<Self, #krate::Error> {
                 #(#checks)*
+                #(#gaps)*
                 ::core::result::Result::Ok(#name { #(#idents),* })
             }
 

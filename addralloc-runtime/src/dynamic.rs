@@ -210,6 +210,7 @@ impl DynType {
     /// An address from one value per field, checking the count and every range.
     pub fn address(self: &Arc<Self>, values: &[u128]) -> Result<DynAddress, Error> {
         self.check_values(values)?;
+        self.format.check_present(values, &self.tuples())?;
         Ok(DynAddress {
             ty: Arc::clone(self),
             values: values.to_vec(),

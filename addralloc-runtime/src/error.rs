@@ -142,6 +142,16 @@ pub enum Error {
         /// Its owner label.
         owner: Option<String>,
     },
+    /// An optional field is present after an absent one (`p2` = 0, `p3` = 5): an
+    /// absent optional field (0) makes every later optional field absent.
+    AbsentBefore {
+        /// The present field.
+        field: String,
+        /// Its value.
+        value: u128,
+        /// The absent optional field before it.
+        absent: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -244,6 +254,14 @@ impl fmt::Display for Error {
                 }
                 f.write_str("; release its reservations first")
             }
+            Error::AbsentBefore {
+                field,
+                value,
+                absent,
+            } => write!(
+                f,
+                "field `{field}` is {value} but the optional field `{absent}` before it is 0 (absent); an absent optional field makes every later one absent"
+            ),
         }
     }
 }

@@ -68,14 +68,19 @@ use crate::pattern::suggest;
 
 mod pieces;
 
-use self::pieces::{parse_pieces, write_pieces, Piece, PieceRef, Radix, Spec};
+use self::pieces::{
+    check_optional, optional_shown, parse_pieces, write_pieces, Piece, PieceRef, Radix, Spec,
+};
 
 /// Support for generated code, the schema compiler and the command line; not public
 /// API (no semver promise). The facade re-exports what generated code names from its
 /// own `__private`.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::pieces::{parse_pieces, write_pieces, AsPiece, Piece, PieceRef, Radix, Spec};
+    pub use super::pieces::{
+        absent_before, check_optional, optional_shown, parse_pieces, write_pieces, AsPiece, Piece,
+        PieceRef, Radix, Spec,
+    };
     pub use crate::pattern::suggest;
 }
 
@@ -108,6 +113,7 @@ pub struct Format {
 /// What the format parser found between braces.
 struct Placeholder<'a> {
     name: &'a str,
+    optional: bool,
     name_span: Range<usize>,
     spec: &'a str,
     spec_span: Range<usize>,
@@ -163,6 +169,10 @@ fn tokenize<'a>(text: &'a str, errors: &mut Vec<FormatError>) -> Vec<(Token<'a>,
                 Some(k) => (&inner[..k], &inner[k + 1..], Some(i + 1 + k)),
                 None => (inner, "", None),
             };
+            let (name, optional) = match name.strip_suffix('?') {
+                Some(n) => (n, true),
+                None => (name, false),
+            };
             let name_span = i + 1..i + 1 + name.len();
             let spec_span = match colon {
                 Some(k) => k + 1..close,
@@ -171,6 +181,7 @@ fn tokenize<'a>(text: &'a str, errors: &mut Vec<FormatError>) -> Vec<(Token<'a>,
             out.push((
                 Token::Field(Placeholder {
                     name,
+                    optional,
                     name_span,
                     spec,
                     spec_span,
@@ -268,12 +279,14 @@ impl Format {
         let mut seen: Vec<Option<Range<usize>>> = vec![None; fields.len()];
         let mut pieces = Vec::new();
         let mut spans = Vec::new();
+        let mut optional: Vec<bool> = Vec::new();
         let mut suggested: Vec<usize> = Vec::new();
         for (tok, span) in tokens {
             match tok {
                 Token::Literal(s) => {
                     pieces.push(Piece::Literal(s));
                     spans.push(span);
+                    optional.push(false);
                 }
                 Token::Field(ph) => {
                     let index =
@@ -309,16 +322,19 @@ impl Format {
                             zero_pad: zero_pad && radix != Radix::Letters,
                         }));
                         spans.push(ph.span);
+                        optional.push(ph.optional);
                     } else {
                         // Keep the shape for the adjacency check: an unusable placeholder
                         // is treated as a separator so it raises no further errors.
                         pieces.push(Piece::Literal(String::new()));
                         spans.push(ph.span);
+                        optional.push(false);
                     }
                 }
             }
         }
         Self::check_adjacency(&pieces, &spans, fields, &mut errors);
+        let pieces = Self::fold_optional(pieces, &spans, &optional, fields, &mut errors);
         errors.sort_by_key(|e| e.span.start);
         // Omitted fields, except those an unknown name was suggested for (the misspelling
         // already says it) and after brace errors (the placeholder may be unreadable).
@@ -337,6 +353,97 @@ impl Format {
         } else {
             Err(errors)
         }
+    }
+
+    /// Checks the optional fields (trailing, each after literal text, 0 in range, no
+    /// text after the last) and folds each with the literal before it into one
+    /// [`Piece::Optional`].
+    fn fold_optional(
+        pieces: Vec<Piece>,
+        spans: &[Range<usize>],
+        optional: &[bool],
+        fields: &[(&str, u128, u128)],
+        errors: &mut Vec<FormatError>,
+    ) -> Vec<Piece> {
+        let Some(first) = optional.iter().position(|o| *o) else {
+            return pieces;
+        };
+        let name = |spec: &Spec| fields.get(spec.field).map_or("?", |f| f.0);
+        let mut first_optional: Option<&str> = None;
+        for (k, p) in pieces.iter().enumerate() {
+            match p {
+                Piece::Field(spec) if optional[k] => {
+                    let n = name(spec);
+                    if let Some(&(_, min, max)) = fields.get(spec.field) {
+                        if min > 0 {
+                            errors.push(FormatError {
+                                message: format!(
+                                    "optional field `{n}` must have 0 in its range (0 means absent); its range is {min}..={max}"
+                                ),
+                                span: spans[k].clone(),
+                            });
+                        }
+                    }
+                    // Literal text before, and a placeholder before that (the tokenizer
+                    // merges literal text, so anything at `k - 2` is a placeholder; an
+                    // unusable one is an empty literal, already reported).
+                    let after_text =
+                        k >= 2 && matches!(&pieces[k - 1], Piece::Literal(l) if !l.is_empty());
+                    if !after_text {
+                        errors.push(FormatError {
+                            message: format!(
+                                "optional field `{n}` must come after a field and literal text, which is printed only when it is present, like `{{bus}}.{{{n}?}}`"
+                            ),
+                            span: spans[k].clone(),
+                        });
+                    }
+                    first_optional.get_or_insert(n);
+                }
+                Piece::Field(spec) if k > first => {
+                    errors.push(FormatError {
+                        message: format!(
+                            "field `{}` follows the optional field `{}`; optional fields must be trailing: mark it `{{{}?}}` or move it before",
+                            name(spec),
+                            first_optional.unwrap_or("?"),
+                            name(spec)
+                        ),
+                        span: spans[k].clone(),
+                    });
+                }
+                Piece::Literal(l)
+                    if k > first
+                        && !l.is_empty()
+                        && !matches!(pieces.get(k + 1), Some(Piece::Field(_))) =>
+                {
+                    errors.push(FormatError {
+                        message: format!(
+                            "literal text `{l}` after the optional field `{}` would be printed only with it; end the format with the last optional field",
+                            first_optional.unwrap_or("?")
+                        ),
+                        span: spans[k].clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+        for (k, p) in pieces.into_iter().enumerate() {
+            match p {
+                Piece::Field(spec) if optional[k] => {
+                    let prefix = match out.pop() {
+                        Some(Piece::Literal(l)) => l,
+                        Some(other) => {
+                            out.push(other);
+                            String::new()
+                        }
+                        None => String::new(),
+                    };
+                    out.push(Piece::Optional(prefix, spec));
+                }
+                p => out.push(p),
+            }
+        }
+        out
     }
 
     fn resolve_name(
@@ -431,7 +538,8 @@ impl Format {
                         }
                     }
                 }
-                None => {}
+                // Optional groups are folded after this check.
+                Some(Piece::Optional(..)) | None => {}
             }
         }
     }
@@ -483,30 +591,39 @@ impl Format {
     pub fn source(&self, fields: &[(&str, u128, u128)]) -> String {
         let mut s = String::new();
         for p in &self.pieces {
-            match p {
-                Piece::Literal(l) => s.push_str(&l.replace('{', "{{").replace('}', "}}")),
-                Piece::Field(spec) => {
-                    s.push('{');
-                    s.push_str(fields.get(spec.field).map_or("?", |f| f.0));
-                    let radix = match spec.radix {
-                        Radix::Decimal => "",
-                        Radix::LowerHex => "x",
-                        Radix::UpperHex => "X",
-                        Radix::Letters => "a",
-                    };
-                    if spec.width > 0 || !radix.is_empty() {
-                        s.push(':');
-                    }
-                    if spec.width > 0 {
-                        if spec.zero_pad {
-                            s.push('0');
-                        }
-                        s.push_str(&spec.width.to_string());
-                    }
-                    s.push_str(radix);
-                    s.push('}');
+            let (spec, optional) = match p {
+                Piece::Literal(l) => {
+                    s.push_str(&l.replace('{', "{{").replace('}', "}}"));
+                    continue;
                 }
+                Piece::Field(spec) => (spec, false),
+                Piece::Optional(l, spec) => {
+                    s.push_str(&l.replace('{', "{{").replace('}', "}}"));
+                    (spec, true)
+                }
+            };
+            s.push('{');
+            s.push_str(fields.get(spec.field).map_or("?", |f| f.0));
+            if optional {
+                s.push('?');
             }
+            let radix = match spec.radix {
+                Radix::Decimal => "",
+                Radix::LowerHex => "x",
+                Radix::UpperHex => "X",
+                Radix::Letters => "a",
+            };
+            if spec.width > 0 || !radix.is_empty() {
+                s.push(':');
+            }
+            if spec.width > 0 {
+                if spec.zero_pad {
+                    s.push('0');
+                }
+                s.push_str(&spec.width.to_string());
+            }
+            s.push_str(radix);
+            s.push('}');
         }
         s
     }
@@ -521,9 +638,24 @@ impl Format {
     #[allow(clippy::inherent_to_string_shadow_display)]
     pub fn to_string(&self, values: &[u128]) -> String {
         let mut s = String::new();
+        let shown = optional_shown(&self.pieces, values);
+        let mut optional = 0;
         for p in &self.pieces {
             match p {
                 Piece::Literal(l) => s.push_str(l),
+                Piece::Optional(l, spec) => {
+                    optional += 1;
+                    if optional > shown {
+                        break;
+                    }
+                    s.push_str(l);
+                    match values.get(spec.field) {
+                        Some(v) => {
+                            let _ = spec.write(*v, &mut s);
+                        }
+                        None => s.push('?'),
+                    }
+                }
                 Piece::Field(spec) => match values.get(spec.field) {
                     Some(v) => {
                         let _ = spec.write(*v, &mut s);
@@ -546,6 +678,33 @@ impl Format {
         fields: &[(&str, u128, u128)],
     ) -> Result<Vec<u128>, Error> {
         parse_pieces(&self.pieces, text, fields)
+    }
+
+    /// Whether the format has optional fields (`{p2?}`).
+    pub fn has_optional(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::Optional(..)))
+    }
+
+    /// Checks that no optional field is present after an absent one: with
+    /// `{bus}-{p1}.{p2?}.{p3?}`, `p2` = 0 and `p3` = 5 is not an address
+    /// ([`Error::AbsentBefore`]). Formats without optional fields accept every value.
+    ///
+    /// ```
+    /// use addralloc_runtime::format::Format;
+    /// let fields = [("bus", 0, 9), ("p1", 1, 15), ("p2", 0, 15), ("p3", 0, 15)];
+    /// let f = Format::parse("{bus}-{p1}.{p2?}.{p3?}", &fields).unwrap();
+    /// assert!(f.check_present(&[0, 1, 2, 0], &fields).is_ok());
+    /// assert_eq!(
+    ///     f.check_present(&[0, 1, 0, 5], &fields).unwrap_err().to_string(),
+    ///     "field `p3` is 5 but the optional field `p2` before it is 0 (absent); an absent optional field makes every later one absent"
+    /// );
+    /// ```
+    pub fn check_present(
+        &self,
+        values: &[u128],
+        fields: &[(&str, u128, u128)],
+    ) -> Result<(), Error> {
+        check_optional(&self.pieces, values, fields)
     }
 }
 

@@ -543,3 +543,190 @@ const SPECS: &[&str] = &[
     "", ":x", ":X", ":a", ":02x", ":3", ":04", ":2a", ":03X", ":1", ":40",
 ];
 const SEPS: &[&str] = &["", ":", ".", "-", "b", "{{", "9", " ", "x", "g"];
+
+// ----- optional trailing fields --------------------------------------------------------
+
+const USB: &Fields = &[
+    ("bus", 0, 255),
+    ("p1", 1, 15),
+    ("p2", 0, 15),
+    ("p3", 0, 15),
+    ("p4", 0, 15),
+];
+const USB_FMT: &str = "{bus}-{p1}.{p2?}.{p3?}.{p4?}";
+
+#[test]
+fn optional_fields_print_up_to_the_last_present() {
+    let f = Format::parse(USB_FMT, USB).unwrap();
+    assert!(f.has_optional());
+    assert_eq!(f.source(USB), USB_FMT);
+    for (values, text) in [
+        ([0, 1, 0, 0, 0], "0-1"),
+        ([0, 1, 2, 0, 0], "0-1.2"),
+        ([3, 15, 2, 7, 0], "3-15.2.7"),
+        ([255, 4, 1, 2, 3], "255-4.1.2.3"),
+    ] {
+        assert_eq!(f.to_string(&values), text);
+        let mut s = String::new();
+        f.write(&values, &mut s).unwrap();
+        assert_eq!(s, text);
+        assert_eq!(f.parse_values(text, USB).unwrap(), values);
+        assert!(f.check_present(&values, USB).is_ok());
+    }
+    // A gap is not an address; printing it shows the zero, which does not parse back.
+    let gap = [0, 1, 0, 5, 0];
+    assert_eq!(f.to_string(&gap), "0-1.0.5");
+    assert_eq!(
+        f.check_present(&gap, USB).unwrap_err(),
+        Error::AbsentBefore {
+            field: "p3".into(),
+            value: 5,
+            absent: "p2".into()
+        }
+    );
+    assert!(f.parse_values("0-1.0.5", USB).is_err());
+    // Formats without optional fields accept every value.
+    let pci = Format::parse(PCI_FMT, PCI).unwrap();
+    assert!(!pci.has_optional());
+    assert!(pci.check_present(&[0, 0, 0, 0], PCI).is_ok());
+}
+
+#[test]
+fn optional_fields_bad_text() {
+    let f = Format::parse(USB_FMT, USB).unwrap();
+    for (text, message) in [
+        (
+            "0-1.0",
+            "invalid address `0-1.0` at column 5 (field `p2`): 0 means the optional field `p2` is absent; leave it out, with the text before it",
+        ),
+        (
+            "0-1.",
+            "invalid address `0-1.` at column 5 (field `p2`): expected a decimal digit, found the end",
+        ),
+        (
+            "0-1.2.16",
+            "invalid address `0-1.2.16` at column 7 (field `p3`): `16` is out of range 0..=15",
+        ),
+        (
+            "0-1.2.3.4.5",
+            "invalid address `0-1.2.3.4.5` at column 10: unexpected trailing text `.5`",
+        ),
+        (
+            "0-1:2",
+            "invalid address `0-1:2` at column 4: expected `.`, found `:`",
+        ),
+        (
+            "0-",
+            "invalid address `0-` at column 3 (field `p1`): expected a decimal digit, found the end",
+        ),
+        (
+            "0-0",
+            "invalid address `0-0` at column 3 (field `p1`): `0` is out of range 1..=15",
+        ),
+        (
+            "0-1.x",
+            "invalid address `0-1.x` at column 5 (field `p2`): expected a decimal digit",
+        ),
+        (
+            "0-1.00",
+            "invalid address `0-1.00` at column 5 (field `p2`): 0 means the optional field `p2` is absent; leave it out, with the text before it",
+        ),
+    ] {
+        assert_eq!(parse_err(&f, text, USB), message, "{text}");
+    }
+}
+
+#[test]
+fn optional_field_layout_errors() {
+    let two = &[("a", 0, 9), ("b", 1, 9)][..];
+    assert_eq!(
+        errors("{a}.{b?}", two),
+        [(
+            "optional field `b` must have 0 in its range (0 means absent); its range is 1..=9"
+                .to_string(),
+            4..8
+        )]
+    );
+    let ab = &[("a", 0, 9), ("b", 0, 9), ("c", 0, 9)][..];
+    assert_eq!(
+        errors("{a}{b?:x}.{c}", ab),
+        [
+            (
+                "optional field `b` must come after a field and literal text, which is printed only when it is present, like `{bus}.{b?}`"
+                    .to_string(),
+                3..9
+            ),
+            (
+                "field `c` follows the optional field `b`; optional fields must be trailing: mark it `{c?}` or move it before"
+                    .to_string(),
+                10..13
+            ),
+        ]
+    );
+    assert_eq!(
+        messages("x{a?}.{b}.{c}", ab),
+        [
+            "optional field `a` must come after a field and literal text, which is printed only when it is present, like `{bus}.{a?}`",
+            "field `b` follows the optional field `a`; optional fields must be trailing: mark it `{b?}` or move it before",
+            "field `c` follows the optional field `a`; optional fields must be trailing: mark it `{c?}` or move it before",
+        ]
+    );
+    assert_eq!(
+        errors("{a}.{b?}.{c?}]", ab),
+        [(
+            "literal text `]` after the optional field `b` would be printed only with it; end the format with the last optional field"
+                .to_string(),
+            13..14
+        )]
+    );
+    // The name is checked without its `?`.
+    assert_eq!(
+        messages("{a}.{bb?}.{c?}", ab),
+        ["format names unknown field `bb`; did you mean `b`?"]
+    );
+    // Hexadecimal, padded and letter optional fields are fine.
+    let ab = &[("a", 0, 9), ("b", 0, 255), ("c", 0, 100)][..];
+    let f = Format::parse("{a}.{b?:02x}-{c?:a}", ab).expect("optional hex and letters");
+    assert_eq!(f.source(ab), "{a}.{b?:02x}-{c?:a}");
+    assert_eq!(f.to_string(&[1, 10, 0]), "1.0a");
+    assert_eq!(f.to_string(&[1, 0, 0]), "1");
+    assert_eq!(f.to_string(&[1, 1, 2]), "1.01-c");
+    assert_eq!(f.parse_values("1.0A", ab).unwrap(), [1, 10, 0]);
+}
+
+fn usb_values() -> impl Strategy<Value = Vec<u128>> {
+    (
+        0u128..=255,
+        1u128..=15,
+        0usize..=3,
+        proptest::collection::vec(1u128..=15, 3),
+    )
+        .prop_map(|(bus, p1, depth, deeper)| {
+            let mut v = vec![bus, p1, 0, 0, 0];
+            for (i, p) in deeper.into_iter().take(depth).enumerate() {
+                v[2 + i] = p;
+            }
+            v
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn optional_fields_round_trip(values in usb_values()) {
+        let f = Format::parse(USB_FMT, USB).unwrap();
+        prop_assert!(f.check_present(&values, USB).is_ok());
+        let text = f.to_string(&values);
+        prop_assert_eq!(f.parse_values(&text, USB).unwrap(), values);
+    }
+
+    #[test]
+    fn optional_fields_random_text_never_panics(s in "[0-9.x-]{0,16}") {
+        let f = Format::parse(USB_FMT, USB).unwrap();
+        if let Ok(values) = f.parse_values(&s, USB) {
+            prop_assert!(f.check_present(&values, USB).is_ok());
+            prop_assert_eq!(f.parse_values(&f.to_string(&values), USB).unwrap(), values);
+        }
+    }
+}

@@ -97,6 +97,10 @@ pub enum Piece {
     Literal(String),
     /// A field placeholder.
     Field(Spec),
+    /// An optional trailing field (`.{p2?}`) with the literal text before it: both are
+    /// printed only when the field is present (not 0), or when a later optional field
+    /// is; the parser reads it only when the text goes on.
+    Optional(String, Spec),
 }
 
 /// A borrowed [`Piece`], for formats kept in `static`s (generated code builds
@@ -107,6 +111,8 @@ pub enum PieceRef<'a> {
     Literal(&'a str),
     /// A field placeholder.
     Field(Spec),
+    /// An optional trailing field with the literal text before it.
+    Optional(&'a str, Spec),
 }
 
 impl Piece {
@@ -115,6 +121,7 @@ impl Piece {
         match self {
             Piece::Literal(s) => PieceRef::Literal(s),
             Piece::Field(s) => PieceRef::Field(*s),
+            Piece::Optional(l, s) => PieceRef::Optional(l, *s),
         }
     }
 }
@@ -143,13 +150,105 @@ pub fn write_pieces<P: AsPiece>(
     values: &[u128],
     out: &mut impl fmt::Write,
 ) -> fmt::Result {
+    let shown = optional_shown(pieces, values);
+    let mut optional = 0;
     for p in pieces {
         match p.piece() {
             PieceRef::Literal(l) => out.write_str(l)?,
             PieceRef::Field(spec) => spec.write(*values.get(spec.field).ok_or(fmt::Error)?, out)?,
+            PieceRef::Optional(l, spec) => {
+                let v = *values.get(spec.field).ok_or(fmt::Error)?;
+                optional += 1;
+                if optional > shown {
+                    break;
+                }
+                out.write_str(l)?;
+                spec.write(v, out)?;
+            }
         }
     }
     Ok(())
+}
+
+/// How many optional groups are printed: up to the last one whose field is present
+/// (not 0). A gap (an absent field before a present one, which checked constructors
+/// and the parser reject) prints as `0`, so the fault shows.
+pub fn optional_shown<P: AsPiece>(pieces: &[P], values: &[u128]) -> usize {
+    let mut shown = 0;
+    let mut n = 0;
+    for p in pieces {
+        if let PieceRef::Optional(_, spec) = p.piece() {
+            n += 1;
+            if values.get(spec.field).is_some_and(|v| *v != 0) {
+                shown = n;
+            }
+        }
+    }
+    shown
+}
+
+/// Checks that no optional field is present after an absent one (`p2` = 0, `p3` = 5):
+/// an absent optional field makes every later one absent.
+pub fn check_optional<P: AsPiece>(
+    pieces: &[P],
+    values: &[u128],
+    fields: &[(&str, u128, u128)],
+) -> Result<(), Error> {
+    let mut absent: Option<usize> = None;
+    for p in pieces {
+        if let PieceRef::Optional(_, spec) = p.piece() {
+            let v = values.get(spec.field).copied().unwrap_or(0);
+            match absent {
+                Some(a) if v != 0 => {
+                    let name = |i: usize| fields.get(i).map_or("?", |f| f.0).to_string();
+                    return Err(Error::AbsentBefore {
+                        field: name(spec.field),
+                        value: v,
+                        absent: name(a),
+                    });
+                }
+                None if v == 0 => absent = Some(spec.field),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error of a checked constructor given `field` = `value` after the absent
+/// optional field `absent` (generated `new` calls it).
+#[cold]
+pub fn absent_before(field: &str, value: u128, absent: &str) -> Error {
+    Error::AbsentBefore {
+        field: field.to_string(),
+        value,
+        absent: absent.to_string(),
+    }
+}
+
+/// One step of the parser: a format with optional groups read as a flat sequence.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Literal(&'a str),
+    Field(Spec, bool),
+    /// Where an optional group starts: the end of the text ends the address here.
+    StopAtEnd,
+}
+
+fn steps<P: AsPiece>(pieces: &[P]) -> Vec<Step<'_>> {
+    let mut out = Vec::with_capacity(pieces.len() + 4);
+    for p in pieces {
+        match p.piece() {
+            PieceRef::Literal(l) => out.push(Step::Literal(l)),
+            PieceRef::Field(s) => out.push(Step::Field(s, false)),
+            PieceRef::Optional(l, s) => {
+                out.push(Step::StopAtEnd);
+                out.push(Step::Literal(l));
+                out.push(Step::Field(s, true));
+            }
+        }
+    }
+    out
 }
 
 /// Parses an address with `pieces` (see [`Format::parse_values`](super::Format::parse_values)). Fields that no
@@ -169,9 +268,16 @@ pub fn parse_pieces<P: AsPiece>(
     };
     // The field just read, if it could have taken more digits than it found.
     let mut prev: Option<Spec> = None;
-    for (k, p) in pieces.iter().enumerate() {
-        match p.piece() {
-            PieceRef::Literal(l) => {
+    let steps = steps(pieces);
+    for (k, step) in steps.iter().enumerate() {
+        match *step {
+            Step::StopAtEnd => {
+                if pos == text.len() {
+                    // Absent optional fields keep their minimum, 0.
+                    break;
+                }
+            }
+            Step::Literal(l) => {
                 if l.is_empty() {
                     continue;
                 }
@@ -206,7 +312,7 @@ pub fn parse_pieces<P: AsPiece>(
                 };
                 return Err(err(at, None, reason));
             }
-            PieceRef::Field(spec) => {
+            Step::Field(spec, optional) => {
                 let Some(&(name, min, max)) = fields.get(spec.field) else {
                     return Err(err(
                         pos,
@@ -216,14 +322,17 @@ pub fn parse_pieces<P: AsPiece>(
                 };
                 let rest = &text[pos..];
                 // How many characters may this field take?
-                let next = pieces.get(k + 1).map(AsPiece::piece);
+                let next = match steps.get(k + 1) {
+                    Some(Step::StopAtEnd) => steps.get(k + 2),
+                    next => next,
+                };
                 let exact = match next {
-                    Some(PieceRef::Field(_)) => spec.is_fixed_width(min, max),
-                    Some(PieceRef::Literal(l)) => {
+                    Some(Step::Field(..)) => spec.is_fixed_width(min, max),
+                    Some(Step::Literal(l)) => {
                         l.chars().next().is_some_and(|c| spec.radix.is_digit(c))
                             && spec.is_fixed_width(min, max)
                     }
-                    None => false,
+                    Some(Step::StopAtEnd) | None => false,
                 };
                 let (start, end) = if exact {
                     let w = spec.printed_len(max);
@@ -278,6 +387,15 @@ pub fn parse_pieces<P: AsPiece>(
                     return Err(err(start, Some(name), reason));
                 }
                 let value = decode(digits, spec.radix);
+                if optional && value == Some(0) {
+                    return Err(err(
+                        start,
+                        Some(name),
+                        format!(
+                            "0 means the optional field `{name}` is absent; leave it out, with the text before it"
+                        ),
+                    ));
+                }
                 match value {
                     Some(v) if v >= min && v <= max => values[spec.field] = v,
                     _ => {
