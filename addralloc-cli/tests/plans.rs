@@ -200,6 +200,7 @@ fn every_bundled_plan_as_json_matches_its_table() {
         "q35-pcie",
         "virtio-serial",
         "scsi-disks",
+        "usb",
     ] {
         let path = format!("examples/plans/{plan}.toml");
         let table = stdout(&addralloc(&["plan", &path]));
@@ -588,7 +589,13 @@ pci-bridge0  index  1                            added\n\
 /// the same state again.
 #[test]
 fn topology_plans_rerun_keeps_everything() {
-    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+    for name in [
+        "i440fx-nics",
+        "q35-pcie",
+        "virtio-serial",
+        "scsi-disks",
+        "usb",
+    ] {
         rerun_keeps_everything(name);
     }
 }
@@ -931,4 +938,58 @@ fn unplugging_from_the_plan_file_keeps_the_rest() {
         };
         assert_eq!(w[3], kind, "{line}");
     }
+}
+
+/// 20 USB input devices on a 4-port root hub and no hub written down: three usb-hubs
+/// added (libvirt: ceil((20 - 4 + 1) / 7)), on root ports 1 to 3 ahead of the devices;
+/// the first device on root port 4, the others on the hubs' ports depth-first in port
+/// order, as libvirt's virDomainUSBAddressFindFreePort takes them.
+#[test]
+fn usb_table() {
+    table(
+        "usb",
+        "\
+DEVICE   SPACE  ADDRESS  KIND\n\
+input0   usb    0-4      auto\n\
+input1   usb    0-1.1    auto\n\
+input2   usb    0-1.2    auto\n\
+input3   usb    0-1.3    auto\n\
+input4   usb    0-1.4    auto\n\
+input5   usb    0-1.5    auto\n\
+input6   usb    0-1.6    auto\n\
+input7   usb    0-1.7    auto\n\
+input8   usb    0-1.8    auto\n\
+input9   usb    0-2.1    auto\n\
+input10  usb    0-2.2    auto\n\
+input11  usb    0-2.3    auto\n\
+input12  usb    0-2.4    auto\n\
+input13  usb    0-2.5    auto\n\
+input14  usb    0-2.6    auto\n\
+input15  usb    0-2.7    auto\n\
+input16  usb    0-2.8    auto\n\
+input17  usb    0-3.1    auto\n\
+input18  usb    0-3.2    auto\n\
+input19  usb    0-3.3    auto\n\
+hub0     usb    0-1      added\n\
+hub1     usb    0-2      added\n\
+hub2     usb    0-3      added\n",
+    );
+}
+
+#[test]
+fn usb_tree() {
+    let o = addralloc(&["plan", "examples/plans/usb.toml", "--tree"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let hub2: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("hub2")).collect();
+    assert_eq!(
+        hub2,
+        [
+            "hub2  usb 0-3  added",
+            "└── usb: bus=0, p1=3, p2=1..=8, p3=0, p4=0",
+            "    ├── input17  usb 0-3.1  auto",
+            "    ├── input18  usb 0-3.2  auto",
+            "    └── input19  usb 0-3.3  auto",
+        ]
+    );
 }

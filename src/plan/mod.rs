@@ -89,7 +89,7 @@ pub struct SpaceSpec {
     policy: Option<String>,
     pools: Vec<(String, Vec<String>)>,
     disk_bus: Option<DiskBus>,
-    creation_order: bool,
+    order: space::PoolOrder,
 }
 
 impl SpaceSpec {
@@ -101,7 +101,7 @@ impl SpaceSpec {
             policy: None,
             pools: Vec::new(),
             disk_bus: None,
-            creation_order: false,
+            order: space::PoolOrder::Address,
         }
     }
 
@@ -109,7 +109,16 @@ impl SpaceSpec {
     /// space's own, then each controller's as it is placed: libvirt's order for USB
     /// hubs) rather than by address (`order = "creation"` in a plan file).
     pub fn creation_order(mut self) -> Self {
-        self.creation_order = true;
+        self.order = space::PoolOrder::Creation;
+        self
+    }
+
+    /// Automatic choice searches the pools one after the other by each pool's first
+    /// address (`order = "depth-first"` in a plan file): for USB port paths, the root
+    /// hub's ports, then each hub's in port order with a hub's sub-hubs right after
+    /// it, as libvirt's `virDomainUSBAddressFindFreePort` searches.
+    pub fn depth_first_order(mut self) -> Self {
+        self.order = space::PoolOrder::DepthFirst;
         self
     }
 
@@ -519,7 +528,7 @@ impl Plan {
                     tags: tags.into_iter().map(unplaced).collect(),
                 })
                 .collect(),
-            creation_order: space.creation_order,
+            order: space.order,
             span: 0..0,
         });
         Ok(())

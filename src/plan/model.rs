@@ -79,9 +79,9 @@ pub struct SpaceDef {
     pub policy: Option<Text>,
     pub disk_bus: Option<(DiskBus, Range<usize>)>,
     pub pools: Vec<PoolDef>,
-    /// Searched in the order the pools came into being (`order = "creation"`) rather
-    /// than by address.
-    pub creation_order: bool,
+    /// How automatic choice searches the pools (`order = "address"`, `"creation"`,
+    /// `"depth-first"`).
+    pub order: super::space::PoolOrder,
     pub span: Range<usize>,
 }
 
@@ -518,20 +518,18 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
         }
         let disk_bus = disk_bus(&mut r, t, what);
         let order = r.string(t, "order", what);
-        let creation_order = match order.as_ref().map(|o| o.value.as_str()) {
-            None | Some("address") => false,
-            Some("creation") => true,
-            Some(other) => {
-                if let Some(o) = &order {
-                    r.problems.push(Problem::at(
-                        format!(
-                            "unknown pool order `{other}`; the orders are `address`, `creation`"
-                        ),
-                        o.span.clone(),
-                    ));
-                }
-                false
-            }
+        let pool_order = match order.as_ref() {
+            None => super::space::PoolOrder::Address,
+            Some(o) => super::space::PoolOrder::parse(&o.value).unwrap_or_else(|| {
+                r.problems.push(Problem::at(
+                    format!(
+                        "unknown pool order `{}`; the orders are `address`, `creation`, `depth-first`",
+                        o.value
+                    ),
+                    o.span.clone(),
+                ));
+                super::space::PoolOrder::Address
+            }),
         };
         let mut pools = Vec::new();
         for (pt, pspan) in r.tables(t, "pool") {
@@ -564,7 +562,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             policy,
             disk_bus,
             pools,
-            creation_order,
+            order: pool_order,
             span,
         });
     }

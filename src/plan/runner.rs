@@ -735,7 +735,7 @@ fn load_space(
             )]);
         }
     }
-    space.set_creation_order(def.creation_order);
+    space.set_creation_order(def.order);
     let mut problems = Vec::new();
     if def.pools.is_empty() {
         // The schema's default pools.

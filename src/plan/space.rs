@@ -10,14 +10,43 @@ use crate::{Count, Error, Policy, Snapshot};
 /// An address as one value per field.
 pub type Values = Vec<u128>;
 
+/// How automatic choice searches a space's pools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PoolOrder {
+    /// The first free address of all pools by the policy (`order = "address"`).
+    #[default]
+    Address,
+    /// Pool after pool, in the order they came into being (`order = "creation"`).
+    Creation,
+    /// Pool after pool, by each pool's first address, the earlier-made pool first on a
+    /// tie (`order = "depth-first"`). For a tree of ports whose children extend their
+    /// parent's path (USB: a hub at `0-1` provides `0-1.1` to `0-1.8`, a hub at
+    /// `0-1.8` provides `0-1.8.1` ...), that is the root's ports, then each hub's in
+    /// port order, a hub's sub-hubs right after it: libvirt's
+    /// `virDomainUSBAddressFindFreePort`.
+    DepthFirst,
+}
+
+impl PoolOrder {
+    /// The plan-file word.
+    pub fn parse(word: &str) -> Option<PoolOrder> {
+        match word {
+            "address" => Some(PoolOrder::Address),
+            "creation" => Some(PoolOrder::Creation),
+            "depth-first" => Some(PoolOrder::DepthFirst),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Space {
     ty: Arc<DynType>,
     alloc: DynAllocator,
     /// The pools in the order they came into being, with their tags.
     pools: Vec<(String, Vec<String>)>,
-    /// Whether automatic choice searches the pools in that order (else by address).
-    creation_order: bool,
+    /// How automatic choice searches the pools.
+    order: PoolOrder,
 }
 
 fn range_values(r: &DynBlockRange) -> (Values, Values) {
@@ -42,7 +71,7 @@ impl Space {
             alloc: DynAllocator::new(Arc::clone(&ty), policy),
             ty,
             pools: Vec::new(),
-            creation_order: false,
+            order: PoolOrder::Address,
         })
     }
 
@@ -92,9 +121,9 @@ impl Space {
         Ok(out)
     }
 
-    /// Searches the pools in the order they came into being.
-    pub fn set_creation_order(&mut self, on: bool) {
-        self.creation_order = on;
+    /// How automatic choice searches the pools.
+    pub fn set_creation_order(&mut self, order: PoolOrder) {
+        self.order = order;
     }
 
     /// Removes a pool added with `pattern`; refused while it holds a reservation.
@@ -122,10 +151,12 @@ impl Space {
         Ok(out)
     }
 
-    /// The pools in creation order that carry every tag of `tags`, each narrowed to
-    /// `within`; `None` when a pool and `within` share no address.
+    /// The pools that carry every tag of `tags`, each narrowed to `within` (a pool
+    /// that shares no address with `within` is left out), in the space's order:
+    /// creation, or by the pool's first address (depth-first; a stable sort keeps
+    /// creation order on a tie).
     fn ordered_pools(&self, within: &DynPattern, tags: &[&str]) -> Vec<DynPattern> {
-        let mut out = Vec::new();
+        let mut out: Vec<(Values, DynPattern)> = Vec::new();
         for (pattern, ptags) in &self.pools {
             if !tags.iter().all(|t| ptags.iter().any(|p| p == t)) {
                 continue;
@@ -148,10 +179,20 @@ impl Space {
                 narrowed = narrowed.with_range(i, lo, hi);
             }
             if !empty {
-                out.push(narrowed);
+                let first: Values = self
+                    .ty
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| pool.range(i).map_or(f.min, |r| *r.start()))
+                    .collect();
+                out.push((first, narrowed));
             }
         }
-        out
+        if self.order == PoolOrder::DepthFirst {
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        out.into_iter().map(|(_, p)| p).collect()
     }
 
     /// Parses an address in the type's format.
@@ -242,7 +283,7 @@ impl Space {
         tags: &[&str],
     ) -> Result<(Values, Values), Error> {
         let pattern = within.unwrap_or("*");
-        if self.creation_order {
+        if self.order != PoolOrder::Address {
             let whole = self.ty.parse_pattern(pattern)?;
             for narrowed in self.ordered_pools(&whole, tags) {
                 let got = if Self::is_single(ext) {
@@ -364,7 +405,7 @@ impl Space {
             ty: Arc::clone(&self.ty),
             alloc: DynAllocator::new(Arc::clone(&self.ty), self.alloc.policy()),
             pools: Vec::new(),
-            creation_order: self.creation_order,
+            order: self.order,
         }
     }
 

@@ -14,7 +14,7 @@ fn bundled(name: &str) -> Plan {
     Plan::from_toml(&text).unwrap()
 }
 
-const BUNDLED: [&str; 9] = [
+const BUNDLED: [&str; 10] = [
     "i440fx",
     "q35",
     "disks",
@@ -24,6 +24,7 @@ const BUNDLED: [&str; 9] = [
     "q35-pcie",
     "virtio-serial",
     "scsi-disks",
+    "usb",
 ];
 
 /// The first space of a plan (by device), for an added automatic device.
@@ -628,7 +629,13 @@ fn growth_stops_at_the_limit_and_then_nothing_is_placed() {
 
 #[test]
 fn growth_is_deterministic() {
-    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+    for name in [
+        "i440fx-nics",
+        "q35-pcie",
+        "virtio-serial",
+        "scsi-disks",
+        "usb",
+    ] {
         let plan = bundled(name);
         let a = plan.run(&RunOptions::new(plans_dir())).unwrap();
         let b = plan.run(&RunOptions::new(plans_dir())).unwrap();
@@ -851,7 +858,13 @@ fn a_user_device_in_a_slot_pushes_root_ports_to_the_next_slot() {
 /// they run or report problems.
 #[test]
 fn mangled_topology_plans_do_not_panic() {
-    for name in ["i440fx-nics", "q35-pcie", "virtio-serial", "scsi-disks"] {
+    for name in [
+        "i440fx-nics",
+        "q35-pcie",
+        "virtio-serial",
+        "scsi-disks",
+        "usb",
+    ] {
         let text = std::fs::read_to_string(plans_dir().join(format!("{name}.toml"))).unwrap();
         let mut variants: Vec<String> = (0..text.len())
             .step_by(97)
@@ -889,7 +902,7 @@ fn topology_keys_are_checked() {
     for (extra, message) in [
         (
             "order = \"random\"\n",
-            "unknown pool order `random`; the orders are `address`, `creation`",
+            "unknown pool order `random`; the orders are `address`, `creation`, `depth-first`",
         ),
         (
             "[[grow]]\nname = \"bridge\"\n[[grow.provide]]\npattern = \"bus=1\"\n",
@@ -937,4 +950,187 @@ fn removing_a_device_with_two_addresses_from_a_plan_removes_both() {
     assert_eq!(plan.devices().collect::<Vec<_>>(), ["disk"]);
     let placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
     assert_eq!(rows(&placed), [row("disk", "pci", "0000:00:01.0", "auto")]);
+}
+
+/// The bundled USB plan with its root hub narrowed to `ports` (`p1=1..=2`) and its first
+/// `devices` devices, searched in `order`.
+fn usb_variant(ports: &str, devices: usize, order: &str) -> Plan {
+    let text = std::fs::read_to_string(plans_dir().join("usb.toml")).unwrap();
+    let mut text = text
+        .replace("p1=1..=4, p2=0", &format!("p1={ports}, p2=0"))
+        .replace("order = \"depth-first\"", &format!("order = \"{order}\""));
+    if let Some(cut) = text.find(&format!("[[device]]\nname = \"input{devices}\"")) {
+        text.truncate(cut);
+    }
+    Plan::from_toml(&text).unwrap()
+}
+
+fn address_of(placed: &Placed, device: &str) -> String {
+    placed
+        .placements()
+        .find(|p| p.device == device)
+        .map(|p| p.address_text())
+        .unwrap_or_else(|| panic!("`{device}` is placed"))
+}
+
+/// 20 devices on 4 root ports: libvirt adds ceil((20 - 4 + 1) / 7) = 3 hubs, which take
+/// root ports 1 to 3 before any device (qemuDomainUSBAddressAddHubs, then
+/// virDomainUSBAddressFindFreePort for each device): one device on root port 4, then
+/// the hubs' ports in port order.
+#[test]
+fn usb_hubs_are_added_and_ports_taken_as_libvirt_does() {
+    let placed = bundled("usb").run(&RunOptions::new(plans_dir())).unwrap();
+    let mut expected = vec![("input0".to_string(), "0-4".to_string())];
+    let ports = (1..=8)
+        .map(|p| format!("0-1.{p}"))
+        .chain((1..=8).map(|p| format!("0-2.{p}")))
+        .chain((1..=3).map(|p| format!("0-3.{p}")));
+    for (i, port) in ports.enumerate() {
+        expected.push((format!("input{}", i + 1), port));
+    }
+    for (hub, port) in [("hub0", "0-1"), ("hub1", "0-2"), ("hub2", "0-3")] {
+        expected.push((hub.to_string(), port.to_string()));
+    }
+    let got: Vec<(String, String)> = placed
+        .placements()
+        .map(|p| (p.device.clone(), p.address_text()))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(placed.placements().all(|p| p.kind
+        == if p.device.starts_with("hub") {
+            Kind::Added
+        } else {
+            Kind::Auto
+        }));
+}
+
+/// Two root ports and 20 devices: libvirt's 3 hubs go on root ports 1 and 2 and on the
+/// first hub's port 1 (0-1.1); devices then fill the first hub (0-1.2 to 0-1.8), the hub
+/// on it (0-1.1.1 to 0-1.1.8) and only then the second hub (0-2.1 to 0-2.5): a hub's
+/// sub-hubs are searched right after it. `order = "creation"` searches the second hub,
+/// made earlier, first.
+#[test]
+fn depth_first_order_searches_a_hubs_sub_hubs_before_the_next_hub() {
+    let opts = RunOptions::new(plans_dir());
+    let placed = usb_variant("1..=2", 20, "depth-first").run(&opts).unwrap();
+    for (device, port) in [
+        ("hub0", "0-1"),
+        ("hub1", "0-2"),
+        ("hub-l2-0", "0-1.1"),
+        ("input0", "0-1.2"),
+        ("input6", "0-1.8"),
+        ("input7", "0-1.1.1"),
+        ("input14", "0-1.1.8"),
+        ("input15", "0-2.1"),
+        ("input19", "0-2.5"),
+    ] {
+        assert_eq!(address_of(&placed, device), port, "{device}");
+    }
+    let creation = usb_variant("1..=2", 20, "creation").run(&opts).unwrap();
+    assert_eq!(address_of(&creation, "hub-l2-0"), "0-1.1");
+    assert_eq!(address_of(&creation, "input7"), "0-2.1");
+    assert_eq!(address_of(&creation, "input15"), "0-1.1.1");
+}
+
+/// One root port: the first hub takes it, and the next hub goes on that hub's port 1
+/// (the rule for hubs on hub ports, once no root port is left for another hub ahead of
+/// the devices), as libvirt places 12 devices on one port.
+#[test]
+fn a_hub_goes_on_a_hub_when_the_root_ports_are_taken() {
+    let placed = usb_variant("1", 12, "depth-first")
+        .run(&RunOptions::new(plans_dir()))
+        .unwrap();
+    let got: Vec<(String, String)> = placed
+        .placements()
+        .map(|p| (p.device.clone(), p.address_text()))
+        .collect();
+    let mut expected: Vec<(String, String)> = (0..7)
+        .map(|i| (format!("input{i}"), format!("0-1.{}", i + 2)))
+        .collect();
+    expected.extend((7..12).map(|i| (format!("input{i}"), format!("0-1.1.{}", i - 6))));
+    expected.push(("hub0".into(), "0-1".into()));
+    expected.push(("hub-l2-0".into(), "0-1.1".into()));
+    assert_eq!(got, expected);
+}
+
+/// Removing a hub with devices on its ports is refused, naming them, and changes
+/// nothing; once they are unplugged, the hub goes with its ports, and a re-run with the
+/// state keeps every other address.
+#[test]
+fn a_hub_with_devices_behind_it_cannot_be_removed() {
+    let plan = bundled("usb");
+    let opts = RunOptions::new(plans_dir());
+    let mut placed = plan.run(&opts).unwrap();
+    let before = placed.state();
+    let err = placed.remove_device("hub2").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot remove `hub2`: `input17`, `input18`, `input19` still hold addresses in the \
+         pools it provides; remove them first"
+    );
+    assert_eq!(placed.state(), before);
+
+    let capacity = |p: &Placed| p.space_counts()[0].capacity.to_u128().unwrap();
+    let full = capacity(&placed);
+    let mut smaller = plan.clone();
+    for d in ["input17", "input18", "input19"] {
+        placed.remove_device(d).unwrap();
+        assert!(smaller.remove_device(d));
+    }
+    let gone = placed.remove_device("hub2").unwrap();
+    assert_eq!((gone.first.as_str(), gone.kind), ("0-3", Kind::Released));
+    assert_eq!(
+        capacity(&placed),
+        full - 8,
+        "the hub's 8 ports went with it"
+    );
+
+    // The re-run without the three devices keeps every address; the hub the state no
+    // longer has is not added again (nothing needs it).
+    let state = placed.state();
+    let rerun = smaller
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    let mut a: Vec<(String, String)> = rerun
+        .placements()
+        .map(|p| (p.device.clone(), p.address_text()))
+        .collect();
+    let mut b: Vec<(String, String)> = placed
+        .placements()
+        .map(|p| (p.device.clone(), p.address_text()))
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert!(rerun.placements().all(|p| p.kind == Kind::Kept));
+}
+
+/// The three pool orders on one space: by address (the lowest free address of all
+/// pools), by creation, and depth-first (by each pool's first address).
+#[test]
+fn pools_are_searched_by_address_by_creation_or_depth_first() {
+    let pci = crate::schema::Schema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+    for (order, expected) in [
+        ("address", "0000:01:00.1"),
+        ("creation", "0000:01:00.1"),
+        ("depth-first", "0000:01:01.0"),
+    ] {
+        // Created first, first address 01:00.1; then 01:00.0 and 01:01.0 (first
+        // address 01:00.0, taken by `fixed`).
+        let mut space = SpaceSpec::new("pci", pci.types[0].clone())
+            .pool("domain=0, bus=1, slot=0, function=1..=7", &[])
+            .pool("domain=0, bus=1, slot=0..=1, function=0", &[]);
+        space = match order {
+            "creation" => space.creation_order(),
+            "depth-first" => space.depth_first_order(),
+            _ => space,
+        };
+        let mut plan = Plan::new();
+        plan.add_space(space).unwrap();
+        plan.add_device(DeviceSpec::new("fixed", "pci").address("0000:01:00.0"))
+            .unwrap();
+        plan.add_device(DeviceSpec::new("dev", "pci")).unwrap();
+        let placed = plan.run(&RunOptions::default()).unwrap();
+        assert_eq!(address_of(&placed, "dev"), expected, "{order}");
+    }
 }

@@ -258,7 +258,8 @@ impl Runner {
     /// Phase 3 in rounds: when a growth rule's controller found no room (its parent
     /// full of devices), the run starts phase 3 again with one more controller of that
     /// rule placed ahead of the devices, as libvirt's dry run does; then each rule's
-    /// spare controllers.
+    /// spare controllers. When that one more controller finds no room even ahead of the
+    /// devices, its rule is passed over and the next starved rule gets one instead.
     pub(super) fn automatic_rounds(&mut self) {
         if !self.problems.is_empty() || self.plan.rules.is_empty() {
             self.automatic();
@@ -266,12 +267,25 @@ impl Runner {
         }
         let start = self.clone();
         let mut ahead = vec![0usize; self.plan.rules.len()];
+        // Rules whose one more controller ahead found no room: the next pick is another
+        // starved rule (USB: root ports all taken by hubs, the next hub goes on a hub).
+        let mut dead = vec![false; self.plan.rules.len()];
+        let mut last: Option<usize> = None;
         for _ in 0..MAX_ROUNDS {
             let mut ok = true;
             for (r, &n) in ahead.iter().enumerate() {
                 for _ in 0..n {
                     ok &= self.add_controller(r, 0);
                 }
+            }
+            if !ok {
+                let Some(r) = last.take() else {
+                    return;
+                };
+                *self = start.clone();
+                ahead[r] -= 1;
+                dead[r] = true;
+                continue;
             }
             self.retry_deferred();
             self.automatic();
@@ -281,16 +295,18 @@ impl Runner {
             }
             let pick = (0..self.plan.rules.len()).find(|&r| {
                 self.starved[r]
+                    && !dead[r]
                     && self.plan.rules[r]
                         .limit
                         .is_none_or(|l| self.added_by(r).count() < l)
             });
             match pick {
-                Some(r) if ok => {
+                Some(r) => {
                     *self = start.clone();
                     ahead[r] += 1;
+                    last = Some(r);
                 }
-                _ => return,
+                None => return,
             }
         }
     }
