@@ -201,6 +201,7 @@ fn every_bundled_plan_as_json_matches_its_table() {
         "virtio-serial",
         "scsi-disks",
         "usb",
+        "q35-aggregate",
     ] {
         let path = format!("examples/plans/{plan}.toml");
         let table = stdout(&addralloc(&["plan", &path]));
@@ -991,5 +992,39 @@ fn usb_tree() {
             "    ├── input18  usb 0-3.2  auto",
             "    └── input19  usb 0-3.3  auto",
         ]
+    );
+}
+
+/// Shared slots by class: the user's GPU at 00:02.0 with its audio at 00:02.1 pushes the
+/// root ports to slot 3 (00:03.0, then packed into 00:03.1-4), not to 00:02.2: the GPU
+/// provides its slot's other functions to its own functions, as a root port provides
+/// its slot's to root ports.
+#[test]
+fn q35_aggregate_table() {
+    table(
+        "q35-aggregate",
+        "\
+DEVICE      SPACE  ADDRESS                      KIND\n\
+mch         pci    0000:00:00.0..=0000:00:00.7  fixed\n\
+lpc         pci    0000:00:1f.0                 fixed\n\
+sata        pci    0000:00:1f.2                 fixed\n\
+smbus       pci    0000:00:1f.3                 fixed\n\
+vga         pci    0000:00:01.0                 auto\n\
+gpu         pci    0000:00:02.0                 explicit\n\
+gpu-audio   pci    0000:00:02.1                 auto\n\
+net0        pci    0000:01:00.0                 auto\n\
+disk0       pci    0000:02:00.0                 auto\n\
+disk1       pci    0000:03:00.0                 auto\n\
+nvme0       pci    0000:04:00.0                 auto\n\
+root-port0  pci    0000:00:03.0                 added\n\
+root-port0  index  1                            added\n\
+root-port1  pci    0000:00:03.1                 added\n\
+root-port1  index  2                            added\n\
+root-port2  pci    0000:00:03.2                 added\n\
+root-port2  index  3                            added\n\
+root-port3  pci    0000:00:03.3                 added\n\
+root-port3  index  4                            added\n\
+root-port4  pci    0000:00:03.4                 added\n\
+root-port4  index  5                            added\n",
     );
 }

@@ -14,7 +14,7 @@ fn bundled(name: &str) -> Plan {
     Plan::from_toml(&text).unwrap()
 }
 
-const BUNDLED: [&str; 10] = [
+const BUNDLED: [&str; 11] = [
     "i440fx",
     "q35",
     "disks",
@@ -25,6 +25,7 @@ const BUNDLED: [&str; 10] = [
     "virtio-serial",
     "scsi-disks",
     "usb",
+    "q35-aggregate",
 ];
 
 /// The first space of a plan (by device), for an added automatic device.
@@ -1133,4 +1134,30 @@ fn pools_are_searched_by_address_by_creation_or_depth_first() {
         let placed = plan.run(&RunOptions::default()).unwrap();
         assert_eq!(address_of(&placed, "dev"), expected, "{order}");
     }
+}
+
+/// The GPU of `q35-aggregate.toml` provides functions 1 to 7 of its slot to its own
+/// functions: its audio takes 00:02.1, the root ports start at 00:03.0, and the GPU
+/// cannot be removed while its audio function is there.
+#[test]
+fn a_multi_function_device_keeps_its_slot_from_root_ports() {
+    let plan = bundled("q35-aggregate");
+    let mut placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    assert_eq!(address_of(&placed, "gpu-audio"), "0000:00:02.1");
+    assert_eq!(address_of(&placed, "root-port0"), "0000:00:03.0");
+    assert_eq!(address_of(&placed, "root-port4"), "0000:00:03.4");
+    let slot2: Vec<&str> = placed
+        .placements()
+        .filter(|p| p.first.starts_with("0000:00:02."))
+        .map(|p| p.device.as_str())
+        .collect();
+    assert_eq!(slot2, ["gpu", "gpu-audio"]);
+    let before = placed.state();
+    let err = placed.remove_device("gpu").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot remove `gpu`: `gpu-audio` still holds addresses in the pools it provides; \
+         remove it first"
+    );
+    assert_eq!(placed.state(), before);
 }
