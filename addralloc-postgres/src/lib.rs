@@ -21,8 +21,8 @@
 //! [`PgStore::reserve_affine`]) are one transaction each. A client places from its
 //! cached view of the space ([`SharedSpace`]), inserts, and on a conflict (another
 //! client took the address first: SQLSTATE 23P01, or a serialization failure or
-//! deadlock) marks the address taken, refreshes when needed and tries again, a
-//! bounded number of times. Every statement is parameterised; the namespace, the only
+//! deadlock) marks the address taken and tries the next one, reloading the view when
+//! it is full or stale, a bounded number of times. Every statement is parameterised; the namespace, the only
 //! name written into SQL text, is checked to be a plain lowercase identifier.
 //!
 //! The connection string ([`DatabaseUrl`]) comes from the caller or
@@ -68,7 +68,7 @@ pub const SCHEMA_VERSION: i32 = 1;
 pub const DEFAULT_NAMESPACE: &str = "addralloc";
 
 /// How many times one operation places again after a conflict before giving up.
-pub const MAX_ATTEMPTS: usize = 100;
+pub const MAX_ATTEMPTS: usize = 1000;
 
 /// A connection to a PostgreSQL database holding addralloc's tables in one namespace
 /// (a PostgreSQL schema). It is a plan [`Store`](addralloc::plan::Store) and performs

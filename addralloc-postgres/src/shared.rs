@@ -234,6 +234,9 @@ fn reservation(r: &Row) -> Reservation {
     }
 }
 
+/// Conflicts after which a view is reloaded whole.
+const RELOAD_AFTER: usize = 256;
+
 impl PgStore {
     /// Loads every reservation of the space into a fresh view.
     fn load_view(&mut self, space: &mut SharedSpace) -> Result<(), Error> {
@@ -297,8 +300,9 @@ impl PgStore {
     /// Reserves the first free address matching `pattern` in the space's pools for
     /// `owner`, as one transaction. The address is picked from the client's cached view;
     /// when another client took it meanwhile (the database refuses the overlap) the view
-    /// learns so and the next one is tried, the whole view reloaded every 8 conflicts,
-    /// at most [`MAX_ATTEMPTS`](crate::MAX_ATTEMPTS) times.
+    /// marks it taken and the next one is tried, at most
+    /// [`MAX_ATTEMPTS`](crate::MAX_ATTEMPTS) times. The whole view is reloaded when it
+    /// has no free address left, and after 256 conflicts (to see others' releases).
     ///
     /// # Errors
     ///
@@ -315,7 +319,7 @@ impl PgStore {
         let pattern = space.ty.parse_pattern(pattern)?;
         let mut fresh = false;
         for _ in 0..MAX_ATTEMPTS {
-            if space.view.is_none() || space.conflicts >= 8 {
+            if space.view.is_none() || space.conflicts >= RELOAD_AFTER {
                 self.load_view(space)?;
                 fresh = true;
             }
