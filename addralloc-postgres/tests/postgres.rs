@@ -76,7 +76,7 @@ fn child(spec: &str) {
         let owner = format!("c{client}-{j}");
         match store.reserve(&mut space, "*", &owner) {
             Ok(r) => {
-                if j % 4 == 0 {
+                if j.is_multiple_of(4) {
                     println!("kept {owner} {}", r.first);
                 } else {
                     match store.release(&mut space, &owner) {
@@ -226,7 +226,7 @@ fn postgres_killed_client_leaves_no_partial_reservation() {
         .iter()
         .filter(|r| {
             let j: usize = r.owner.rsplit('-').next().unwrap().parse().unwrap();
-            j % 4 != 0
+            !j.is_multiple_of(4)
         })
         .count();
     assert!(in_flight <= 1, "{rows:?}");
