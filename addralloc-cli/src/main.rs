@@ -5,7 +5,11 @@
 //! addralloc check schemas/*.toml             validate schema files (exit 1 on errors)
 //! addralloc describe schemas/pci.toml        fields, ranges, capacity, format, pools
 //! addralloc gen schemas/pci.toml             the Rust that include_schema! generates
-//! addralloc plan examples/plans/i440fx.toml  assign addresses; --json, --state FILE
+//! addralloc plan examples/plans/i440fx.toml  assign addresses; --json, --state FILE,
+//!                                            --store postgres://...
+//! addralloc reserve --space S --schema F --owner O   one address from a shared space
+//! addralloc release --space S --schema F --owner O   give an owner's addresses back
+//! addralloc reclaim --space S --host H               drop a gone host's claimed blocks
 //! ```
 //!
 //! Exit status: 0 success, 1 errors in the input (schema errors, plan conflicts), 2
@@ -14,6 +18,7 @@
 mod describe;
 mod output;
 mod plan;
+mod shared;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,10 +79,105 @@ enum Command {
         /// devices in the state file are kept as they are, their addresses taken
         #[arg(long, value_name = "SCOPE")]
         scope: Option<String>,
+        /// Keep the state in PostgreSQL instead (postgres://user@host/db); without a
+        /// value, the URL in ADDRALLOC_DATABASE_URL. A run is one transaction
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "",
+              conflicts_with = "state")]
+        store: Option<String>,
+        /// The PostgreSQL schema holding addralloc's tables (with --store)
+        #[arg(long, value_name = "NAME", default_value = addralloc_postgres::DEFAULT_NAMESPACE)]
+        namespace: String,
         /// Seconds to wait for another run to finish with the state file
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         lock_timeout: u64,
     },
+    /// Reserve one address of a space shared through PostgreSQL, for an owner, and print
+    /// it (one transaction)
+    Reserve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        space: SpaceFlags,
+        /// Only addresses matching this pattern (`a=10, b=0, c=1`)
+        #[arg(long, value_name = "PATTERN", default_value = "*")]
+        pattern: String,
+        /// Who holds the address
+        #[arg(long, value_name = "OWNER")]
+        owner: String,
+        /// Place inside blocks claimed by this host, claiming one when they are full
+        /// (block affinity); needs --block
+        #[arg(
+            long,
+            value_name = "HOST",
+            requires = "block",
+            conflicts_with = "pattern"
+        )]
+        host: Option<String>,
+        /// The shape of the blocks a host claims (`d=64`: a /26 of IPv4)
+        #[arg(long, value_name = "SHAPE", requires = "host")]
+        block: Option<String>,
+    },
+    /// Release every address an owner holds in a shared space, and print them
+    Release {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        space: SpaceFlags,
+        /// Whose addresses
+        #[arg(long, value_name = "OWNER")]
+        owner: String,
+    },
+    /// Give up the blocks a host (one that is gone) claimed in a shared space; the
+    /// reservations in them stay with their owners
+    Reclaim {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The space's name
+        #[arg(long, value_name = "NAME")]
+        space: String,
+        /// The host whose blocks go
+        #[arg(long, value_name = "HOST")]
+        host: String,
+    },
+}
+
+/// Where the shared state is.
+#[derive(clap::Args, Debug)]
+struct DbArgs {
+    /// The PostgreSQL URL (postgres://user@host/db); default: ADDRALLOC_DATABASE_URL
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// The PostgreSQL schema holding addralloc's tables
+    #[arg(long, value_name = "NAME", default_value = addralloc_postgres::DEFAULT_NAMESPACE)]
+    namespace: String,
+}
+
+/// A shared space: its name, schema and pools.
+#[derive(clap::Args, Debug)]
+struct SpaceFlags {
+    /// The space's name (its rows in the database)
+    #[arg(long = "space", value_name = "NAME")]
+    name: String,
+    /// The schema file of its address type
+    #[arg(long, value_name = "FILE")]
+    schema: PathBuf,
+    /// The address type, when the schema has several
+    #[arg(long = "type", value_name = "TYPE")]
+    type_name: Option<String>,
+    /// A pool to place in (repeatable); default: the type's whole range
+    #[arg(long = "pool", value_name = "PATTERN")]
+    pools: Vec<String>,
+}
+
+impl SpaceFlags {
+    fn args(&self) -> shared::SpaceArgs<'_> {
+        shared::SpaceArgs {
+            name: &self.name,
+            schema: &self.schema,
+            type_name: self.type_name.as_deref(),
+            pools: &self.pools,
+        }
+    }
 }
 
 /// An outcome: the exit status, after the messages were printed.
@@ -100,15 +200,53 @@ fn main() -> ExitCode {
             tree,
             state,
             scope,
+            store,
+            namespace,
             lock_timeout,
-        } => plan::run(
-            &file,
-            plan::Output::new(json, tree),
-            state.as_deref(),
-            scope.as_deref(),
-            std::time::Duration::from_secs(lock_timeout),
-        ),
+        } => {
+            let url = match store.as_deref().map(|s| shared::database_url(Some(s))) {
+                Some(Ok(u)) => Some(u),
+                Some(Err(f)) => return exit(Err(f)),
+                None => None,
+            };
+            plan::run(
+                &file,
+                plan::Output::new(json, tree),
+                state.as_deref(),
+                url.as_ref().map(|url| plan::PgTarget {
+                    url,
+                    namespace: &namespace,
+                }),
+                scope.as_deref(),
+                std::time::Duration::from_secs(lock_timeout),
+            )
+        }
+        Command::Reserve {
+            db,
+            space,
+            pattern,
+            owner,
+            host,
+            block,
+        } => shared::database_url(db.store.as_deref()).and_then(|url| {
+            shared::reserve(
+                &url,
+                &db.namespace,
+                &space.args(),
+                &pattern,
+                &owner,
+                host.as_deref().zip(block.as_deref()),
+            )
+        }),
+        Command::Release { db, space, owner } => shared::database_url(db.store.as_deref())
+            .and_then(|url| shared::release(&url, &db.namespace, &space.args(), &owner)),
+        Command::Reclaim { db, space, host } => shared::database_url(db.store.as_deref())
+            .and_then(|url| shared::reclaim(&url, &db.namespace, &space, &host)),
     };
+    exit(result)
+}
+
+fn exit(result: Result<(), Failure>) -> ExitCode {
     // Standard output closed early (`| head -1`) is not an error; failing to write to
     // it otherwise is.
     let result = match (result, output::stdout_failed()) {

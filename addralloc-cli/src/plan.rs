@@ -1,13 +1,15 @@
-//! `addralloc plan FILE`: read the plan (and the state file, locked), call the plan
-//! library, print the table or JSON, save the new state.
+//! `addralloc plan FILE`: read the plan (and the state file, locked, or the PostgreSQL
+//! store's state, in a transaction), call the plan library, print the table or JSON,
+//! save the new state.
 
 use std::path::Path;
 use std::time::Duration;
 
 use addralloc::plan::{
-    io_reason, Kind, Node, Placement, Plan, PlanError, Problem, RunOptions, Source, SpaceCount,
-    StateFile, StoreError,
+    io_reason, Kind, Node, Placed, Placement, Plan, PlanError, Problem, RunError, RunOptions,
+    Source, SpaceCount, StateFile, Store, StoreError,
 };
+use addralloc_postgres::{DatabaseUrl, PgStore};
 use serde_json::json;
 
 use crate::output::{eprint, eprintln, print, println};
@@ -31,10 +33,17 @@ impl Output {
     }
 }
 
+/// A PostgreSQL store for `--store`: the connection string and the namespace.
+pub struct PgTarget<'a> {
+    pub url: &'a DatabaseUrl,
+    pub namespace: &'a str,
+}
+
 pub fn run(
     path: &Path,
     output: Output,
     state_path: Option<&Path>,
+    pg: Option<PgTarget<'_>>,
     scope: Option<&str>,
     lock_timeout: Duration,
 ) -> Result<(), Failure> {
@@ -57,6 +66,35 @@ pub fn run(
         Failure::Input
     };
     let plan = Plan::from_toml(&text).map_err(|p| fail(&p))?;
+
+    if let Some(pg) = pg {
+        let mut store = PgStore::connect(pg.url, pg.namespace).map_err(|e| {
+            eprintln!("error: {e}; nothing was written");
+            Failure::Input
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut options = RunOptions::new(base);
+        if let Some(s) = scope {
+            options = options.scope(s);
+        }
+        let placed = match plan.run_with_store(&mut store, &options) {
+            Ok(p) => p,
+            Err(RunError::Plan(PlanError::Problems(p))) => return Err(fail(&p)),
+            Err(RunError::Plan(PlanError::State(reason))) => {
+                eprintln!(
+                    "error: the state in {} is unusable: {reason}; nothing was written",
+                    store.name()
+                );
+                return Err(Failure::Input);
+            }
+            Err(RunError::Store(e)) => {
+                eprintln!("error: {e}; nothing was written");
+                return Err(Failure::Input);
+            }
+        };
+        print_placed(&placed, output);
+        return Ok(());
+    }
 
     // The state file stays locked from here until the new state is renamed in.
     let store = match state_path {
@@ -106,6 +144,11 @@ pub fn run(
         }
     }
 
+    print_placed(&placed, output);
+    Ok(())
+}
+
+fn print_placed(placed: &Placed, output: Output) {
     let rows: Vec<&Placement> = placed.placements().chain(placed.released()).collect();
     let topology = placed.topology();
     match output {
@@ -113,7 +156,6 @@ pub fn run(
         Output::Tree => print_tree(&rows, &topology),
         Output::Table => print_table(&rows),
     }
-    Ok(())
 }
 
 fn state_error(sp: &Path, e: &StoreError) {

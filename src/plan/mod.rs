@@ -64,7 +64,7 @@ pub use runner::{
 };
 
 pub use state::{Assignment, SpaceState, State, VERSION as STATE_VERSION};
-pub use store::{StateFile, StoreError};
+pub use store::{RunError, StateFile, Store, StoreError};
 
 use crate::disk::DiskBus;
 use crate::schema::TypeDef;

@@ -182,6 +182,13 @@ impl<'a> RunOptions<'a> {
         self.scope = Some(scope.into());
         self
     }
+
+    /// A first run again: no previous state (a store that holds none).
+    pub(super) fn without_previous(mut self) -> Self {
+        self.previous = None;
+        self.state_name.clear();
+        self
+    }
 }
 
 /// Why a plan could not be placed; nothing was placed.

@@ -1,6 +1,10 @@
-//! The state file: JSON on disk, locked from the read to the rename of its new version,
-//! written through symbolic links to their target, atomically, by way of a temporary
-//! file of a fixed name beside it.
+//! Where plan state lives between runs: the [`Store`] interface, and its embedded
+//! default, the state file: JSON on disk, locked from the read to the rename of its
+//! new version, written through symbolic links to their target, atomically, by way of
+//! a temporary file of a fixed name beside it.
+//!
+//! Other stores (the `addralloc-postgres` crate's PostgreSQL store) implement [`Store`]
+//! too; [`Plan::run_with_store`](super::Plan::run_with_store) runs a plan against any.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -10,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::files::{check_regular, io_reason, read_open};
 use super::state::State;
+use super::{Placed, Plan, PlanError, RunOptions};
 
 /// Why a state file cannot be used; nothing was written.
 #[derive(Debug)]
@@ -220,6 +225,12 @@ impl StateFile {
     ///
     /// The I/O error; the previous state is then unchanged and no temporary file stays.
     pub fn save(mut self, state: &State) -> io::Result<()> {
+        self.write(state)
+    }
+
+    /// [`save`](StateFile::save) without giving up the lock (held until the
+    /// `StateFile` is dropped).
+    fn write(&mut self, state: &State) -> io::Result<()> {
         let dir = match self.target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -257,11 +268,257 @@ impl StateFile {
     }
 }
 
+/// A place that keeps a plan's [`State`] between runs and commits a run's new state as
+/// one unit.
+///
+/// A run [`load`](Store::load)s the previous state (taking the store's lock or opening
+/// its transaction), places the plan, then [`commit`](Store::commit)s the new state,
+/// which holds every scope's assignments: other scopes' exactly as loaded, so a run of
+/// one scope leaves the others untouched. A store dropped without a commit changes
+/// nothing. [`StateFile`] is the embedded store; `addralloc-postgres` has a PostgreSQL
+/// one.
+///
+/// ```
+/// use addralloc::plan::{Plan, RunOptions, State, Store};
+///
+/// /// A store in memory: enough for tests.
+/// #[derive(Default)]
+/// struct Memory(Option<State>);
+///
+/// impl Store for Memory {
+///     type Error = std::convert::Infallible;
+///     fn name(&self) -> String {
+///         "memory".to_string()
+///     }
+///     fn load(&mut self) -> Result<Option<State>, Self::Error> {
+///         Ok(self.0.clone())
+///     }
+///     fn commit(&mut self, state: &State) -> Result<(), Self::Error> {
+///         self.0 = Some(state.clone());
+///         Ok(())
+///     }
+/// }
+///
+/// let plan = Plan::from_toml(
+///     "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n[[device]]\nname = \"net0\"\n",
+/// ).unwrap();
+/// let options = RunOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"));
+/// let mut store = Memory::default();
+/// let placed = plan.run_with_store(&mut store, &options)?;
+/// assert_eq!(placed.placements().next().unwrap().first, "0000:00:01.0");
+/// assert_eq!(store.0.unwrap().assignments.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Store {
+    /// Why the store cannot be read or written.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// What the store is called in messages (a path, a redacted URL); never a
+    /// password.
+    fn name(&self) -> String;
+
+    /// The previous run's state, `None` for none. From here until
+    /// [`commit`](Store::commit) (or the store's drop) no other run of the same store
+    /// can commit.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; nothing changed.
+    fn load(&mut self) -> Result<Option<State>, Self::Error>;
+
+    /// Replaces the stored state with `state`, as one unit: afterwards the store holds
+    /// all of it or, after an error, the previous state unchanged.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; the stored state is then the previous one.
+    fn commit(&mut self, state: &State) -> Result<(), Self::Error>;
+}
+
+/// The state file as a [`Store`]: [`load`](Store::load) is [`StateFile::load`],
+/// [`commit`](Store::commit) writes as [`StateFile::save`] does and keeps the lock until
+/// the `StateFile` is dropped.
+impl Store for StateFile {
+    type Error = StoreError;
+
+    fn name(&self) -> String {
+        self.target.display().to_string()
+    }
+
+    fn load(&mut self) -> Result<Option<State>, StoreError> {
+        StateFile::load(self)
+    }
+
+    fn commit(&mut self, state: &State) -> Result<(), StoreError> {
+        self.write(state).map_err(StoreError::Create)
+    }
+}
+
 impl Drop for StateFile {
     /// A file this run created and did not save is removed, still under the lock.
     fn drop(&mut self) {
         if self.created && !self.saved {
             let _ = fs::remove_file(&self.target);
         }
+    }
+}
+
+/// Why [`Plan::run_with_store`] placed nothing: the plan (or the stored state) cannot
+/// be placed, or the store cannot be read or written. The stored state is unchanged.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// The plan's problems, or a stored state the plan cannot continue from.
+    Plan(PlanError),
+    /// The store's error, from loading or committing.
+    Store(E),
+}
+
+impl<E: fmt::Display> fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Plan(e) => e.fmt(f),
+            RunError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Plan(e) => Some(e),
+            RunError::Store(e) => Some(e),
+        }
+    }
+}
+
+impl Plan {
+    /// Places the plan from the state `store` holds and commits the new state to it, as
+    /// one unit: [`Store::load`], [`Plan::run`] with that state as the previous one
+    /// (named by [`Store::name`] in messages), [`Store::commit`] of
+    /// [`Placed::state`]. `options`' own previous state, if any, is replaced by the
+    /// store's. On any error nothing is committed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use addralloc::plan::{Plan, RunOptions, StateFile};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("addralloc-doc-rws-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("state.json");
+    /// # let _ = std::fs::remove_file(&path);
+    /// let plan = Plan::from_toml(
+    ///     "[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n[[device]]\nname = \"net0\"\n",
+    /// ).unwrap();
+    /// let options = RunOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"));
+    /// for _ in 0..2 {
+    ///     let mut file = StateFile::open(&path, Duration::from_secs(10))?;
+    ///     let placed = plan.run_with_store(&mut file, &options)?;
+    ///     assert_eq!(placed.placements().next().unwrap().first, "0000:00:01.0");
+    /// }
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Store`] when the store cannot be loaded or committed,
+    /// [`RunError::Plan`] as [`Plan::run`].
+    pub fn run_with_store<S: Store + ?Sized>(
+        &self,
+        store: &mut S,
+        options: &RunOptions<'_>,
+    ) -> Result<Placed, RunError<S::Error>> {
+        let previous = store.load().map_err(RunError::Store)?;
+        let placed = match &previous {
+            Some(state) => {
+                let options = options.clone().previous(state, store.name());
+                self.run(&options)
+            }
+            None => self.run(&options.clone().without_previous()),
+        }
+        .map_err(RunError::Plan)?;
+        store.commit(&placed.state()).map_err(RunError::Store)?;
+        Ok(placed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(scope: &str, devices: &[&str]) -> Plan {
+        let mut text =
+            format!("scope = \"{scope}\"\n[[space]]\nname = \"pci\"\nschema = \"pci.toml\"\n");
+        for d in devices {
+            text.push_str(&format!("[[device]]\nname = \"{d}\"\n"));
+        }
+        Plan::from_toml(&text).unwrap()
+    }
+
+    fn schemas() -> RunOptions<'static> {
+        RunOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"))
+    }
+
+    #[test]
+    fn state_file_store_keeps_other_scopes_and_fails_atomically() {
+        let dir = std::env::temp_dir().join(format!("addralloc-store-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        let _ = fs::remove_file(&path);
+        let open = || StateFile::open(&path, Duration::from_secs(10)).unwrap();
+
+        plan("vm1", &["a", "b"])
+            .run_with_store(&mut open(), &schemas())
+            .unwrap();
+        let placed = plan("vm2", &["c"])
+            .run_with_store(&mut open(), &schemas())
+            .unwrap();
+        // vm1 holds 01.0 and 01.1; vm2's device goes after them.
+        assert_eq!(placed.placements().next().unwrap().first, "0000:00:01.2");
+        // vm1 again, with one device fewer: vm2's assignment stays as it was.
+        plan("vm1", &["a"])
+            .run_with_store(&mut open(), &schemas())
+            .unwrap();
+        let state = open().load().unwrap().unwrap();
+        let rows: Vec<(Option<&str>, &str, &str)> = state
+            .assignments
+            .iter()
+            .map(|a| (a.scope.as_deref(), a.device.as_str(), a.first.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (Some("vm2"), "c", "0000:00:01.2"),
+                (Some("vm1"), "a", "0000:00:01.0")
+            ]
+        );
+
+        // A plan that cannot be placed commits nothing.
+        let before = fs::read_to_string(&path).unwrap();
+        let bad = Plan::from_toml(
+            "scope = \"vm1\"\n[[space]]\nname = \"pci\"\nschema = \"missing.toml\"\n",
+        )
+        .unwrap();
+        let Err(err) = bad.run_with_store(&mut open(), &schemas()) else {
+            panic!("a plan with a missing schema was placed");
+        };
+        assert!(matches!(err, RunError::Plan(_)), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), before);
+
+        // A store that cannot be read is the store's error, and nothing is written.
+        fs::write(&path, "{ not json").unwrap();
+        let Err(err) = plan("vm1", &["a"]).run_with_store(&mut open(), &schemas()) else {
+            panic!("an unusable state file was used");
+        };
+        assert!(
+            matches!(&err, RunError::Store(StoreError::Unusable(_))),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("the state file is unusable"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{ not json");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
