@@ -45,6 +45,9 @@ pub struct Irq {
     pub line: u32,
 }
 
+/// A BAR: size, alignment and the MMIO pool (`mmio32` or `mmio64`).
+type Bar = (u128, u128, &'static str);
+
 const KIB: u128 = 1 << 10;
 const MIB: u128 = 1 << 20;
 
@@ -131,11 +134,7 @@ impl Resources {
 
     /// A PCI device: a whole slot, its BARs (size, alignment, 32- or 64-bit), and an
     /// interrupt line from the GSIs. All or nothing: a failure undoes every part.
-    fn pci_device(
-        &mut self,
-        name: &str,
-        bars: &[(u128, u128, &str)],
-    ) -> Result<Slot, Box<dyn Error>> {
+    fn pci_device(&mut self, name: &str, bars: &[Bar]) -> Result<Slot, Box<dyn Error>> {
         let mut slot = Slot::default();
         let bdf = self
             .pci
@@ -222,7 +221,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut devices = vm.platform()?;
     // (size, alignment, pool): a 4 KiB BAR on a 2 MiB boundary, 12 KiB at 4 KiB, a
     // 256 MiB prefetchable BAR in 64-bit space.
-    let plan: [(&str, &[(u128, u128, &str)]); 4] = [
+    let plan: [(&str, &[Bar]); 4] = [
         (
             "virtio-net0",
             &[(4 * KIB, 2 * MIB, "mmio32"), (16 * KIB, 16 * KIB, "mmio64")],
