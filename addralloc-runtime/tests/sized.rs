@@ -422,3 +422,53 @@ fn tags_owners_transactions_and_snapshots() {
     e.release_block(&w).unwrap();
     assert_eq!(e.reserved_count(), 0u128);
 }
+
+address_type!(Addr64, 1, ".", [("addr", 0, u64::MAX as u128)]);
+
+/// Searches walk free runs: thousands of windows in a 64-bit space, a fragmented space
+/// where only the last gap fits, first and last fit, each in well under a second.
+#[test]
+fn searches_walk_runs_not_addresses() {
+    let mut a = Allocator::<Addr64>::new();
+    a.add_pool(pat::<Addr64>("*")).unwrap();
+    let page = 0x1000u128;
+    // Every other page taken, for 4,000 pages: 1,999 one-page gaps between them.
+    let mut singles = Vec::new();
+    for i in 0..2_000u128 {
+        let w = a
+            .reserve_sized(page, page, Fit::Exact(Addr64([2 * i * page])))
+            .unwrap();
+        singles.push(w);
+    }
+    let t = std::time::Instant::now();
+    for i in 0..1_999u128 {
+        // Two pages fit only after the fragmented part.
+        let w = a.reserve_sized(2 * page, page, Fit::First).unwrap();
+        assert_eq!(w.first(), Addr64([(3_999 + 2 * i) * page]));
+        // One page fits in the first gap.
+        let w = a.reserve_sized(page, page, Fit::First).unwrap();
+        assert_eq!(w.first(), Addr64([(2 * i + 1) * page]));
+    }
+    assert_eq!(
+        a.reserve_sized(page, page, Fit::First).unwrap().first(),
+        Addr64([(3_999 + 2 * 1_999) * page])
+    );
+    for i in 0..2_000u128 {
+        // Three pages at a two-page alignment from the top: one page left above each.
+        let w = a.reserve_sized(3 * page, 2 * page, Fit::Last).unwrap();
+        assert_eq!(w.last(), Addr64([u64::MAX as u128 - page - 4 * page * i]));
+    }
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    // A space of 2^64 addresses: a window of 2^63 at 2^63 alignment, last fit.
+    let mut b = Allocator::<Addr64>::new();
+    b.add_pool(pat::<Addr64>("*")).unwrap();
+    let w = b.reserve_sized(1 << 63, 1 << 63, Fit::Last).unwrap();
+    assert_eq!(w.to_string(), format!("{}..={}", 1u128 << 63, u64::MAX));
+    let w = b.reserve_sized(1 << 63, 1 << 63, Fit::First).unwrap();
+    assert_eq!(w.to_string(), format!("0..={}", (1u128 << 63) - 1));
+    assert!(b.reserve_sized(1, 1, Fit::First).is_err());
+}
