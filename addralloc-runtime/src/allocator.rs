@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::pattern::{Block, BlockRange, Pattern, RawPattern};
 use crate::policy::Policy;
 use crate::transaction::{self, Journaled, Transaction};
+use crate::window::Fit;
 
 /// Hands out addresses of type `A`: pools, exact and automatic reservations, aligned
 /// blocks, owners, tags and policies.
@@ -359,6 +360,9 @@ impl<A: Address> Allocator<A> {
     /// or parts of several — is refused naming what is there, and nothing changes.
     pub fn release_block(&mut self, block: &BlockRange<A>) -> Result<(), Error> {
         let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
+        if block.is_linear() {
+            return self.core.release_run(a, b);
+        }
         self.core.release_block(a, b)
     }
 
@@ -495,6 +499,92 @@ impl<A: Address> Allocator<A> {
         f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
     ) -> Result<T, E> {
         transaction::run(self, f)
+    }
+}
+
+/// Sized requests: memory windows, as vm-allocator's `AddressAllocator::allocate`.
+impl<A: Address> Allocator<A> {
+    /// Reserves a window of `size` consecutive addresses (any size, not only powers of
+    /// two) whose start is a multiple of `alignment` (a power of two), placed by `fit`:
+    /// the first or last aligned start that fits, or an exact start. The window is one
+    /// run in address order inside one pool (for a type of one field starting at 0,
+    /// such as a `u64` memory address, exactly vm-allocator's semantics; for several
+    /// fields, the alignment is of the packed index, and the window may cross rows:
+    /// see [`BlockRange::linear`]). The search walks free runs, not addresses.
+    ///
+    /// It is one reservation, released exactly with [`Allocator::release_block`].
+    /// Errors tell a bad request from a full space: [`Error::ZeroSize`],
+    /// [`Error::BadAlignment`], [`Error::Unaligned`] (an exact start off the
+    /// alignment), then [`Error::OutsidePools`] or [`Error::AlreadyReserved`] (naming
+    /// the holder) for an exact start, [`Error::Exhausted`] for the fits.
+    ///
+    /// ```
+    /// use addralloc_runtime::{Address, Allocator, Field, Fit, Pattern};
+    /// # use core::fmt;
+    /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    /// struct Mmio(u64);
+    /// impl Address for Mmio {
+    ///     const FIELDS: &'static [Field] = &[Field::new("addr", 0, u64::MAX as u128)];
+    ///     fn field(&self, _: usize) -> u128 { self.0 as u128 }
+    ///     fn from_fields(v: &[u128]) -> Self { Mmio(v[0] as u64) }
+    /// }
+    /// # impl fmt::Display for Mmio {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{:#x}", self.0) }
+    /// # }
+    /// let mut mmio = Allocator::<Mmio>::new();
+    /// mmio.add_pool("addr=0x1000..=0x10fff".parse::<Pattern<Mmio>>()?)?;
+    /// // 0x110 bytes at 0x100 alignment, first fit, then 12 KiB at 4 KiB.
+    /// let a = mmio.reserve_sized(0x110, 0x100, Fit::First)?;
+    /// assert_eq!(a.to_string(), "0x1000..=0x110f");
+    /// let b = mmio.reserve_sized(0x3000, 0x1000, Fit::First)?;
+    /// assert_eq!(b.to_string(), "0x2000..=0x4fff");
+    /// // Last fit, and an exact start.
+    /// assert_eq!(mmio.reserve_sized(0x10, 0x100, Fit::Last)?.to_string(), "0x10f00..=0x10f0f");
+    /// let bar = mmio.owned_by("bar0").reserve_sized(0x1000, 0x1000, Fit::Exact(Mmio(0x8000)))?;
+    /// // A bad request is not a full space.
+    /// let e = mmio.reserve_sized(0x1000, 0x1000, Fit::Exact(Mmio(0x9001))).unwrap_err();
+    /// assert!(e.to_string().contains("not aligned to 0x1000"));
+    /// // Freed exactly by what it returned.
+    /// mmio.release_block(&bar)?;
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
+    pub fn reserve_sized(
+        &mut self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<A>,
+    ) -> Result<BlockRange<A>, Error> {
+        self.reserve_sized_with(size, alignment, fit, Opts::default())
+    }
+
+    pub(crate) fn reserve_sized_with(
+        &mut self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<A>,
+        o: Opts<'_>,
+    ) -> Result<BlockRange<A>, Error> {
+        let fit = fit.try_map(|a| self.index(&a))?;
+        let (first, last) = self.core.reserve_sized(size, alignment, fit, o)?;
+        let (a, b) = (self.addr(first), self.addr(last));
+        BlockRange::linear(a, b).ok_or_else(|| Error::BadPattern {
+            pattern: alloc::format!("{a}..={b}"),
+            reason: "the first address must not come after the last".to_string(),
+        })
+    }
+}
+
+/// Sized requests with an owner label or required tags.
+impl<'a, A: Address> Request<'a, A> {
+    /// As [`Allocator::reserve_sized`].
+    pub fn reserve_sized(
+        self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<A>,
+    ) -> Result<BlockRange<A>, Error> {
+        self.alloc
+            .reserve_sized_with(size, alignment, fit, self.opts)
     }
 }
 

@@ -11,11 +11,13 @@ use alloc::vec::Vec;
 
 use crate::count::Count;
 use crate::engine::grid::{Grid, Layout};
+use crate::engine::sized::Place;
 use crate::engine::state::{Engine, Fail, TagMask};
 use crate::error::Error;
 use crate::front;
 use crate::pattern::{check_extent, display_extents, FieldInfo, RawPattern};
 use crate::policy::Policy;
+use crate::window::Fit;
 
 /// The most separate runs one block, range or release may cover: a box whose extents
 /// leave gaps between its rows (`e=65536, f=65536` on IPv6 is 2^32 runs) is refused
@@ -334,5 +336,88 @@ impl<S: Space> Core<S> {
 
     pub(crate) fn rollback(&mut self) {
         self.engine.rollback();
+    }
+}
+
+/// Sized requests (memory windows): any size, a separate power-of-two alignment of the
+/// packed index, first fit, last fit or an exact start.
+impl<S: Space> Core<S> {
+    /// Reserves `size` consecutive indices (one run in address order) at a multiple of
+    /// `align`, inside one pool carrying the required tags. Refuses a zero size, an
+    /// alignment that is not a power of two and an unaligned exact start by name.
+    pub(crate) fn reserve_sized(
+        &mut self,
+        size: u128,
+        align: u128,
+        fit: Fit<u128>,
+        o: Opts<'_>,
+    ) -> Result<(u128, u128), Error> {
+        if size == 0 {
+            return Err(Error::ZeroSize);
+        }
+        if !align.is_power_of_two() {
+            return Err(Error::BadAlignment { alignment: align });
+        }
+        let place = match fit {
+            Fit::First => Place::First,
+            Fit::Last => Place::Last,
+            Fit::Exact(idx) if idx & (align - 1) != 0 => {
+                return Err(Error::Unaligned {
+                    address: self.text(idx),
+                    alignment: align,
+                })
+            }
+            Fit::Exact(idx) => Place::Exact(idx),
+        };
+        let mask = self.mask(o.tags)?;
+        self.engine
+            .reserve_sized(size - 1, align, place, mask, o.owner)
+            .map_err(|f| match f {
+                Fail::Exhausted => {
+                    let what =
+                        format!("window of {size} ({size:#x}) addresses aligned to {align:#x}");
+                    Error::Exhausted {
+                        request: front::describe(
+                            match place {
+                                Place::Exact(idx) => format!(
+                                    "{what} at {}: it would run past the end of its pool",
+                                    self.text(idx)
+                                ),
+                                _ => what,
+                            },
+                            o.tags,
+                        ),
+                    }
+                }
+                f => self.error(f, o.tags),
+            })
+    }
+
+    /// Releases the one-run reservation that is exactly `first..=last` (a window
+    /// returned by [`Core::reserve_sized`]).
+    pub(crate) fn release_run(&mut self, first: u128, last: u128) -> Result<(), Error> {
+        if first > last {
+            return Err(Error::BadPattern {
+                pattern: format!("{}..={}", self.text(first), self.text(last)),
+                reason: "the first address must not come after the last".to_string(),
+            });
+        }
+        self.engine.release_run(first, last).map_err(|f| match f {
+            Fail::PartOf { .. } => match self.error(f, &[]) {
+                Error::NotWhole {
+                    address,
+                    reservation,
+                    owner,
+                    ..
+                } => Error::NotWhole {
+                    request: Some(format!("{}..={}", self.text(first), self.text(last))),
+                    address,
+                    reservation,
+                    owner,
+                },
+                e => e,
+            },
+            f => self.error(f, &[]),
+        })
     }
 }

@@ -57,11 +57,12 @@ use crate::engine::state::Engine;
 use crate::error::Error;
 use crate::format::Format;
 use crate::front;
-use crate::pattern::{check_extent, display_extents, parse_extents, RawPattern};
+use crate::pattern::{check_extent, display_extents, is_box_run, parse_extents, RawPattern, Span};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};
 use crate::transaction::{self, Journaled, Transaction};
+use crate::window::Fit;
 
 // ----- schema and types --------------------------------------------------------------
 
@@ -478,12 +479,35 @@ impl fmt::Debug for DynBlock {
     }
 }
 
-/// A reserved block: every address from [`first`](Self::first) to
-/// [`last`](Self::last), field by field. Prints as `first..=last`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A reserved block or window: every address from [`first`](Self::first) to
+/// [`last`](Self::last), field by field (a box), or in address order (a linear run, as
+/// [`DynAllocator::reserve_sized`] returns; see [`is_linear`](Self::is_linear)). Prints
+/// as `first..=last`. A value type as [`BlockRange`](crate::BlockRange): `len`,
+/// `contains`, `overlaps`, `contains_range`, ordered by first, then last address.
+///
+/// ```
+/// # use addralloc_runtime::dynamic::{DynBlockRange, DynSchema};
+/// let schema = DynSchema::from_toml(r#"
+/// [[address]]
+/// name = "Mmio"
+/// format = "0x{addr:x}"
+/// [[address.field]]
+/// name = "addr"
+/// type = "u64"
+/// "#).unwrap();
+/// let ty = schema.get("Mmio").unwrap();
+/// let at = |t: &str| ty.parse_address(t).unwrap();
+/// let a = DynBlockRange::new(at("0x1000"), at("0x1fff")).unwrap();
+/// let b = DynBlockRange::new(at("0x1800"), at("0x27ff")).unwrap();
+/// assert_eq!(a.len(), 0x1000u128);
+/// assert!(a.overlaps(&b) && !a.contains_range(&b) && a < b);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DynBlockRange {
     first: DynAddress,
     last: DynAddress,
+    /// A linear run that is not also a box.
+    linear: bool,
 }
 
 impl DynBlockRange {
@@ -491,7 +515,26 @@ impl DynBlockRange {
     /// same type and each field of `first` is at most the same field of `last`.
     pub fn new(first: DynAddress, last: DynAddress) -> Option<Self> {
         (first.ty.owns(&last.ty) && first.values.iter().zip(&last.values).all(|(a, b)| a <= b))
-            .then_some(DynBlockRange { first, last })
+            .then_some(DynBlockRange {
+                first,
+                last,
+                linear: false,
+            })
+    }
+
+    /// The linear run of every address from `first` to `last` in address order, as
+    /// [`BlockRange::linear`](crate::BlockRange::linear); `None` unless both are of the
+    /// same type and `first` does not come after `last`.
+    pub fn linear(first: DynAddress, last: DynAddress) -> Option<Self> {
+        if !first.ty.owns(&last.ty) || first.values > last.values {
+            return None;
+        }
+        let linear = !is_box_run(&first.values, &last.values, &first.ty.def.fields);
+        Some(DynBlockRange {
+            first,
+            last,
+            linear,
+        })
     }
 
     /// The block's first address.
@@ -504,15 +547,58 @@ impl DynBlockRange {
         &self.last
     }
 
+    /// Whether this is a linear run in address order that is not also a box.
+    pub fn is_linear(&self) -> bool {
+        self.linear
+    }
+
+    fn fields(&self) -> &[FieldDef] {
+        &self.first.ty.def.fields
+    }
+
+    fn span(&self) -> Span {
+        Span {
+            first: field_values(&self.first.values),
+            last: field_values(&self.last.values),
+            linear: self.linear,
+        }
+    }
+
     /// Whether `addr` lies in the block.
     pub fn contains(&self, addr: &DynAddress) -> bool {
-        self.first.ty.owns(&addr.ty)
-            && addr
-                .values
-                .iter()
-                .zip(self.first.values.iter().zip(&self.last.values))
-                .all(|(v, (a, b))| a <= v && v <= b)
+        let v = field_values(&addr.values);
+        let one = Span {
+            first: v,
+            last: v,
+            linear: false,
+        };
+        self.first.ty.owns(&addr.ty) && self.span().contains(&one, self.fields())
     }
+
+    /// The number of addresses in the block.
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> Count {
+        self.span().len(self.fields())
+    }
+
+    /// Whether the two blocks (of the same type) share an address.
+    pub fn overlaps(&self, other: &DynBlockRange) -> bool {
+        self.first.ty.owns(&other.first.ty) && self.span().overlaps(&other.span(), self.fields())
+    }
+
+    /// Whether every address of `other` (of the same type) lies in this block.
+    pub fn contains_range(&self, other: &DynBlockRange) -> bool {
+        self.first.ty.owns(&other.first.ty) && self.span().contains(&other.span(), self.fields())
+    }
+}
+
+/// Field values in a fixed array, as [`Span`] holds them.
+fn field_values(v: &[u128]) -> [u128; crate::engine::MAX_FIELDS] {
+    let mut out = [0u128; crate::engine::MAX_FIELDS];
+    for (o, x) in out.iter_mut().zip(v) {
+        *o = *x;
+    }
+    out
 }
 
 impl fmt::Display for DynBlockRange {
@@ -737,6 +823,7 @@ impl DynAllocator {
         DynBlockRange {
             first: self.addr(first),
             last: self.addr(last),
+            linear: false,
         }
     }
 
@@ -943,6 +1030,9 @@ impl DynAllocator {
     /// returned, as [`Allocator::release_block`](crate::Allocator::release_block).
     pub fn release_block(&mut self, block: &DynBlockRange) -> Result<(), Error> {
         let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        if block.linear {
+            return self.core.release_run(a, b);
+        }
         self.core.release_block(a, b)
     }
 
@@ -1073,6 +1163,75 @@ impl DynAllocator {
         f: impl FnOnce(&mut Transaction<'_, Self>) -> Result<T, E>,
     ) -> Result<T, E> {
         transaction::run(self, f)
+    }
+}
+
+/// Sized requests: memory windows, as vm-allocator's `AddressAllocator::allocate`.
+impl DynAllocator {
+    /// Reserves a window of `size` consecutive addresses at a multiple of `alignment`
+    /// (a power of two), placed by `fit`, as
+    /// [`Allocator::reserve_sized`](crate::Allocator::reserve_sized); released exactly
+    /// with [`DynAllocator::release_block`].
+    ///
+    /// ```
+    /// # use addralloc_runtime::dynamic::DynSchema;
+    /// # use addralloc_runtime::{DynAllocator, Error, Fit, Policy};
+    /// # let schema = DynSchema::from_toml(r#"
+    /// # [[address]]
+    /// # name = "Mmio"
+    /// # format = "0x{addr:x}"
+    /// # [[address.field]]
+    /// # name = "addr"
+    /// # type = "u64"
+    /// # "#).unwrap();
+    /// let ty = schema.get("Mmio").unwrap().clone();
+    /// let mut mmio = DynAllocator::new(ty.clone(), Policy::LowestFirst);
+    /// mmio.add_pool("addr=0x1000..=0x10fff")?;
+    /// let w = mmio.reserve_sized(0x3000, 0x1000, Fit::First)?;
+    /// assert_eq!(w.to_string(), "0x1000..=0x3fff");
+    /// let at = ty.parse_address("0x8000")?;
+    /// let bar = mmio.owned_by("bar0").reserve_sized(0x1000, 0x1000, Fit::Exact(at))?;
+    /// mmio.release_block(&bar)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn reserve_sized(
+        &mut self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<DynAddress>,
+    ) -> Result<DynBlockRange, Error> {
+        self.reserve_sized_with(size, alignment, fit, Opts::default())
+    }
+
+    fn reserve_sized_with(
+        &mut self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<DynAddress>,
+        o: Opts<'_>,
+    ) -> Result<DynBlockRange, Error> {
+        let fit = fit.try_map(|a| self.index(&a))?;
+        let (first, last) = self.core.reserve_sized(size, alignment, fit, o)?;
+        let (a, b) = (self.addr(first), self.addr(last));
+        let text = format!("{a}..={b}");
+        DynBlockRange::linear(a, b).ok_or_else(|| Error::BadPattern {
+            pattern: text,
+            reason: "the first address must not come after the last".to_string(),
+        })
+    }
+}
+
+/// Sized requests with an owner label or required tags.
+impl<'a> DynRequest<'a> {
+    /// As [`DynAllocator::reserve_sized`].
+    pub fn reserve_sized(
+        self,
+        size: u128,
+        alignment: u128,
+        fit: Fit<DynAddress>,
+    ) -> Result<DynBlockRange, Error> {
+        self.alloc
+            .reserve_sized_with(size, alignment, fit, self.opts)
     }
 }
 

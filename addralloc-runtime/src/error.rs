@@ -152,6 +152,21 @@ pub enum Error {
         /// The absent optional field before it.
         absent: String,
     },
+    /// An exact start breaks the request's alignment (a bad request, not a full
+    /// space).
+    Unaligned {
+        /// The start asked for, formatted.
+        address: String,
+        /// The alignment (a power of two) of the packed index.
+        alignment: u128,
+    },
+    /// An alignment that is not a power of two (zero included).
+    BadAlignment {
+        /// The alignment given.
+        alignment: u128,
+    },
+    /// A sized request for zero addresses.
+    ZeroSize,
 }
 
 impl fmt::Display for Error {
@@ -262,6 +277,15 @@ impl fmt::Display for Error {
                 f,
                 "field `{field}` is {value} but the optional field `{absent}` before it is 0 (absent); an absent optional field makes every later one absent"
             ),
+            Error::Unaligned { address, alignment } => write!(
+                f,
+                "start {address} is not aligned to {alignment:#x} ({alignment}): an exact start must be a multiple of the alignment"
+            ),
+            Error::BadAlignment { alignment } => write!(
+                f,
+                "alignment {alignment:#x} ({alignment}) is not a power of two: use 1, 2, 4, 8, …"
+            ),
+            Error::ZeroSize => f.write_str("a request for 0 addresses: the size must be at least 1"),
         }
     }
 }

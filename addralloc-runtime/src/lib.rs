@@ -56,6 +56,7 @@ pub mod schema;
 mod shared;
 mod snapshot;
 mod transaction;
+mod window;
 
 pub use crate::address::{Address, Field};
 pub use crate::allocator::{Allocator, Request};
@@ -76,3 +77,4 @@ pub use crate::snapshot::{
     NextFitSnapshot, PoolSnapshot, ReservationSnapshot, Snapshot, SNAPSHOT_VERSION,
 };
 pub use crate::transaction::Transaction;
+pub use crate::window::Fit;

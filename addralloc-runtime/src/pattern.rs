@@ -11,6 +11,7 @@ use core::ops::{Bound, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, Ran
 use core::str::FromStr;
 
 use crate::address::{Address, Field};
+use crate::count::Count;
 use crate::engine::MAX_FIELDS;
 use crate::error::Error;
 
@@ -899,12 +900,49 @@ pub(crate) fn parse_extents<F: FieldInfo>(
     Ok(extents)
 }
 
-/// A reserved block: the box from [`first`](Self::first) to [`last`](Self::last),
-/// field by field.
+/// A reserved block or window: the box from [`first`](Self::first) to
+/// [`last`](Self::last), field by field ([`Allocator::reserve_block`],
+/// [`Allocator::reserve_range`]), or the linear run of every address from `first` to
+/// `last` in address order ([`Allocator::reserve_sized`]; see
+/// [`is_linear`](Self::is_linear)). For a type of one field the two are the same.
+///
+/// A value type to compute with: [`len`](Self::len), [`contains`](Self::contains),
+/// [`overlaps`](Self::overlaps), [`contains_range`](Self::contains_range), and an
+/// order by first, then last address. [`Allocator::release_block`] frees exactly the
+/// reservation it describes.
+///
+/// [`Allocator::reserve_block`]: crate::Allocator::reserve_block
+/// [`Allocator::reserve_range`]: crate::Allocator::reserve_range
+/// [`Allocator::reserve_sized`]: crate::Allocator::reserve_sized
+/// [`Allocator::release_block`]: crate::Allocator::release_block
+///
+/// ```
+/// use addralloc_runtime::{Address, BlockRange, Field};
+/// # use core::fmt;
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// struct Mmio(u64);
+/// impl Address for Mmio {
+///     const FIELDS: &'static [Field] = &[Field::new("addr", 0, u64::MAX as u128)];
+///     fn field(&self, _: usize) -> u128 { self.0 as u128 }
+///     fn from_fields(v: &[u128]) -> Self { Mmio(v[0] as u64) }
+/// }
+/// # impl fmt::Display for Mmio {
+/// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{:#x}", self.0) }
+/// # }
+/// let a = BlockRange::new(Mmio(0x1000), Mmio(0x1fff)).unwrap();
+/// let b = BlockRange::new(Mmio(0x1800), Mmio(0x27ff)).unwrap();
+/// let c = BlockRange::new(Mmio(0x1200), Mmio(0x12ff)).unwrap();
+/// assert_eq!(a.len(), 0x1000u128);
+/// assert!(a.overlaps(&b) && !c.overlaps(&b));
+/// assert!(a.contains_range(&c) && !a.contains_range(&b));
+/// assert!(a < b && a < c && c < b);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BlockRange<A> {
     first: A,
     last: A,
+    /// A linear run that is not also a box (see [`BlockRange::linear`]).
+    linear: bool,
 }
 
 impl<A: Address> BlockRange<A> {
@@ -913,7 +951,56 @@ impl<A: Address> BlockRange<A> {
     pub fn new(first: A, last: A) -> Option<Self> {
         (0..A::FIELDS.len())
             .all(|i| first.field(i) <= last.field(i))
-            .then_some(BlockRange { first, last })
+            .then_some(BlockRange {
+                first,
+                last,
+                linear: false,
+            })
+    }
+
+    /// The linear run of every address from `first` to `last` in address order (the
+    /// first field most significant), as a sized request returns it: on IPv4,
+    /// `10.0.0.250` to `10.0.1.5` is 12 addresses (no box has those corners). `None`
+    /// when `first` comes after `last`.
+    ///
+    /// A run that is also a box (always, for a type of one field) is the same value
+    /// as [`BlockRange::new`] gives.
+    ///
+    /// ```
+    /// # use addralloc_runtime::{Address, BlockRange, Field};
+    /// # use core::fmt;
+    /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    /// struct Ip([u8; 4]);
+    /// impl Address for Ip {
+    ///     const FIELDS: &'static [Field] = &[
+    ///         Field::new("a", 0, 255), Field::new("b", 0, 255),
+    ///         Field::new("c", 0, 255), Field::new("d", 0, 255),
+    ///     ];
+    ///     fn field(&self, i: usize) -> u128 { self.0[i] as u128 }
+    ///     fn from_fields(v: &[u128]) -> Self { Ip([v[0] as u8, v[1] as u8, v[2] as u8, v[3] as u8]) }
+    /// }
+    /// # impl fmt::Display for Ip {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// #         write!(f, "{}.{}.{}.{}", self.0[0], self.0[1], self.0[2], self.0[3])
+    /// #     }
+    /// # }
+    /// let run = BlockRange::linear(Ip([10, 0, 0, 250]), Ip([10, 0, 1, 5])).unwrap();
+    /// assert!(run.is_linear());
+    /// assert_eq!(run.len(), 12u128);
+    /// assert!(run.contains(&Ip([10, 0, 0, 255])));
+    /// assert!(!run.contains(&Ip([10, 0, 0, 3])));
+    /// // A run of whole rows is a box.
+    /// let rows = BlockRange::linear(Ip([10, 0, 0, 0]), Ip([10, 0, 1, 255])).unwrap();
+    /// assert_eq!(Some(rows), BlockRange::new(Ip([10, 0, 0, 0]), Ip([10, 0, 1, 255])));
+    /// ```
+    pub fn linear(first: A, last: A) -> Option<Self> {
+        let (f, l) = (values(&first), values(&last));
+        let n = A::FIELDS.len();
+        (f[..n] <= l[..n]).then(|| BlockRange {
+            first,
+            last,
+            linear: !is_box_run(&f[..n], &l[..n], A::FIELDS),
+        })
     }
 
     /// The block's first (lowest) address.
@@ -926,19 +1013,90 @@ impl<A: Address> BlockRange<A> {
         self.last
     }
 
-    /// Whether `addr` lies in the block.
-    pub fn contains(&self, addr: &A) -> bool {
-        (0..A::FIELDS.len()).all(|i| {
-            let v = addr.field(i);
-            self.first.field(i) <= v && v <= self.last.field(i)
-        })
+    /// Whether this is a linear run in address order that is not also a box (only a
+    /// sized request of a type with several fields gives one).
+    pub fn is_linear(&self) -> bool {
+        self.linear
     }
 
-    /// The block as a pattern.
+    fn span(&self) -> Span {
+        Span {
+            first: values(&self.first),
+            last: values(&self.last),
+            linear: self.linear,
+        }
+    }
+
+    /// Whether `addr` lies in the block.
+    pub fn contains(&self, addr: &A) -> bool {
+        let v = values(addr);
+        let n = A::FIELDS.len();
+        let one = Span {
+            first: v,
+            last: v,
+            linear: false,
+        };
+        self.span().contains(&one, &A::FIELDS[..n])
+    }
+
+    /// The number of addresses in the block, as a [`Count`] (a whole 128-bit space
+    /// holds 2<sup>128</sup>).
+    ///
+    /// ```
+    /// # use addralloc_runtime::{Address, BlockRange, Field};
+    /// # use core::fmt;
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    /// # struct Pci { bus: u8, slot: u8, function: u8 }
+    /// # impl Address for Pci {
+    /// #     const FIELDS: &'static [Field] =
+    /// #         &[Field::new("bus", 0, 255), Field::new("slot", 0, 31), Field::new("function", 0, 7)];
+    /// #     fn field(&self, i: usize) -> u128 { [self.bus, self.slot, self.function][i] as u128 }
+    /// #     fn from_fields(v: &[u128]) -> Self { Pci { bus: v[0] as u8, slot: v[1] as u8, function: v[2] as u8 } }
+    /// # }
+    /// # impl fmt::Display for Pci {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// #         write!(f, "{:02x}:{:02x}.{:x}", self.bus, self.slot, self.function)
+    /// #     }
+    /// # }
+    /// let pci = |bus, slot, function| Pci { bus, slot, function };
+    /// // Slots 1 to 3 of bus 0, functions 0 to 3: a box of 3 x 4.
+    /// assert_eq!(BlockRange::new(pci(0, 1, 0), pci(0, 3, 3)).unwrap().len(), 12u128);
+    /// // From 00:01.0 to 00:03.3 in address order: 8 + 8 + 4.
+    /// assert_eq!(BlockRange::linear(pci(0, 1, 0), pci(0, 3, 3)).unwrap().len(), 20u128);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> Count {
+        self.span().len(&A::FIELDS[..A::FIELDS.len()])
+    }
+
+    /// Whether the two blocks share an address.
+    pub fn overlaps(&self, other: &BlockRange<A>) -> bool {
+        self.span().overlaps(&other.span(), A::FIELDS)
+    }
+
+    /// Whether every address of `other` lies in this block.
+    pub fn contains_range(&self, other: &BlockRange<A>) -> bool {
+        self.span().contains(&other.span(), A::FIELDS)
+    }
+
+    /// The block as a pattern (for a linear run of several rows, the smallest box
+    /// holding it).
     pub fn pattern(&self) -> Pattern<A> {
         let mut p = Pattern::any();
         for i in 0..A::FIELDS.len() {
-            p.put_range(i, self.first.field(i), self.last.field(i));
+            let (a, b) = (self.first.field(i), self.last.field(i));
+            if self.linear {
+                let f = &A::FIELDS[i];
+                // Rows below the top differing field are covered whole somewhere.
+                let top = (0..A::FIELDS.len())
+                    .find(|&j| self.first.field(j) != self.last.field(j))
+                    .unwrap_or(0);
+                if i > top {
+                    p.put_range(i, f.min, f.max);
+                    continue;
+                }
+            }
+            p.put_range(i, a, b);
         }
         p
     }
@@ -948,6 +1106,153 @@ impl<A: Address> fmt::Display for BlockRange<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..={}", self.first, self.last)
     }
+}
+
+impl<A: Address + Eq> PartialOrd for BlockRange<A> {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<A: Address + Eq> Ord for BlockRange<A> {
+    /// By first address, then last address (both in address order), then a box before
+    /// a linear run with the same corners.
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        let (a, b) = (self.span(), other.span());
+        let n = A::FIELDS.len();
+        (&a.first[..n], &a.last[..n], a.linear).cmp(&(&b.first[..n], &b.last[..n], b.linear))
+    }
+}
+
+/// The field values of an address.
+fn values<A: Address>(a: &A) -> [u128; MAX_FIELDS] {
+    let mut v = [0u128; MAX_FIELDS];
+    for (i, x) in v.iter_mut().enumerate().take(A::FIELDS.len()) {
+        *x = a.field(i);
+    }
+    v
+}
+
+/// Whether the run from `first` to `last` in address order (`first <= last`) is also
+/// the box with those corners: below the first field where they differ, `first` is at
+/// every field's minimum and `last` at its maximum.
+pub(crate) fn is_box_run<F: FieldInfo>(first: &[u128], last: &[u128], fields: &[F]) -> bool {
+    let n = fields.len();
+    let Some(top) = (0..n).find(|&i| first[i] != last[i]) else {
+        return true;
+    };
+    (top + 1..n).all(|j| first[j] == fields[j].min() && last[j] == fields[j].max())
+}
+
+/// A box or linear run of addresses as field values: what [`BlockRange`] and
+/// `DynBlockRange` compute with.
+#[derive(Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) first: [u128; MAX_FIELDS],
+    pub(crate) last: [u128; MAX_FIELDS],
+    pub(crate) linear: bool,
+}
+
+/// A box as corner values.
+type Corners = ([u128; MAX_FIELDS], [u128; MAX_FIELDS]);
+
+impl Span {
+    /// The number of addresses.
+    pub(crate) fn len<F: FieldInfo>(&self, fields: &[F]) -> Count {
+        let n = fields.len();
+        if self.linear {
+            return Count::span(rank(&self.first, fields), rank(&self.last, fields));
+        }
+        let mut c = Count::from(1u128);
+        for i in 0..n {
+            let w = Count::span(self.first[i], self.last[i]);
+            c = match w.to_u128() {
+                Some(w) => c.mul(w).unwrap_or(Count::FULL_128),
+                // A whole 128-bit field is the only field.
+                None => return Count::FULL_128,
+            };
+        }
+        c
+    }
+
+    /// The span as disjoint boxes: itself, or a linear run's rows (at most
+    /// `2 * fields - 1` boxes).
+    pub(crate) fn boxes<F: FieldInfo>(&self, fields: &[F]) -> Vec<Corners> {
+        let n = fields.len();
+        let (a, b) = (self.first, self.last);
+        let top = (0..n).find(|&i| a[i] != b[i]);
+        let top = match top {
+            Some(t) if self.linear && t + 1 < n => t,
+            _ => return alloc::vec![(a, b)],
+        };
+        let mut out = Vec::new();
+        // `prefix` fixed up to field `j` (excluded), `j` in `lo..=hi`, later fields whole.
+        let mut push = |prefix: &[u128; MAX_FIELDS], j: usize, lo: u128, hi: u128| {
+            if lo > hi {
+                return;
+            }
+            let (mut f, mut l) = (*prefix, *prefix);
+            f[j] = lo;
+            l[j] = hi;
+            for k in j + 1..n {
+                f[k] = fields[k].min();
+                l[k] = fields[k].max();
+            }
+            out.push((f, l));
+        };
+        // From `first` up to the end of its row at `top`.
+        push(&a, n - 1, a[n - 1], fields[n - 1].max());
+        for j in (top + 1..n - 1).rev() {
+            if a[j] < fields[j].max() {
+                push(&a, j, a[j] + 1, fields[j].max());
+            }
+        }
+        // Whole rows between.
+        if b[top] - a[top] >= 2 {
+            push(&a, top, a[top] + 1, b[top] - 1);
+        }
+        // From the start of `last`'s row at `top` up to `last`.
+        for j in top + 1..n - 1 {
+            if b[j] > fields[j].min() {
+                push(&b, j, fields[j].min(), b[j] - 1);
+            }
+        }
+        push(&b, n - 1, fields[n - 1].min(), b[n - 1]);
+        out
+    }
+
+    /// Whether the two spans share an address.
+    pub(crate) fn overlaps<F: FieldInfo>(&self, other: &Span, fields: &[F]) -> bool {
+        let n = fields.len();
+        let (x, y) = (self.boxes(fields), other.boxes(fields));
+        x.iter().any(|(f1, l1)| {
+            y.iter()
+                .any(|(f2, l2)| (0..n).all(|i| f1[i].max(f2[i]) <= l1[i].min(l2[i])))
+        })
+    }
+
+    /// Whether every address of `other` lies in this span.
+    pub(crate) fn contains<F: FieldInfo>(&self, other: &Span, fields: &[F]) -> bool {
+        let n = fields.len();
+        if self.linear {
+            // The lowest and highest addresses of a box or run are its corners.
+            return self.first[..n] <= other.first[..n] && other.last[..n] <= self.last[..n];
+        }
+        other
+            .boxes(fields)
+            .iter()
+            .all(|(f, l)| (0..n).all(|i| self.first[i] <= f[i] && l[i] <= self.last[i]))
+    }
+}
+
+/// The position of an address among all addresses of its type, in address order.
+fn rank<F: FieldInfo>(v: &[u128], fields: &[F]) -> u128 {
+    // The true value is below 2^128 (at most 128 bits of fields): wrapping arithmetic
+    // is exact, including a single field of the whole 128-bit range.
+    fields.iter().enumerate().fold(0u128, |r, (i, f)| {
+        let radix = (f.max() - f.min()).wrapping_add(1);
+        r.wrapping_mul(radix).wrapping_add(v[i] - f.min())
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub(crate) mod idx;
 pub(crate) mod journal;
 pub(crate) mod rangeset;
 pub(crate) mod records;
+pub(crate) mod sized;
 pub(crate) mod state;
 
 pub use self::grid::MAX_FIELDS;

@@ -387,7 +387,7 @@ impl Engine {
         Ok(())
     }
 
-    fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
+    pub(crate) fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
         if self.spans.is_empty() {
             let p = self.pools.first()?;
             let ok = self.solo.first <= idx
@@ -658,7 +658,7 @@ impl Engine {
 
     /// Bookkeeping after `s..=e` went into the set.
     #[inline]
-    fn inserted(&mut self, s: u128, e: u128) {
+    pub(crate) fn inserted(&mut self, s: u128, e: u128) {
         self.reserved = self.reserved.add(Count::span(s, e));
         self.journal.push(Op::SetInsert(s, e));
     }
@@ -717,7 +717,13 @@ impl Engine {
 
     /// Records a fresh reservation `first..=last` made of `runs` (several runs: a box
     /// with those corners). An unlabelled single address needs no record.
-    fn record(&mut self, runs: &[(u128, u128)], first: u128, last: u128, owner: Option<&str>) {
+    pub(crate) fn record(
+        &mut self,
+        runs: &[(u128, u128)],
+        first: u128,
+        last: u128,
+        owner: Option<&str>,
+    ) {
         if owner.is_none() && first == last {
             return;
         }
@@ -753,13 +759,13 @@ impl Engine {
 
     /// Whether the record run at `k` is a whole reservation of one run.
     #[inline]
-    fn linear(&self, k: u128, r: &Rec) -> bool {
+    pub(crate) fn linear(&self, k: u128, r: &Rec) -> bool {
         r.head == k && (self.records.boxes.is_empty() || !self.records.boxes.contains_key(&k))
     }
 
     /// Frees the recorded one-run reservation `k..=end`.
     #[inline]
-    fn drop_linear(&mut self, k: u128, end: u128) {
+    pub(crate) fn drop_linear(&mut self, k: u128, end: u128) {
         self.rec_remove(k);
         self.set_remove(k, end);
     }
@@ -785,7 +791,7 @@ impl Engine {
         size
     }
 
-    fn conflict(&self, idx: u128) -> Fail {
+    pub(crate) fn conflict(&self, idx: u128) -> Fail {
         Fail::AlreadyReserved {
             index: idx,
             owner: self.owner_of(idx).map(String::from),
@@ -995,7 +1001,7 @@ impl Engine {
     /// After `s..=e` was reserved inside pools: hints that it reaches move past it.
     /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
     /// pool's interval means the same as the pool's first or last index).
-    fn raise_hints(&mut self, s: u128, e: u128) {
+    pub(crate) fn raise_hints(&mut self, s: u128, e: u128) {
         if self.spans.is_empty() {
             let sp = self.solo;
             if let Some(p) = self.pools.first_mut() {
@@ -1449,7 +1455,7 @@ impl Engine {
     }
 
     /// The failure for `idx`, which lies in a reservation other than the one asked for.
-    fn part_of(&self, idx: u128) -> Fail {
+    pub(crate) fn part_of(&self, idx: u128) -> Fail {
         match self.reservation_at(idx) {
             Some((first, last, boxed, owner)) => Fail::PartOf {
                 index: idx,
