@@ -57,7 +57,7 @@ use crate::engine::state::Engine;
 use crate::error::Error;
 use crate::format::Format;
 use crate::front;
-use crate::pattern::{check_extent, display_extents, parse_extents, RawPattern};
+use crate::pattern::{check_extent, display_extents, RawPattern};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};
@@ -251,12 +251,45 @@ impl DynType {
         self.format.to_string(values)
     }
 
-    /// Parses a pattern: `bus=0, slot=1..=31`, `*` for every address.
+    /// Parses a pattern: fields `bus=0, slot=1..=31`; `*` for every address; one
+    /// address; a linear range in address order `10.20.0.250..=10.20.1.5`; a prefix
+    /// `10.20.0.0/16` for types whose fields form one bit string (see `docs/schema.md`).
+    /// Addresses are in the type's text.
+    ///
+    /// ```
+    /// use addralloc_runtime::DynSchema;
+    /// let schema = DynSchema::from_toml(
+    ///     "[[address]]\nname = \"V4\"\nformat = \"{a}.{b}.{c}.{d}\"\n\
+    ///      [[address.field]]\nname = \"a\"\ntype = \"u8\"\n[[address.field]]\nname = \"b\"\ntype = \"u8\"\n\
+    ///      [[address.field]]\nname = \"c\"\ntype = \"u8\"\n[[address.field]]\nname = \"d\"\ntype = \"u8\"\n",
+    /// ).unwrap();
+    /// let v4 = schema.get("V4").unwrap();
+    /// assert_eq!(v4.parse_pattern("10.20.0.0/16")?.to_string(), "a=10, b=20");
+    /// assert_eq!(v4.parse_pattern("10.20.0.250..=10.20.1.5")?.to_string(), "10.20.0.250..=10.20.1.5");
+    /// assert!(v4.parse_pattern("10.20.1.0/16").is_err());
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
     pub fn parse_pattern(self: &Arc<Self>, text: &str) -> Result<DynPattern, Error> {
+        let raw = crate::linear::parse_text(
+            text,
+            &self.def.fields,
+            |s| self.parse_values(s),
+            |v| self.format_values(&v[..self.def.fields.len()]),
+        )?;
         Ok(DynPattern {
             ty: Arc::clone(self),
-            raw: RawPattern::parse(text, &self.def.fields)?,
+            raw,
         })
+    }
+
+    /// An address's field values, as the linear-range parser takes them.
+    fn parse_values(&self, text: &str) -> Result<crate::linear::Values, Error> {
+        let values = self.format.parse_values(text, &self.tuples())?;
+        let mut v = [0u128; crate::MAX_FIELDS];
+        for (slot, x) in v.iter_mut().zip(values) {
+            *slot = x;
+        }
+        Ok(v)
     }
 
     /// The pattern matching every address.
@@ -267,10 +300,11 @@ impl DynType {
         }
     }
 
-    /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address.
+    /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address;
+    /// `/24` for the size of a prefix (types whose fields form one bit string).
     pub fn parse_block(self: &Arc<Self>, text: &str) -> Result<DynBlock, Error> {
         let n = self.def.fields.len();
-        let extents = parse_extents(text, &self.def.fields)?[..n].to_vec();
+        let extents = crate::linear::parse_block_text(text, &self.def.fields)?[..n].to_vec();
         Ok(DynBlock {
             ty: Arc::clone(self),
             extents,
@@ -421,20 +455,26 @@ impl DynPattern {
     /// Whether `addr` matches.
     pub fn matches(&self, addr: &DynAddress) -> bool {
         self.ty.owns(&addr.ty)
-            && self.raw.resolve(&self.ty.def.fields).is_ok()
-            && self.ty.def.fields.iter().enumerate().all(|(i, f)| {
-                let v = addr.values[i];
-                match self.raw.range(i) {
-                    Some((lo, hi)) => lo <= v && v <= hi,
-                    None => f.min <= v && v <= f.max,
-                }
-            })
+            && self
+                .raw
+                .matches_values(&self.ty.def.fields, |i| addr.values[i])
+    }
+
+    /// Whether this is a linear range (`first..=last` in address order); its
+    /// [`range`](Self::range)s are then the fields of the first and the last address.
+    pub fn is_linear(&self) -> bool {
+        self.raw.linear
     }
 }
 
 impl fmt::Display for DynPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw.display(&self.ty.def.fields))
+        let n = self.ty.def.fields.len();
+        f.write_str(
+            &self
+                .raw
+                .display_with(&self.ty.def.fields, |v| self.ty.format_values(&v[..n])),
+        )
     }
 }
 
@@ -696,7 +736,7 @@ impl DynAllocator {
     pub fn new(ty: Arc<DynType>, policy: Policy) -> DynAllocator {
         let engine = Engine::new(ty.layout.clone(), policy);
         DynAllocator {
-            core: Core { engine, space: ty },
+            core: Core::from_engine(engine, ty),
         }
     }
 
@@ -795,7 +835,7 @@ impl DynAllocator {
             ty.index(&a.values).map_err(|e| e.to_string())
         })?;
         Ok(DynAllocator {
-            core: Core { engine, space: ty },
+            core: Core::from_engine(engine, ty),
         })
     }
 
