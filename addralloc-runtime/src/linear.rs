@@ -295,11 +295,9 @@ pub(crate) fn parse_text<F: FieldInfo>(
             }
             Ok(raw)
         }
-        Err(e) => Err(bad(format!(
-            "expected `field=value` pairs, an address, `first..=last` or `address/length`; \
-             as an address: {}",
-            why(e)
-        ))),
+        // Not an address either: the field syntax's own message, the one `FromStr`
+        // of a typed pattern gives.
+        Err(_) => RawPattern::parse(text, fields),
     }
 }
 

@@ -244,7 +244,11 @@ fn bad_ranges_and_prefixes_say_what_is_wrong() {
     assert!(err("10.20.1.5..=10.20.0.250").contains("reversed"));
     assert!(err("10.20.1.5..=10.20.300.1").contains("last address"));
     assert!(err("10.20.1.5..10.20.2.0").contains("first..=last"));
-    assert!(err("bogus").contains("expected `field=value`"));
+    assert!(
+        err("bogus").contains("expected `field=value`"),
+        "{}",
+        err("bogus")
+    );
     assert!(ty
         .parse_block("/33")
         .unwrap_err()
