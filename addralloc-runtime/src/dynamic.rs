@@ -128,6 +128,8 @@ pub struct DynType {
     def: TypeDef,
     format: Format,
     layout: Layout,
+    /// `text = "ipv6"`: RFC 5952 text instead of the format.
+    ipv6: bool,
 }
 
 impl PartialEq for DynType {
@@ -152,6 +154,7 @@ impl DynType {
         })?;
         Ok(DynType {
             format: def.format(),
+            ipv6: def.text.as_deref() == Some("ipv6"),
             def,
             layout,
         })
@@ -200,7 +203,7 @@ impl DynType {
 
     /// Parses an address in the type's format.
     pub fn parse_address(self: &Arc<Self>, text: &str) -> Result<DynAddress, Error> {
-        let values = self.format.parse_values(text, &self.tuples())?;
+        let values = self.text_values(text)?;
         Ok(DynAddress {
             ty: Arc::clone(self),
             values,
@@ -246,9 +249,36 @@ impl DynType {
         self.format_values(&addr.values)
     }
 
-    /// Prints field values in the type's format (a missing value prints as `?`).
+    /// Prints field values in the type's format (a missing value prints as `?`), or
+    /// its known text (`text = "ipv6"`: RFC 5952).
     pub fn format_values(&self, values: &[u128]) -> String {
-        self.format.to_string(values)
+        match self.ipv6_of(values) {
+            Some(a) => a.to_string(),
+            None => self.format.to_string(values),
+        }
+    }
+
+    /// The address as an `Ipv6Addr` when the type's text is `ipv6`.
+    fn ipv6_of(&self, values: &[u128]) -> Option<core::net::Ipv6Addr> {
+        if !self.ipv6 || values.len() != 8 {
+            return None;
+        }
+        let mut seg = [0u16; 8];
+        for (s, &v) in seg.iter_mut().zip(values) {
+            *s = u16::try_from(v).ok()?;
+        }
+        Some(core::net::Ipv6Addr::from(seg))
+    }
+
+    /// An address's values from its text: the known text first (`ipv6`: any RFC 4291
+    /// form), then the format.
+    fn text_values(&self, text: &str) -> Result<Vec<u128>, Error> {
+        if self.ipv6 {
+            if let Ok(a) = text.parse::<core::net::Ipv6Addr>() {
+                return Ok(a.segments().iter().map(|&s| u128::from(s)).collect());
+            }
+        }
+        self.format.parse_values(text, &self.tuples())
     }
 
     /// Parses a pattern: fields `bus=0, slot=1..=31`; `*` for every address; one
@@ -284,7 +314,7 @@ impl DynType {
 
     /// An address's field values, as the linear-range parser takes them.
     fn parse_values(&self, text: &str) -> Result<crate::linear::Values, Error> {
-        let values = self.format.parse_values(text, &self.tuples())?;
+        let values = self.text_values(text)?;
         let mut v = [0u128; crate::MAX_FIELDS];
         for (slot, x) in v.iter_mut().zip(values) {
             *slot = x;
@@ -381,7 +411,10 @@ impl DynAddress {
 
 impl fmt::Display for DynAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.ty.format.write(&self.values, f)
+        match self.ty.ipv6_of(&self.values) {
+            Some(a) => fmt::Display::fmt(&a, f),
+            None => self.ty.format.write(&self.values, f),
+        }
     }
 }
 
@@ -604,7 +637,7 @@ impl sealed::Sealed for DynBlock {}
 
 impl AddressArg for &str {
     fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
-        ty.format.parse_values(self, &ty.tuples())
+        ty.text_values(self)
     }
 }
 impl AddressArg for &String {

@@ -336,3 +336,48 @@ proptest! {
         prop_assert!(d.reserve_any().is_err());
     }
 }
+
+#[test]
+fn ipv6_text_prefixes_and_blocks_in_a_dyn_type() {
+    let schema = DynSchema::from_toml(include_str!("../../schemas/ipv6.toml")).unwrap();
+    let ty = schema.get("Ipv6Address").unwrap();
+    let a = ty.parse_address("2001:db8:abcd:1::1").unwrap();
+    assert_eq!(a.to_string(), "2001:db8:abcd:1::1");
+    assert_eq!(
+        ty.parse_address("2001:db8:0:0:0:0:0:1")
+            .unwrap()
+            .to_string(),
+        "2001:db8::1"
+    );
+    let mut d = DynAllocator::new(Arc::clone(ty), Policy::LowestFirst);
+    d.add_pool("2001:db8::/48").unwrap();
+    let rack = d.reserve_block("2001:db8::/48", "/64").unwrap();
+    assert_eq!(
+        rack.to_string(),
+        "2001:db8::..=2001:db8::ffff:ffff:ffff:ffff"
+    );
+    let rack2 = d.reserve_block("2001:db8::/48", "/64").unwrap();
+    assert_eq!(rack2.first().to_string(), "2001:db8:0:1::");
+    d.reserve("2001:db8:0:2::1").unwrap();
+    assert!(d
+        .reserve_first("2001:db8:0:2::1..=2001:db8:0:2::ff")
+        .unwrap()
+        .to_string()
+        .ends_with("::2"));
+    // Snapshots carry the same text and restore.
+    let snap = d.snapshot();
+    let back = DynAllocator::restore(Arc::clone(ty), &snap).unwrap();
+    assert_eq!(back.snapshot(), snap);
+    let e = ty.parse_pattern("2001:db8::1/48").unwrap_err().to_string();
+    assert!(e.contains("the /48 network is 2001:db8::/48"), "{e}");
+    assert!(ty.parse_pattern("2001:db8::/129").is_err());
+
+    // A bad `text` is a schema error.
+    let bad = include_str!("../../schemas/ipv6.toml").replace("text = \"ipv6\"", "text = \"ipv7\"");
+    let errs = DynSchema::from_toml(&bad).unwrap_err();
+    assert!(
+        errs[0].message.contains("unknown text `ipv7`"),
+        "{}",
+        errs[0].message
+    );
+}

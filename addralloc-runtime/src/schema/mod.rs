@@ -265,6 +265,12 @@ pub struct TypeDef {
     pub pools: Vec<PoolDef>,
     /// Source span of the type's entry (its `[[address]]` header, or the struct name).
     pub span: Option<Range<usize>>,
+    /// A text the runtime knows, used instead of the format by run-time readers
+    /// ([`DynType`](crate::DynType): plan files, snapshots, the command line): `ipv6`
+    /// prints RFC 5952 (`2001:db8::1`) and parses any RFC 4291 text as well as the
+    /// format's. It needs eight fields of `0..=0xffff`. The schema compiler still
+    /// generates the format's text (the facade's `Ipv6Address` writes RFC 5952 itself).
+    pub text: Option<String>,
 }
 
 /// A related location attached to a [`Diagnostic`] ("first declared here").
@@ -383,6 +389,7 @@ impl TypeDef {
             fields: Vec::new(),
             pools: Vec::new(),
             span: None,
+            text: None,
         }
     }
 
@@ -515,11 +522,34 @@ impl TypeDef {
                 }
             }
         }
+        self.check_text(&mut out);
         if ranges_ok && !duplicates && !self.fields.is_empty() && self.fields.len() <= MAX_FIELDS {
             self.check_pools(&mut out);
         }
         out.sort_by_key(|d| d.span.as_ref().map(|s| (s.start, s.end)));
         out
+    }
+
+    /// `text = "ipv6"`: a known text, on fields it can print.
+    fn check_text(&self, out: &mut Vec<Diagnostic>) {
+        let Some(text) = &self.text else { return };
+        if text != "ipv6" {
+            out.push(Diagnostic::new(
+                format!("unknown text `{text}`; the texts the runtime knows are `ipv6`"),
+                self.span.clone(),
+            ));
+            return;
+        }
+        if self.fields.len() != 8 || self.fields.iter().any(|f| f.min != 0 || f.max != 0xffff) {
+            out.push(Diagnostic::new(
+                format!(
+                    "`text = \"ipv6\"` needs eight fields of `0..=0xffff`; `{}` has {} fields",
+                    self.name,
+                    self.fields.len()
+                ),
+                self.span.clone(),
+            ));
+        }
     }
 
     fn check_pools(&self, out: &mut Vec<Diagnostic>) {
