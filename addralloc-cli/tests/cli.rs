@@ -95,7 +95,7 @@ fn bundled_schemas_print_and_parse_their_examples() {
         ("virtio-serial.toml", "VirtioSerialAddress", "0:0:1"),
         ("ccw.toml", "CcwAddress", "fe.0.0001"),
         ("ipv4.toml", "Ipv4Address", "192.168.1.254"),
-        ("ipv6.toml", "Ipv6Address", "fe80:0:0:0:0:0:0:1"),
+        ("ipv6.toml", "Ipv6Address", "fe80::1"),
         ("mac.toml", "MacAddress", "52:54:00:12:34:56"),
         ("usb.toml", "UsbAddress", "0-1.2.3"),
         ("usb.toml", "UsbPortAddress", "0-1"),
@@ -128,14 +128,14 @@ fn bundled_schemas_print_and_parse_their_examples() {
             [u128::from(i)]
         );
     }
-    // IPv6 is never compressed: `::` is not in the format.
+    // IPv6 reads RFC 4291 text and the format's full form (`text = "ipv6"`).
     let text = std::fs::read_to_string(root().join("schemas/ipv6.toml")).expect("schema");
     let schema = DynSchema::from_toml(&text).expect("schema");
     assert!(schema
         .get("Ipv6Address")
         .expect("ipv6")
-        .parse_address("fe80::1")
-        .is_err());
+        .parse_address("fe80:0:0:0:0:0:0:1")
+        .is_ok());
 }
 
 // ----- check ---------------------------------------------------------------------
@@ -826,13 +826,14 @@ tags = ["link-local"]
     assert_eq!(
         firsts,
         [
-            "fd00:0:0:0:0:0:0:1",
-            "fd00:0:0:0:0:0:0:0",
-            "fd00:0:0:0:0:0:0:100",
-            "fe80:0:0:0:0:0:0:0"
+            // RFC 5952 text: the schema's `text = "ipv6"`.
+            "fd00::1",
+            "fd00::",
+            "fd00::100",
+            "fe80::"
         ]
     );
-    assert_eq!(v["assignments"][2]["last"], "fd00:0:0:0:0:0:0:1ff");
+    assert_eq!(v["assignments"][2]["last"], "fd00::1ff");
     // 2^64 + 2^112 addresses in the pools.
     assert_eq!(
         v["spaces"][0]["capacity"],

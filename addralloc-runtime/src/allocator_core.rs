@@ -15,6 +15,7 @@ use crate::engine::sized::Place;
 use crate::engine::state::{Engine, Fail, TagMask};
 use crate::error::Error;
 use crate::front;
+use crate::linear;
 use crate::pattern::{check_extent, display_extents, FieldInfo, RawPattern};
 use crate::policy::Policy;
 use crate::window::Fit;
@@ -45,6 +46,17 @@ pub(crate) struct Opts<'a> {
 pub(crate) struct Core<S> {
     pub(crate) engine: Engine,
     pub(crate) space: S,
+    /// Pools added as linear ranges: the engine holds their boxes; this keeps each one
+    /// pool for [`Core::pools`] and [`Core::remove_pool`]. An entry whose boxes are not
+    /// all in the engine (a rolled-back transaction) is stale and ignored.
+    pub(crate) linear: Vec<LinearPool>,
+}
+
+/// A pool added as a linear range, and the boxes it was cut into.
+#[derive(Clone)]
+pub(crate) struct LinearPool {
+    raw: RawPattern,
+    boxes: Vec<Grid>,
 }
 
 impl<S: Space> Core<S> {
@@ -53,10 +65,16 @@ impl<S: Space> Core<S> {
         let fields = space.fields();
         let layout = Layout::new(fields.iter().map(|f| (f.min(), f.max())))
             .map_err(|e| front::layout_error(e, fields))?;
-        Ok(Core {
-            engine: Engine::new(layout, policy),
+        Ok(Core::from_engine(Engine::new(layout, policy), space))
+    }
+
+    /// A core over an engine (a new or restored one).
+    pub(crate) fn from_engine(engine: Engine, space: S) -> Self {
+        Core {
+            engine,
             space,
-        })
+            linear: Vec::new(),
+        }
     }
 
     // ----- conversions -------------------------------------------------------
@@ -109,17 +127,149 @@ impl<S: Space> Core<S> {
         Ok(())
     }
 
-    fn show(&self, raw: &RawPattern) -> String {
-        raw.display(self.space.fields())
+    pub(crate) fn show(&self, raw: &RawPattern) -> String {
+        raw.display_with(self.space.fields(), |v| {
+            self.text(self.engine.layout.index_of(|i| v[i]))
+        })
+    }
+
+    /// The boxes of a linear range in address order (checked: in range, not reversed).
+    fn linear_boxes(&self, raw: &RawPattern) -> Result<Vec<Grid>, Error> {
+        let fields = self.space.fields();
+        raw.resolve(fields).map_err(|e| match e {
+            Error::BadPattern { reason, .. } => Error::BadPattern {
+                pattern: self.show(raw),
+                reason,
+            },
+            e => e,
+        })?;
+        let (first, last) = raw.ends();
+        Ok(linear::boxes(&first, &last, fields)
+            .into_iter()
+            .map(|b| {
+                Grid::new(&self.engine.layout, |i| {
+                    (b[i].0 - fields[i].min(), b[i].1 - fields[i].min())
+                })
+            })
+            .collect())
+    }
+
+    /// The boxes a search in `raw` goes through, in the policy's order: one (`None` for
+    /// `*`) for a box pattern, a linear range's boxes lowest first (highest first under
+    /// the highest-first policy).
+    pub(crate) fn search_grids(&self, raw: &RawPattern) -> Result<Vec<Option<Grid>>, Error> {
+        if !raw.linear {
+            return Ok(alloc::vec![self.grid(raw)?]);
+        }
+        let mut boxes: Vec<Option<Grid>> = self.linear_boxes(raw)?.into_iter().map(Some).collect();
+        if self.engine.policy() == Policy::HighestFirst {
+            boxes.reverse();
+        }
+        Ok(boxes)
+    }
+
+    /// The index of the live linear pool `raw`, if any.
+    fn linear_pool(&self, raw: &RawPattern) -> Option<usize> {
+        self.linear
+            .iter()
+            .position(|p| p.raw == *raw && self.is_live(p))
+    }
+
+    fn is_live(&self, p: &LinearPool) -> bool {
+        p.boxes
+            .iter()
+            .all(|b| self.engine.pools().any(|(g, _)| g == b))
     }
 
     // ----- pools -------------------------------------------------------------
 
     pub(crate) fn add_pool(&mut self, raw: &RawPattern, tags: &[&str]) -> Result<(), Error> {
-        front::add_pool_raw(&mut self.engine, self.space.fields(), raw, tags)
+        if !raw.linear {
+            return front::add_pool_raw(&mut self.engine, self.space.fields(), raw, tags).map_err(
+                |e| match e {
+                    Error::PoolOverlap { pool, existing } => Error::PoolOverlap {
+                        pool,
+                        existing: self.pool_text_of(&existing),
+                    },
+                    e => e,
+                },
+            );
+        }
+        let boxes = self.linear_boxes(raw)?;
+        for (k, g) in boxes.iter().enumerate() {
+            if let Err(f) = self.engine.add_pool(g.clone(), tags) {
+                // Leave the allocator as it was: take back the boxes already added.
+                for done in &boxes[..k] {
+                    let _ = self.engine.remove_pool(done);
+                }
+                return Err(match self.error(f, tags) {
+                    Error::PoolOverlap { existing, .. } => Error::PoolOverlap {
+                        pool: self.show(raw),
+                        existing: self.pool_text_of(&existing),
+                    },
+                    e => e,
+                });
+            }
+        }
+        let live: Vec<LinearPool> = self
+            .linear
+            .iter()
+            .filter(|p| self.is_live(p))
+            .cloned()
+            .collect();
+        self.linear = live;
+        self.linear.push(LinearPool { raw: *raw, boxes });
+        Ok(())
+    }
+
+    /// The text of the pool an overlap names: a linear pool when the box printed as
+    /// `existing` is one of its boxes.
+    fn pool_text_of(&self, existing: &str) -> String {
+        let fields = self.space.fields();
+        for p in self.linear.iter().filter(|p| self.is_live(p)) {
+            if p.boxes
+                .iter()
+                .any(|b| front::raw_of_grid(b, fields).display(fields) == existing)
+            {
+                return self.show(&p.raw);
+            }
+        }
+        existing.to_string()
     }
 
     pub(crate) fn remove_pool(&mut self, raw: &RawPattern) -> Result<(), Error> {
+        if raw.linear {
+            let Some(k) = self.linear_pool(raw) else {
+                return Err(Error::NoSuchPool {
+                    pool: self.show(raw),
+                });
+            };
+            let boxes = self.linear[k].boxes.clone();
+            let tags: Vec<String> = self
+                .engine
+                .pools()
+                .find(|(g, _)| **g == boxes[0])
+                .map(|(_, t)| t.map(String::from).collect())
+                .unwrap_or_default();
+            let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+            for (j, g) in boxes.iter().enumerate() {
+                if let Err(f) = self.engine.remove_pool(g) {
+                    for done in &boxes[..j] {
+                        let _ = self.engine.add_pool(done.clone(), &tag_refs);
+                    }
+                    return Err(match f {
+                        Fail::PoolInUse { index } => Error::PoolInUse {
+                            pool: self.show(raw),
+                            address: self.text(index),
+                            owner: self.engine.owner_of(index).map(String::from),
+                        },
+                        f => self.error(f, &[]),
+                    });
+                }
+            }
+            self.linear.remove(k);
+            return Ok(());
+        }
         let r = raw.resolve(self.space.fields())?;
         let g = Grid::new(&self.engine.layout, |i| r[i]);
         self.engine.remove_pool(&g).map_err(|f| match f {
@@ -135,10 +285,20 @@ impl<S: Space> Core<S> {
         })
     }
 
+    /// The pools in the engine's order; a linear pool once, where its first box is.
     pub(crate) fn pools(&self) -> impl Iterator<Item = (RawPattern, Vec<&str>)> + '_ {
-        self.engine
-            .pools()
-            .map(|(g, tags)| (front::raw_of_grid(g, self.space.fields()), tags.collect()))
+        let live: Vec<&LinearPool> = self.linear.iter().filter(|p| self.is_live(p)).collect();
+        self.engine.pools().filter_map(move |(g, tags)| {
+            for p in &live {
+                if p.boxes[0] == *g {
+                    return Some((p.raw, tags.collect()));
+                }
+                if p.boxes[1..].iter().any(|b| b == g) {
+                    return None;
+                }
+            }
+            Some((front::raw_of_grid(g, self.space.fields()), tags.collect()))
+        })
     }
 
     // ----- reservations ------------------------------------------------------
@@ -152,6 +312,17 @@ impl<S: Space> Core<S> {
     }
 
     pub(crate) fn reserve_first(&mut self, raw: &RawPattern, o: Opts<'_>) -> Result<u128, Error> {
+        if raw.linear {
+            let grids = self.search_grids(raw)?;
+            let mask = self.mask(o.tags)?;
+            for g in &grids {
+                match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+                    Err(Fail::Exhausted) => continue,
+                    r => return r.map_err(|f| self.error(f, o.tags)),
+                }
+            }
+            return Err(self.first_error(Fail::Exhausted, || self.show(raw), o.tags));
+        }
         let g = self.grid(raw)?;
         let mask = self.mask(o.tags)?;
         self.engine
@@ -186,14 +357,16 @@ impl<S: Space> Core<S> {
     ) -> Result<(u128, usize), Error> {
         let grids = prefs
             .iter()
-            .map(|p| self.grid(p))
+            .map(|p| self.search_grids(p))
             .collect::<Result<Vec<_>, _>>()?;
         let mask = self.mask(o.tags)?;
-        for (i, g) in grids.iter().enumerate() {
-            match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
-                Ok(idx) => return Ok((idx, i)),
-                Err(Fail::Exhausted) => continue,
-                Err(f) => return Err(self.error(f, o.tags)),
+        for (i, gs) in grids.iter().enumerate() {
+            for g in gs {
+                match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
+                    Ok(idx) => return Ok((idx, i)),
+                    Err(Fail::Exhausted) => continue,
+                    Err(f) => return Err(self.error(f, o.tags)),
+                }
             }
         }
         let list: Vec<String> = prefs
@@ -218,7 +391,7 @@ impl<S: Space> Core<S> {
         extents: &[u128],
         o: Opts<'_>,
     ) -> Result<(u128, u128), Error> {
-        let g = self.grid(raw)?;
+        let grids = self.search_grids(raw)?;
         let fields = self.space.fields();
         for (f, &e) in fields.iter().zip(extents) {
             check_extent(f, e)?;
@@ -233,7 +406,14 @@ impl<S: Space> Core<S> {
             });
         }
         let mask = self.mask(o.tags)?;
-        match self.engine.reserve_block(g.as_ref(), ext, mask, o.owner) {
+        let mut res = Err(Fail::Exhausted);
+        for g in &grids {
+            res = self.engine.reserve_block(g.as_ref(), ext, mask, o.owner);
+            if !matches!(res, Err(Fail::Exhausted)) {
+                break;
+            }
+        }
+        match res {
             Ok(r) => Ok(r),
             Err(Fail::Exhausted) => Err(Error::Exhausted {
                 request: front::describe(
@@ -313,8 +493,11 @@ impl<S: Space> Core<S> {
     // ----- queries -----------------------------------------------------------
 
     pub(crate) fn free_count_in(&self, raw: &RawPattern) -> Result<Count, Error> {
-        let g = self.grid(raw)?;
-        Ok(self.engine.free_count_in(g.as_ref(), 0))
+        let mut total = Count::from(0u128);
+        for g in self.search_grids(raw)? {
+            total = total.add(self.engine.free_count_in(g.as_ref(), 0));
+        }
+        Ok(total)
     }
 
     /// The whole reservation holding `idx`: first, last and owner.

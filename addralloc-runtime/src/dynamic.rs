@@ -129,6 +129,8 @@ pub struct DynType {
     def: TypeDef,
     format: Format,
     layout: Layout,
+    /// `text = "ipv6"`: RFC 5952 text instead of the format.
+    ipv6: bool,
 }
 
 impl PartialEq for DynType {
@@ -153,6 +155,7 @@ impl DynType {
         })?;
         Ok(DynType {
             format: def.format(),
+            ipv6: def.text.as_deref() == Some("ipv6"),
             def,
             layout,
         })
@@ -201,7 +204,7 @@ impl DynType {
 
     /// Parses an address in the type's format.
     pub fn parse_address(self: &Arc<Self>, text: &str) -> Result<DynAddress, Error> {
-        let values = self.format.parse_values(text, &self.tuples())?;
+        let values = self.text_values(text)?;
         Ok(DynAddress {
             ty: Arc::clone(self),
             values,
@@ -248,17 +251,77 @@ impl DynType {
         self.format_values(&addr.values)
     }
 
-    /// Prints field values in the type's format (a missing value prints as `?`).
+    /// Prints field values in the type's format (a missing value prints as `?`), or
+    /// its known text (`text = "ipv6"`: RFC 5952).
     pub fn format_values(&self, values: &[u128]) -> String {
-        self.format.to_string(values)
+        match self.ipv6_of(values) {
+            Some(a) => a.to_string(),
+            None => self.format.to_string(values),
+        }
     }
 
-    /// Parses a pattern: `bus=0, slot=1..=31`, `*` for every address.
+    /// The address as an `Ipv6Addr` when the type's text is `ipv6`.
+    fn ipv6_of(&self, values: &[u128]) -> Option<core::net::Ipv6Addr> {
+        if !self.ipv6 || values.len() != 8 {
+            return None;
+        }
+        let mut seg = [0u16; 8];
+        for (s, &v) in seg.iter_mut().zip(values) {
+            *s = u16::try_from(v).ok()?;
+        }
+        Some(core::net::Ipv6Addr::from(seg))
+    }
+
+    /// An address's values from its text: the known text first (`ipv6`: any RFC 4291
+    /// form), then the format.
+    fn text_values(&self, text: &str) -> Result<Vec<u128>, Error> {
+        if self.ipv6 {
+            if let Ok(a) = text.parse::<core::net::Ipv6Addr>() {
+                return Ok(a.segments().iter().map(|&s| u128::from(s)).collect());
+            }
+        }
+        self.format.parse_values(text, &self.tuples())
+    }
+
+    /// Parses a pattern: fields `bus=0, slot=1..=31`; `*` for every address; one
+    /// address; a linear range in address order `10.20.0.250..=10.20.1.5`; a prefix
+    /// `10.20.0.0/16` for types whose fields form one bit string (see `docs/schema.md`).
+    /// Addresses are in the type's text.
+    ///
+    /// ```
+    /// use addralloc_runtime::DynSchema;
+    /// let schema = DynSchema::from_toml(
+    ///     "[[address]]\nname = \"V4\"\nformat = \"{a}.{b}.{c}.{d}\"\n\
+    ///      [[address.field]]\nname = \"a\"\ntype = \"u8\"\n[[address.field]]\nname = \"b\"\ntype = \"u8\"\n\
+    ///      [[address.field]]\nname = \"c\"\ntype = \"u8\"\n[[address.field]]\nname = \"d\"\ntype = \"u8\"\n",
+    /// ).unwrap();
+    /// let v4 = schema.get("V4").unwrap();
+    /// assert_eq!(v4.parse_pattern("10.20.0.0/16")?.to_string(), "a=10, b=20");
+    /// assert_eq!(v4.parse_pattern("10.20.0.250..=10.20.1.5")?.to_string(), "10.20.0.250..=10.20.1.5");
+    /// assert!(v4.parse_pattern("10.20.1.0/16").is_err());
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
     pub fn parse_pattern(self: &Arc<Self>, text: &str) -> Result<DynPattern, Error> {
+        let raw = crate::linear::parse_text(
+            text,
+            &self.def.fields,
+            |s| self.parse_values(s),
+            |v| self.format_values(&v[..self.def.fields.len()]),
+        )?;
         Ok(DynPattern {
             ty: Arc::clone(self),
-            raw: RawPattern::parse(text, &self.def.fields)?,
+            raw,
         })
+    }
+
+    /// An address's field values, as the linear-range parser takes them.
+    fn parse_values(&self, text: &str) -> Result<crate::linear::Values, Error> {
+        let values = self.text_values(text)?;
+        let mut v = [0u128; crate::MAX_FIELDS];
+        for (slot, x) in v.iter_mut().zip(values) {
+            *slot = x;
+        }
+        Ok(v)
     }
 
     /// The pattern matching every address.
@@ -269,10 +332,11 @@ impl DynType {
         }
     }
 
-    /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address.
+    /// Parses a block shape: `function=8`, `slot=4, function=8`; `1` for one address;
+    /// `/24` for the size of a prefix (types whose fields form one bit string).
     pub fn parse_block(self: &Arc<Self>, text: &str) -> Result<DynBlock, Error> {
         let n = self.def.fields.len();
-        let extents = parse_extents(text, &self.def.fields)?[..n].to_vec();
+        let extents = crate::linear::parse_block_text(text, &self.def.fields)?[..n].to_vec();
         Ok(DynBlock {
             ty: Arc::clone(self),
             extents,
@@ -349,7 +413,10 @@ impl DynAddress {
 
 impl fmt::Display for DynAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.ty.format.write(&self.values, f)
+        match self.ty.ipv6_of(&self.values) {
+            Some(a) => fmt::Display::fmt(&a, f),
+            None => self.ty.format.write(&self.values, f),
+        }
     }
 }
 
@@ -423,20 +490,26 @@ impl DynPattern {
     /// Whether `addr` matches.
     pub fn matches(&self, addr: &DynAddress) -> bool {
         self.ty.owns(&addr.ty)
-            && self.raw.resolve(&self.ty.def.fields).is_ok()
-            && self.ty.def.fields.iter().enumerate().all(|(i, f)| {
-                let v = addr.values[i];
-                match self.raw.range(i) {
-                    Some((lo, hi)) => lo <= v && v <= hi,
-                    None => f.min <= v && v <= f.max,
-                }
-            })
+            && self
+                .raw
+                .matches_values(&self.ty.def.fields, |i| addr.values[i])
+    }
+
+    /// Whether this is a linear range (`first..=last` in address order); its
+    /// [`range`](Self::range)s are then the fields of the first and the last address.
+    pub fn is_linear(&self) -> bool {
+        self.raw.linear
     }
 }
 
 impl fmt::Display for DynPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw.display(&self.ty.def.fields))
+        let n = self.ty.def.fields.len();
+        f.write_str(
+            &self
+                .raw
+                .display_with(&self.ty.def.fields, |v| self.ty.format_values(&v[..n])),
+        )
     }
 }
 
@@ -651,7 +724,7 @@ impl sealed::Sealed for DynBlock {}
 
 impl AddressArg for &str {
     fn values(self, ty: &Arc<DynType>) -> Result<Vec<u128>, Error> {
-        ty.format.parse_values(self, &ty.tuples())
+        ty.text_values(self)
     }
 }
 impl AddressArg for &String {
@@ -783,7 +856,7 @@ impl DynAllocator {
     pub fn new(ty: Arc<DynType>, policy: Policy) -> DynAllocator {
         let engine = Engine::new(ty.layout.clone(), policy);
         DynAllocator {
-            core: Core { engine, space: ty },
+            core: Core::from_engine(engine, ty),
         }
     }
 
@@ -883,7 +956,7 @@ impl DynAllocator {
             ty.index(&a.values).map_err(|e| e.to_string())
         })?;
         Ok(DynAllocator {
-            core: Core { engine, space: ty },
+            core: Core::from_engine(engine, ty),
         })
     }
 

@@ -48,6 +48,7 @@ mod engine;
 mod error;
 pub mod format;
 mod front;
+mod linear;
 mod pattern;
 mod policy;
 #[cfg(feature = "schema")]

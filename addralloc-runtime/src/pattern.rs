@@ -84,6 +84,10 @@ pub(crate) struct RawPattern {
     pub(crate) ranges: [Option<(u128, u128)>; MAX_FIELDS],
     /// Bit `i` set: `ranges[i]` is `Some` (so "any" is one comparison).
     constrained: u16,
+    /// A linear range: `ranges[i]` holds field `i` of the first and of the last address,
+    /// and the pattern is every address between them in address order (see
+    /// [`crate::linear`]).
+    pub(crate) linear: bool,
 }
 
 /// What the raw layers need to know of a field: name and range.
@@ -109,7 +113,64 @@ impl RawPattern {
     pub(crate) const ANY: RawPattern = RawPattern {
         ranges: [None; MAX_FIELDS],
         constrained: 0,
+        linear: false,
     };
+
+    /// Every address from `first` to `last` in address order (`n` fields).
+    pub(crate) fn linear(first: &[u128], last: &[u128], n: usize) -> RawPattern {
+        let mut p = RawPattern::ANY;
+        for i in 0..n.min(MAX_FIELDS) {
+            p.set_range(i, first[i], last[i]);
+        }
+        p.linear = true;
+        p
+    }
+
+    /// The first and last address of a linear range, field by field.
+    pub(crate) fn ends(&self) -> (crate::linear::Values, crate::linear::Values) {
+        let mut first = [0; MAX_FIELDS];
+        let mut last = [0; MAX_FIELDS];
+        for i in 0..MAX_FIELDS {
+            if let Some((a, b)) = self.range(i) {
+                first[i] = a;
+                last[i] = b;
+            }
+        }
+        (first, last)
+    }
+
+    /// Whether the address with field values `v` matches (a pattern that does not
+    /// resolve matches nothing).
+    pub(crate) fn matches_values<F: FieldInfo>(
+        &self,
+        fields: &[F],
+        v: impl Fn(usize) -> u128,
+    ) -> bool {
+        if self.resolve(fields).is_err() {
+            return false;
+        }
+        let n = fields.len().min(MAX_FIELDS);
+        if self.linear {
+            let mut x = [0; MAX_FIELDS];
+            for (i, slot) in x.iter_mut().enumerate().take(n) {
+                *slot = v(i);
+            }
+            let (first, last) = self.ends();
+            return fields
+                .iter()
+                .enumerate()
+                .all(|(i, f)| f.min() <= x[i] && x[i] <= f.max())
+                && !crate::linear::after(&first, &x, n)
+                && !crate::linear::after(&x, &last, n);
+        }
+        fields.iter().enumerate().all(|(i, f)| {
+            let x = v(i);
+            match self.range(i) {
+                Some((lo, hi)) => lo <= x && x <= hi,
+                None => f.min() <= x && x <= f.max(),
+            }
+        })
+    }
 
     /// The range of field `i` as given (`lo > hi` when empty), or `None` when it is
     /// unconstrained or past the last field.
@@ -167,6 +228,21 @@ impl RawPattern {
             }
         }
         let mut out = [(0, 0); MAX_FIELDS];
+        if self.linear {
+            let (first, last) = self.ends();
+            if crate::linear::after(&first, &last, fields.len().min(MAX_FIELDS)) {
+                return Err(Error::BadPattern {
+                    pattern: self.display(fields),
+                    reason: "the range is reversed: its first address comes after its last in \
+                             address order"
+                        .to_string(),
+                });
+            }
+            for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
+                out[i] = (first[i] - f.min(), last[i] - f.min());
+            }
+            return Ok(out);
+        }
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
             let (lo, hi) = self.range(i).unwrap_or((f.min(), f.max()));
             if lo > hi {
@@ -183,7 +259,22 @@ impl RawPattern {
         Ok(out)
     }
 
+    /// The pattern's text; a linear range prints its ends field by field
+    /// (`{a=10, b=20}..={a=10, b=21}`): use [`RawPattern::display_with`] where the
+    /// type's text is known.
     pub(crate) fn display<F: FieldInfo>(&self, fields: &[F]) -> String {
+        if self.linear {
+            let (first, last) = self.ends();
+            let one = |v: &crate::linear::Values| {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| format!("{}={}", f.name(), v[i]))
+                    .collect();
+                format!("{{{}}}", parts.join(", "))
+            };
+            return format!("{}..={}", one(&first), one(&last));
+        }
         let mut s = String::new();
         for (i, f) in fields.iter().enumerate().take(MAX_FIELDS) {
             if let Some((lo, hi)) = self.range(i) {
@@ -201,6 +292,20 @@ impl RawPattern {
             s.push('*');
         }
         s
+    }
+
+    /// The pattern's text, a linear range's ends printed by `show` in the type's text
+    /// (`10.20.0.250..=10.20.1.5`).
+    pub(crate) fn display_with<F: FieldInfo>(
+        &self,
+        fields: &[F],
+        show: impl Fn(&crate::linear::Values) -> String,
+    ) -> String {
+        if self.linear {
+            let (first, last) = self.ends();
+            return format!("{}..={}", show(&first), show(&last));
+        }
+        self.display(fields)
     }
 
     /// Parses `bus=0, slot=1..=31` (`*` or nothing: any address).
@@ -394,6 +499,8 @@ pub struct Pattern<A> {
     bad_field: u8,
     /// Bit 0: its low end is `bad_value`; bit 1: its high end is.
     bad_ends: u8,
+    /// `lo` and `hi` are the first and last address of a linear range (every field set).
+    linear: bool,
     _a: PhantomData<fn() -> A>,
 }
 
@@ -505,6 +612,7 @@ impl<A: Address> Pattern<A> {
             };
             raw.set_range(i, lo, hi);
         }
+        raw.linear = self.linear;
         raw
     }
 
@@ -559,6 +667,7 @@ impl<A: Address> Pattern<A> {
                 p.put_range(i, lo, hi);
             }
         }
+        p.linear = raw.linear;
         p
     }
 
@@ -572,6 +681,7 @@ impl<A: Address> Pattern<A> {
             bad: 0,
             bad_field: NONE,
             bad_ends: 0,
+            linear: false,
             _a: PhantomData,
         }
     }
@@ -628,27 +738,179 @@ impl<A: Address> Pattern<A> {
 
     /// Whether `addr` matches (a pattern that fails [`Pattern::check`] matches nothing).
     pub fn matches(&self, addr: &A) -> bool {
-        let raw = self.raw();
-        raw.resolve(A::FIELDS).is_ok()
-            && A::FIELDS.iter().enumerate().all(|(i, f)| {
-                let v = addr.field(i);
-                match raw.range(i) {
-                    Some((lo, hi)) => lo <= v && v <= hi,
-                    None => f.contains(v),
-                }
-            })
+        self.raw().matches_values(A::FIELDS, |i| addr.field(i))
+    }
+
+    /// The pattern's text, a linear range's ends in the type's own text.
+    fn text(&self) -> String {
+        self.raw().display_with(A::FIELDS, |v| {
+            let n = A::FIELDS.len().min(MAX_FIELDS);
+            A::from_fields(&v[..n]).to_string()
+        })
+    }
+}
+
+/// Linear ranges and prefixes (see `docs/schema.md`, "Linear ranges and prefixes").
+impl<A: Address> Pattern<A> {
+    /// Every address from `first` to `last` in address order, across field boundaries:
+    /// `10.20.0.250..=10.20.1.5` holds 12 addresses, which no box of field ranges
+    /// describes. `first..=last` converts into the same pattern, so
+    /// `alloc.add_pool(first..=last)` adds the range as one pool.
+    ///
+    /// A search in a linear pattern goes through its boxes in address order (lowest
+    /// first, or highest first under [`Policy::HighestFirst`](crate::Policy)); a range
+    /// whose `first` comes after `last` is refused when used, as
+    /// [`Error::BadPattern`].
+    ///
+    /// ```
+    /// use addralloc_runtime::{Address, Allocator, Field, Pattern};
+    /// # use core::fmt;
+    /// #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    /// struct V4([u8; 4]);
+    /// impl Address for V4 {
+    ///     const FIELDS: &'static [Field] = &[
+    ///         Field::new("a", 0, 255), Field::new("b", 0, 255),
+    ///         Field::new("c", 0, 255), Field::new("d", 0, 255),
+    ///     ];
+    ///     fn field(&self, i: usize) -> u128 { self.0[i].into() }
+    ///     fn from_fields(v: &[u128]) -> Self { V4([v[0] as u8, v[1] as u8, v[2] as u8, v[3] as u8]) }
+    /// }
+    /// # impl fmt::Display for V4 {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// #         let [a, b, c, d] = self.0;
+    /// #         write!(f, "{a}.{b}.{c}.{d}")
+    /// #     }
+    /// # }
+    /// let mut dhcp = Allocator::<V4>::new();
+    /// dhcp.add_pool(V4([10, 20, 0, 250])..=V4([10, 20, 1, 5]))?;
+    /// assert_eq!(dhcp.free_count().to_string(), "12");
+    /// assert_eq!(dhcp.reserve_any()?, V4([10, 20, 0, 250]));
+    /// let p = Pattern::linear(V4([10, 20, 0, 250]), V4([10, 20, 1, 5]));
+    /// assert_eq!(p.to_string(), "10.20.0.250..=10.20.1.5");
+    /// assert!(p.matches(&V4([10, 20, 0, 255])) && !p.matches(&V4([10, 20, 1, 6])));
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
+    pub fn linear(first: A, last: A) -> Self {
+        let mut p = Self::any();
+        for i in 0..A::FIELDS.len() {
+            p.put_range(i, first.field(i), last.field(i));
+        }
+        p.linear = true;
+        p
+    }
+
+    /// Whether this is a linear range ([`Pattern::linear`]).
+    pub fn is_linear(&self) -> bool {
+        self.linear
+    }
+
+    /// The network `addr/len` of a type whose fields form one bit string (each field
+    /// from 0 to a power of two minus 1: IPv4, IPv6, MAC): a box, high fields fixed, a
+    /// range in the field the prefix ends in, lower fields whole.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadPattern`] when the fields do not form a bit string, when `len` is
+    /// longer than the address, or when `addr` has host bits set (`10.20.1.0/16`: they
+    /// are refused, not masked, and the message names the network).
+    ///
+    /// ```
+    /// # use addralloc_runtime::{Address, Field, Pattern};
+    /// # use core::fmt;
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    /// # struct V4([u8; 4]);
+    /// # impl Address for V4 {
+    /// #     const FIELDS: &'static [Field] = &[
+    /// #         Field::new("a", 0, 255), Field::new("b", 0, 255),
+    /// #         Field::new("c", 0, 255), Field::new("d", 0, 255),
+    /// #     ];
+    /// #     fn field(&self, i: usize) -> u128 { self.0[i].into() }
+    /// #     fn from_fields(v: &[u128]) -> Self { V4([v[0] as u8, v[1] as u8, v[2] as u8, v[3] as u8]) }
+    /// # }
+    /// # impl fmt::Display for V4 {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// #         let [a, b, c, d] = self.0;
+    /// #         write!(f, "{a}.{b}.{c}.{d}")
+    /// #     }
+    /// # }
+    /// let p = Pattern::prefix(V4([10, 0, 16, 0]), 20)?;
+    /// assert_eq!(p.to_string(), "a=10, b=0, c=16..=31");
+    /// let err = Pattern::prefix(V4([10, 0, 17, 0]), 20).unwrap_err();
+    /// assert!(err.to_string().contains("the /20 network is 10.0.16.0/20"));
+    /// assert!(Pattern::prefix(V4([10, 0, 0, 0]), 33).is_err());
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
+    pub fn prefix(addr: A, len: u32) -> Result<Self, Error> {
+        let n = A::FIELDS.len().min(MAX_FIELDS);
+        let mut v = [0u128; MAX_FIELDS];
+        for (i, x) in v.iter_mut().enumerate().take(n) {
+            *x = addr.field(i);
+        }
+        let (first, last) =
+            crate::linear::prefix_span(&v, len, A::FIELDS, |x| A::from_fields(&x[..n]).to_string())
+                .map_err(|reason| Error::BadPattern {
+                    pattern: format!("{addr}/{len}"),
+                    reason,
+                })?;
+        let mut p = Self::any();
+        for (i, f) in A::FIELDS.iter().enumerate().take(n) {
+            if (first[i], last[i]) != (f.min, f.max) {
+                p.put_range(i, first[i], last[i]);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Parses any pattern text, addresses in the type's own text (its `FromStr`): `*`,
+    /// fields `a=10, b=20`, one address, a linear range `10.20.0.250..=10.20.1.5`, a
+    /// prefix `10.20.0.0/16`. [`FromStr`] for `Pattern` reads the field syntax only, as
+    /// it cannot parse addresses of a type without `FromStr`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadPattern`] (or [`Error::OutOfRange`]) naming what is wrong: an
+    /// address that does not parse, a reversed range, a bad prefix length, host bits set.
+    pub fn from_text(text: &str) -> Result<Self, Error>
+    where
+        A: FromStr,
+        A::Err: fmt::Display,
+    {
+        let n = A::FIELDS.len().min(MAX_FIELDS);
+        let parse = |s: &str| -> Result<crate::linear::Values, Error> {
+            let a = s.parse::<A>().map_err(|e| Error::BadPattern {
+                pattern: s.to_string(),
+                reason: e.to_string(),
+            })?;
+            let mut v = [0u128; MAX_FIELDS];
+            for (i, x) in v.iter_mut().enumerate().take(n) {
+                *x = a.field(i);
+            }
+            Ok(v)
+        };
+        let raw = crate::linear::parse_text(text, A::FIELDS, parse, |x| {
+            A::from_fields(&x[..n]).to_string()
+        })?;
+        Ok(Pattern::from_raw(raw))
+    }
+}
+
+impl<A: Address> From<RangeInclusive<A>> for Pattern<A> {
+    /// The linear range `first..=last` ([`Pattern::linear`]).
+    fn from(r: RangeInclusive<A>) -> Self {
+        let (first, last) = r.into_inner();
+        Pattern::linear(first, last)
     }
 }
 
 impl<A: Address> fmt::Display for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw().display(A::FIELDS))
+        f.write_str(&self.text())
     }
 }
 
 impl<A: Address> fmt::Debug for Pattern<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pattern({})", self.raw().display(A::FIELDS))
+        write!(f, "Pattern({})", self.text())
     }
 }
 
@@ -795,6 +1057,30 @@ impl<A: Address> Block<A> {
     }
 }
 
+/// Prefix sizes.
+impl<A: Address> Block<A> {
+    /// The block of a `/len` prefix, for types whose fields form one bit string (see
+    /// [`Pattern::prefix`]): `/24` of an IPv4 type is `d=256`, `/20` is `c=16, d=256`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BlockSyntax`] when the fields do not form a bit string or `len` is longer
+    /// than the address.
+    pub fn prefix(len: u32) -> Result<Self, Error> {
+        let ext =
+            crate::linear::prefix_extents(len, A::FIELDS).map_err(|reason| Error::BlockSyntax {
+                block: format!("/{len}"),
+                reason,
+            })?;
+        let mut b = Block::single();
+        for (i, &e) in ext.iter().enumerate().take(A::FIELDS.len()) {
+            b = b.extent(i, e);
+        }
+        b.check()?;
+        Ok(b)
+    }
+}
+
 pub(crate) fn check_extent<F: FieldInfo>(f: &F, ext: u128) -> Result<(), Error> {
     let values = (f.max() - f.min()).checked_add(1);
     let reason = if ext == 0 {
@@ -848,9 +1134,11 @@ impl<A: Address> fmt::Debug for Block<A> {
 impl<A: Address> FromStr for Block<A> {
     type Err = Error;
 
-    /// Parses `function=8` or `slot=4, function=8`; `1` is a single address.
+    /// Parses `function=8` or `slot=4, function=8`; `1` is a single address; `/24` is
+    /// the size of a /24 prefix for types whose fields form one bit string
+    /// ([`Block::prefix`]).
     fn from_str(s: &str) -> Result<Self, Error> {
-        let extents = parse_extents(s, A::FIELDS)?;
+        let extents = crate::linear::parse_block_text(s, A::FIELDS)?;
         let mut b = Block::single();
         for (i, &e) in extents.iter().enumerate().take(A::FIELDS.len()) {
             b = b.extent(i, e);

@@ -164,6 +164,15 @@ impl Space {
             let Ok(pool) = self.ty.parse_pattern(pattern) else {
                 continue;
             };
+            if pool.is_linear() || within.is_linear() {
+                // Not boxes: narrow only when one side is every address.
+                match (within.is_any(), pool.is_any()) {
+                    (true, _) => out.push(pool),
+                    (_, true) => out.push(within.clone()),
+                    _ => {}
+                }
+                continue;
+            }
             let mut narrowed = within.clone();
             let mut empty = false;
             for i in 0..self.field_count() {

@@ -5,7 +5,8 @@
 #[doc = " "]
 #[doc = " The schema format writes all eight groups, `fe80:0:0:0:0:0:0:1`: the compressed RFC 5952"]
 #[doc = " form with `::` (`fe80::1`) cannot be expressed in the format language, so a type made by"]
-#[doc = " `include_schema!` or `DynSchema` from this file prints and parses the full form only."]
+#[doc = " `include_schema!` from this file prints and parses the full form only; `DynSchema` (plan"]
+#[doc = " files, snapshots, the command line) uses RFC 5952, as `text = \"ipv6\"` asks."]
 #[doc = " `addralloc::schemas::Ipv6Address` prints RFC 5952 and parses any valid IPv6 text, and"]
 #[doc = " converts to and from `std::net::Ipv6Addr`."]
 #[derive(

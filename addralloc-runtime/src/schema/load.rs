@@ -17,7 +17,7 @@ type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
 const TOP_KEYS: &[&str] = &["address"];
-const ADDRESS_KEYS: &[&str] = &["name", "doc", "format", "field", "pool"];
+const ADDRESS_KEYS: &[&str] = &["name", "doc", "format", "field", "pool", "text"];
 const FIELD_KEYS: &[&str] = &["name", "type", "doc", "range"];
 const POOL_KEYS: &[&str] = &["pattern", "tags"];
 
@@ -216,6 +216,7 @@ impl Loader {
         let name = self.required(t, "name", within, &span);
         let doc = self.string(t, "doc", within).map(|(s, _)| s.to_string());
         let format = self.string(t, "format", within);
+        let text = self.string(t, "text", within).map(|(s, _)| s.to_string());
         let mut fields = Vec::new();
         if let Some(v) = t.get("field") {
             for ft in self.tables(v, "field", "[[address.field]]") {
@@ -245,6 +246,7 @@ impl Loader {
             fields,
             pools,
             span: Some(span),
+            text,
         })
     }
 

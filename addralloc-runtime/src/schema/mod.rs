@@ -265,6 +265,12 @@ pub struct TypeDef {
     pub pools: Vec<PoolDef>,
     /// Source span of the type's entry (its `[[address]]` header, or the struct name).
     pub span: Option<Range<usize>>,
+    /// A text the runtime knows, used instead of the format by run-time readers
+    /// ([`DynType`](crate::DynType): plan files, snapshots, the command line): `ipv6`
+    /// prints RFC 5952 (`2001:db8::1`) and parses any RFC 4291 text as well as the
+    /// format's. It needs eight fields of `0..=0xffff`. The schema compiler still
+    /// generates the format's text (the facade's `Ipv6Address` writes RFC 5952 itself).
+    pub text: Option<String>,
 }
 
 /// A related location attached to a [`Diagnostic`] ("first declared here").
@@ -383,6 +389,7 @@ impl TypeDef {
             fields: Vec::new(),
             pools: Vec::new(),
             span: None,
+            text: None,
         }
     }
 
@@ -515,11 +522,34 @@ impl TypeDef {
                 }
             }
         }
+        self.check_text(&mut out);
         if ranges_ok && !duplicates && !self.fields.is_empty() && self.fields.len() <= MAX_FIELDS {
             self.check_pools(&mut out);
         }
         out.sort_by_key(|d| d.span.as_ref().map(|s| (s.start, s.end)));
         out
+    }
+
+    /// `text = "ipv6"`: a known text, on fields it can print.
+    fn check_text(&self, out: &mut Vec<Diagnostic>) {
+        let Some(text) = &self.text else { return };
+        if text != "ipv6" {
+            out.push(Diagnostic::new(
+                format!("unknown text `{text}`; the texts the runtime knows are `ipv6`"),
+                self.span.clone(),
+            ));
+            return;
+        }
+        if self.fields.len() != 8 || self.fields.iter().any(|f| f.min != 0 || f.max != 0xffff) {
+            out.push(Diagnostic::new(
+                format!(
+                    "`text = \"ipv6\"` needs eight fields of `0..=0xffff`; `{}` has {} fields",
+                    self.name,
+                    self.fields.len()
+                ),
+                self.span.clone(),
+            ));
+        }
     }
 
     fn check_pools(&self, out: &mut Vec<Diagnostic>) {
@@ -553,38 +583,38 @@ impl TypeDef {
             for t in &p.tags {
                 tags.insert(t);
             }
-            match self.pool_ranges(p) {
+            match self.pool_boxes(p) {
                 Err(d) => out.push(d),
-                Ok(ranges) => {
-                    let b: Vec<(u128, u128)> = fields
-                        .iter()
-                        .zip(ranges)
-                        .map(|(f, r)| r.map_or((f.min, f.max), |r| (*r.start(), *r.end())))
-                        .collect();
-                    let meets = |o: &[(u128, u128)]| {
-                        o.iter().zip(&b).all(|(x, y)| x.0 <= y.1 && y.0 <= x.1)
-                    };
-                    // The earliest declared pool it overlaps, as a plain scan would find.
-                    let hit = if packs {
-                        let (s, e) = (index(&b, false), index(&b, true));
-                        by_start
-                            .range(s.saturating_sub(longest)..=e)
-                            .flat_map(|(_, v)| v.iter().copied())
-                            .filter(|&j| meets(&boxes[j].1))
-                            .min()
-                    } else {
-                        boxes.iter().position(|(_, o)| meets(o))
-                    };
-                    if let Some(j) = hit {
-                        let other = &self.pools[boxes[j].0];
-                        out.push(
-                            Diagnostic::new(
-                                format!("pool `{}` overlaps pool `{}`", p.pattern, other.pattern),
-                                p.span.clone(),
-                            )
-                            .with_note("the other pool is declared here", other.span.clone()),
-                        );
-                    } else {
+                Ok(pool_boxes) => {
+                    for b in pool_boxes {
+                        let meets = |o: &[(u128, u128)]| {
+                            o.iter().zip(&b).all(|(x, y)| x.0 <= y.1 && y.0 <= x.1)
+                        };
+                        // The earliest declared pool it overlaps, as a plain scan would find.
+                        let hit = if packs {
+                            let (s, e) = (index(&b, false), index(&b, true));
+                            by_start
+                                .range(s.saturating_sub(longest)..=e)
+                                .flat_map(|(_, v)| v.iter().copied())
+                                .filter(|&j| meets(&boxes[j].1))
+                                .min()
+                        } else {
+                            boxes.iter().position(|(_, o)| meets(o))
+                        };
+                        if let Some(j) = hit {
+                            let other = &self.pools[boxes[j].0];
+                            out.push(
+                                Diagnostic::new(
+                                    format!(
+                                        "pool `{}` overlaps pool `{}`",
+                                        p.pattern, other.pattern
+                                    ),
+                                    p.span.clone(),
+                                )
+                                .with_note("the other pool is declared here", other.span.clone()),
+                            );
+                            break;
+                        }
                         if packs {
                             let (s, e) = (index(&b, false), index(&b, true));
                             longest = longest.max(e - s);
@@ -629,7 +659,71 @@ impl TypeDef {
         &self,
         pool: &PoolDef,
     ) -> Result<Vec<Option<RangeInclusive<u128>>>, Diagnostic> {
-        let raw = RawPattern::parse(&pool.pattern, &self.fields).map_err(|e| {
+        let raw = self.pool_raw(pool)?;
+        if raw.linear {
+            return Err(Diagnostic::new(
+                format!(
+                    "pool `{}` is a linear range, which is not a box of field ranges: the \
+                     schema compiler does not generate linear default pools yet (a \
+                     `DynSchema`, the CLI and plan files read them); write it as boxes",
+                    pool.pattern
+                ),
+                pool.span.clone(),
+            ));
+        }
+        Ok((0..self.fields.len())
+            .map(|i| raw.range(i).map(|(a, b)| a..=b))
+            .collect())
+    }
+
+    /// The boxes of a pool's pattern, each one range per field (unconstrained fields
+    /// whole), in address order: one for a box pattern or a prefix, up to `2k - 1` for
+    /// a linear range `first..=last` over `k` fields. The error is the diagnostic
+    /// [`TypeDef::check`] reports, at the pool's span.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+    /// let mut t = TypeDef::new("Port");
+    /// t.format = Some("{bus}-{port}".into());
+    /// t.fields.push(FieldDef::new("bus", FieldType::U8));
+    /// t.fields.push(FieldDef::new("port", FieldType::U8).with_range(0, 31));
+    /// let boxes = t.pool_boxes(&PoolDef::new("0-30..=1-2")).unwrap();
+    /// assert_eq!(boxes, vec![vec![(0, 0), (30, 31)], vec![(1, 1), (0, 2)]]);
+    /// ```
+    pub fn pool_boxes(&self, pool: &PoolDef) -> Result<Vec<Vec<(u128, u128)>>, Diagnostic> {
+        let raw = self.pool_raw(pool)?;
+        let n = self.fields.len();
+        if raw.linear {
+            let (first, last) = raw.ends();
+            return Ok(crate::linear::boxes(&first, &last, &self.fields)
+                .into_iter()
+                .map(|b| b[..n].to_vec())
+                .collect());
+        }
+        Ok(alloc::vec![self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| raw.range(i).unwrap_or((f.min, f.max)))
+            .collect()])
+    }
+
+    /// A pool's pattern read with the type's text (fields, an address, a linear range
+    /// or a prefix), as a diagnostic at the pool's span when it does not parse.
+    fn pool_raw(&self, pool: &PoolDef) -> Result<RawPattern, Diagnostic> {
+        let format = self.format();
+        let tuples = self.field_tuples();
+        let n = self.fields.len();
+        let parse = |s: &str| -> Result<crate::linear::Values, crate::Error> {
+            let values = format.parse_values(s, &tuples)?;
+            let mut v = [0u128; MAX_FIELDS];
+            for (slot, x) in v.iter_mut().zip(values) {
+                *slot = x;
+            }
+            Ok(v)
+        };
+        let show = |v: &crate::linear::Values| format.to_string(&v[..n]);
+        crate::linear::parse_text(&pool.pattern, &self.fields, parse, show).map_err(|e| {
             let reason = match e {
                 crate::Error::BadPattern { reason, .. } => reason,
                 e => e.to_string(),
@@ -638,10 +732,7 @@ impl TypeDef {
                 format!("invalid pool pattern `{}`: {reason}", pool.pattern),
                 pool.span.clone(),
             )
-        })?;
-        Ok((0..self.fields.len())
-            .map(|i| raw.range(i).map(|(a, b)| a..=b))
-            .collect())
+        })
     }
 
     fn format_subspan(&self, text: &str, span: Range<usize>) -> Option<Range<usize>> {
