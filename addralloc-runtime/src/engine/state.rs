@@ -246,6 +246,10 @@ pub(crate) struct BlockCache {
     lattices: Vec<(Grid, usize)>,
     offs: Vec<(u128, u128)>,
     reusable: bool,
+    /// Lowest-first without a pattern: no aligned start below `hint` is free (lowered
+    /// by every release like the pattern hints). Adjacent blocks are separate sealed
+    /// ranges, so without it a refill would step over every block below.
+    hint: u128,
 }
 
 /// A required-tags mask.
@@ -558,7 +562,10 @@ impl Engine {
             let (f, l, boxed) = self.records.extent(r.head)?;
             return Some((f, l, boxed, self.records.owner(&r)));
         }
-        self.is_reserved(idx).then_some((idx, idx, false, None))
+        match with_set!(&self.set, s => s.containing_entry(idx))? {
+            (s, e, true) => Some((s, e, false, None)),
+            _ => Some((idx, idx, false, None)),
+        }
     }
 
     pub(crate) fn reserved_count(&self) -> Count {
@@ -601,6 +608,13 @@ impl Engine {
 
     pub(crate) fn reserved_ranges(&self) -> Box<dyn Iterator<Item = (u128, u128)> + '_> {
         with_set!(&self.set, s => Box::new(s.iter()))
+    }
+
+    /// The set's ranges in order, each with whether it is sealed (one whole unlabelled
+    /// reservation of more than one address; see `rangeset`). Unsealed ranges are
+    /// maximal among themselves but may touch a sealed one.
+    pub(crate) fn reserved_entries(&self) -> Box<dyn Iterator<Item = (u128, u128, bool)> + '_> {
+        with_set!(&self.set, s => Box::new(s.entries()))
     }
 
     pub(crate) fn owned_ranges(&self) -> impl Iterator<Item = (u128, u128, &str)> + '_ {
@@ -669,6 +683,44 @@ impl Engine {
         self.reserved = self.reserved.sub(Count::span(s, e));
         self.lower_hints(s, e);
         self.journal.push(Op::SetRemove(s, e));
+    }
+
+    /// Adds the free run `s..=e` (more than one index) as one sealed range: a whole
+    /// unlabelled reservation whose bounds the set keeps, with no record.
+    fn seal_insert(&mut self, s: u128, e: u128) {
+        with_set!(&mut self.set, st => st.insert_sealed(s, e));
+        self.reserved = self.reserved.add(Count::span(s, e));
+        self.journal.push(Op::SealInsert(s, e));
+    }
+
+    /// Bookkeeping after the sealed range `s..=e` left the set.
+    fn sealed_removed(&mut self, s: u128, e: u128) {
+        self.reserved = self.reserved.sub(Count::span(s, e));
+        self.lower_hints(s, e);
+        self.journal.push(Op::SealRemove(s, e));
+    }
+
+    /// Whether a fresh reservation of `runs` is kept as a sealed range (unlabelled,
+    /// one run of more than one index) rather than with a record.
+    #[inline]
+    fn sealable(runs: &[(u128, u128)], owner: Option<&str>) -> bool {
+        owner.is_none() && matches!(runs, [(s, e)] if s < e)
+    }
+
+    /// Adds the free runs of a fresh reservation `first..=last` to the set: one
+    /// sealed range, or the runs and a record (see [`Engine::sealable`]).
+    fn place(&mut self, runs: &[(u128, u128)], first: u128, last: u128, owner: Option<&str>) {
+        if Self::sealable(runs, owner) {
+            self.seal_insert(first, last);
+            self.raise_hints(first, last);
+            return;
+        }
+        for &(s, e) in runs {
+            with_set!(&mut self.set, st => st.insert(s, e));
+            self.inserted(s, e);
+            self.raise_hints(s, e);
+        }
+        self.record(runs, first, last, owner);
     }
 
     fn rec_insert(&mut self, key: u128, rec: Rec) {
@@ -1059,6 +1111,10 @@ impl Engine {
                 h.top = h.top.max(e);
             }
         }
+        if let Some(c) = self.block_cache.as_mut() {
+            let span = c.offs.last().map_or(0, |o| o.1);
+            c.hint = c.hint.min(s.saturating_sub(span));
+        }
     }
 
     fn lower_pool_hints(&mut self, s: u128, e: u128) {
@@ -1338,6 +1394,7 @@ impl Engine {
                 lattices,
                 offs,
                 reusable: pattern.is_none(),
+                hint: 0,
             }));
         }
         // Taken out for the search (which needs `&mut self`), put back after.
@@ -1358,6 +1415,7 @@ impl Engine {
                     None => (0, u128::MAX),
                 }
             }
+            None => (cache.hint, u128::MAX),
             _ => (0, u128::MAX),
         };
         let found = match self.policy {
@@ -1418,27 +1476,25 @@ impl Engine {
             };
             self.set_block_hint(g, mask, extents, span, hint, top);
         }
+        let mut cache = cache;
+        if pattern.is_none() && self.policy == Policy::LowestFirst {
+            cache.hint = found.map_or(u128::MAX, |p| p.saturating_add(1));
+        }
         let Some(p) = found else {
             self.block_cache = cache.reusable.then_some(cache);
             return Err(Fail::Exhausted);
         };
-        for &(o0, o1) in &cache.offs {
-            with_set!(&mut self.set, s => s.insert(p + o0, p + o1));
-            self.inserted(p + o0, p + o1);
-            self.raise_hints(p + o0, p + o1);
-        }
         let last = p + cache.offs.last().map_or(0, |o| o.1);
-        if owner.is_some() || last != p {
-            if let [(0, o1)] = cache.offs[..] {
-                self.record(&[(p, p + o1)], p, last, owner);
-            } else {
-                let runs: Vec<(u128, u128)> = cache
-                    .offs
-                    .iter()
-                    .map(|&(o0, o1)| (p + o0, p + o1))
-                    .collect();
-                self.record(&runs, p, last, owner);
-            }
+        if let [(0, o1)] = cache.offs[..] {
+            // One run (the usual block): sealed when unlabelled, no list built.
+            self.place(&[(p, p + o1)], p, last, owner);
+        } else {
+            let runs: Vec<(u128, u128)> = cache
+                .offs
+                .iter()
+                .map(|&(o0, o1)| (p + o0, p + o1))
+                .collect();
+            self.place(&runs, p, last, owner);
         }
         self.block_cache = cache.reusable.then_some(cache);
         if self.policy == Policy::NextFit {
@@ -1481,7 +1537,8 @@ impl Engine {
             return Ok(());
         }
         if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
-            return Err(self.not_reserved(idx));
+            // Not reserved, or inside a sealed range of several addresses.
+            return Err(self.part_of(idx));
         }
         self.reserved = self.reserved.sub(Count::from(1u128));
         self.lower_hints(idx, idx);
@@ -1497,6 +1554,14 @@ impl Engine {
             return self.release(first);
         }
         let Some((k, r)) = self.records.containing(first) else {
+            // An unlabelled run: a sealed range of the set, removed by the same look-up
+            // that finds it.
+            if self.layout.is_run(first, last)
+                && with_set!(&mut self.set, s => s.try_remove_sealed(first, last))
+            {
+                self.sealed_removed(first, last);
+                return Ok(());
+            }
             return Err(self.part_of(first));
         };
         if self.linear(k, &r) {
@@ -1525,7 +1590,7 @@ impl Engine {
     pub(crate) fn release_range(&mut self, b: &Grid) -> Result<Count, Fail> {
         // Check first, then change: a failure leaves everything as it was.
         for (s, e) in b.runs(&self.layout) {
-            match with_set!(&self.set, st => st.containing(s)) {
+            match with_set!(&self.set, st => st.run_containing(s)) {
                 Some((_, re)) if re >= e => {}
                 Some((_, re)) => return Err(self.not_reserved(re + 1)),
                 None => return Err(self.not_reserved(s)),
@@ -1557,7 +1622,36 @@ impl Engine {
                 }
                 self.name_dropped(r.owner);
             }
+            // Sealed ranges met are unsealed (so `s..=e` lies in one range), cut, and
+            // their pieces of more than one address sealed again: each its own
+            // reservation, as for recorded ones.
+            let mut sealed: Vec<(u128, u128)> = Vec::new();
+            let mut x = Some(s);
+            while let Some(at) = x.filter(|&at| at <= e) {
+                let Some((cs, ce, seal)) = with_set!(&self.set, st => st.containing_entry(at))
+                else {
+                    break;
+                };
+                if seal {
+                    sealed.push((cs, ce));
+                }
+                x = ce.checked_add(1);
+            }
+            for &(cs, ce) in &sealed {
+                with_set!(&mut self.set, st => st.remove_sealed(cs, ce));
+                self.sealed_removed(cs, ce);
+                with_set!(&mut self.set, st => st.insert(cs, ce));
+                self.inserted(cs, ce);
+            }
             self.set_remove(s, e);
+            for &(cs, ce) in &sealed {
+                for (ps, pe) in [(cs, s.saturating_sub(1)), (e.saturating_add(1), ce)] {
+                    if ps < pe && ps >= cs && pe <= ce && (pe < s || ps > e) {
+                        self.set_remove(ps, pe);
+                        self.seal_insert(ps, pe);
+                    }
+                }
+            }
             size = size.add(Count::span(s, e));
         }
         Ok(size)
@@ -1638,13 +1732,8 @@ impl Engine {
             }
         }
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
-        for &(s, e) in &runs {
-            with_set!(&mut self.set, st => st.insert(s, e));
-            self.inserted(s, e);
-            self.raise_hints(s, e);
-        }
         let (first, last) = (b.first(&self.layout), b.last(&self.layout));
-        self.record(&runs, first, last, owner);
+        self.place(&runs, first, last, owner);
         Ok(())
     }
 
@@ -1729,6 +1818,15 @@ impl Engine {
             }
             Op::SetRemove(s, e) => {
                 with_set!(&mut self.set, st => st.insert(s, e));
+                self.reserved = self.reserved.add(Count::span(s, e));
+            }
+            Op::SealInsert(s, e) => {
+                with_set!(&mut self.set, st => st.remove_sealed(s, e));
+                self.reserved = self.reserved.sub(Count::span(s, e));
+                self.lower_hints(s, e);
+            }
+            Op::SealRemove(s, e) => {
+                with_set!(&mut self.set, st => st.insert_sealed(s, e));
                 self.reserved = self.reserved.add(Count::span(s, e));
             }
             Op::RecInsert(k) => {
@@ -1861,6 +1959,11 @@ impl Engine {
             {
                 return Err(self.conflict(s));
             }
+        }
+        if r.shape != Shape::Singles && Self::sealable(&runs, r.owner) {
+            with_set!(&mut self.set, st => st.insert_sealed(r.first, r.last));
+            self.reserved = self.reserved.add(Count::span(r.first, r.last));
+            return Ok(());
         }
         for &(s, e) in &runs {
             with_set!(&mut self.set, st => st.insert(s, e));
