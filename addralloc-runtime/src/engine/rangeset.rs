@@ -608,6 +608,9 @@ impl<I: Idx> RangeSet<I> {
             let mut v = Vec::with_capacity(SLACK);
             v.push(entry);
             self.blocks.push(v);
+            // Exactly one word for a set of one block (sequential filling keeps its
+            // whole heap under 1 KiB).
+            self.seals.reserve_exact(1);
             self.seals.push(sealed as u64);
             self.firsts.push(entry.0);
             self.restructure(0);

@@ -35,7 +35,9 @@ macro_rules! with_set {
 /// A pool: a box of addresses that automatic choice may use, with tags.
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
-    pub(crate) grid: Grid,
+    /// Boxed: the hot fields (tags and hints) of thousands of pools stay contiguous
+    /// (48 bytes a pool), and the box is read only where a search needs it.
+    pub(crate) grid: Box<Grid>,
     /// Bit `i` set: carries tag `tags[i]`.
     pub(crate) tags: u64,
     /// Every pool index below `hint` is reserved: forward searches start here, so
@@ -98,6 +100,10 @@ pub(crate) struct Engine {
     /// found from a binary search without visiting the others (see `pools_meeting`).
     /// Empty while there is at most one pool (its span is `solo` then).
     spans: Vec<PoolSpan>,
+    /// `spans[i].first` for every `i`: the binary search of `pools_meeting` reads this
+    /// compact array (16 bytes a pool) rather than the spans, so that with thousands of
+    /// pools its probes stay in cache.
+    span_firsts: Vec<u128>,
     /// The span of the only pool.
     solo: PoolSpan,
     /// Every pool before this position is full (its hint is past its last index):
@@ -156,6 +162,10 @@ struct PoolSpan {
     last: u128,
     /// The largest `last` of this pool and every pool before it.
     reach: u128,
+    /// The pool's tags (as in [`Pool::tags`]).
+    tags: TagMask,
+    /// The pool is exactly `first..=last` (one run): containment needs no grid.
+    whole: bool,
 }
 
 /// See [`Engine::pattern_hints`].
@@ -271,7 +281,10 @@ impl Engine {
                 first: 0,
                 last: 0,
                 reach: 0,
+                tags: 0,
+                whole: false,
             },
+            span_firsts: Vec::new(),
             full_below: 0,
             full_run: (0, 0),
             tags: Vec::new(),
@@ -311,7 +324,7 @@ impl Engine {
                 .enumerate()
                 .filter(move |(i, _)| p.tags & (1 << i) != 0)
                 .map(|(_, t)| &**t);
-            (&p.grid, tags)
+            (&*p.grid, tags)
         })
     }
 
@@ -320,7 +333,8 @@ impl Engine {
     pub(crate) fn heap_bytes(&self) -> usize {
         let set = with_set!(&self.set, s => s.heap_bytes());
         let pools = self.pools.capacity() * core::mem::size_of::<Pool>()
-            + self.spans.capacity() * core::mem::size_of::<PoolSpan>();
+            + self.spans.capacity() * core::mem::size_of::<PoolSpan>()
+            + self.span_firsts.capacity() * core::mem::size_of::<u128>();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
         set + pools + tags + self.records.heap_bytes()
@@ -364,7 +378,7 @@ impl Engine {
         let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
-        let at = self.spans_before(|p| p.first < first);
+        let at = self.spans_upto(first, true);
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
@@ -379,7 +393,7 @@ impl Engine {
         self.pools.insert(
             at,
             Pool {
-                grid,
+                grid: Box::new(grid),
                 tags: mask,
                 hint: 0,
                 top: u128::MAX,
@@ -392,18 +406,26 @@ impl Engine {
     }
 
     fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
+        self.pool_of_upto(self.spans_upto(idx, false), idx, mask)
+    }
+
+    /// [`Engine::pool_of`] given `end = spans_upto(idx, false)`. Reads the pool itself
+    /// only when it is not one run.
+    #[inline]
+    fn pool_of_upto(&self, end: usize, idx: u128, mask: TagMask) -> Option<usize> {
+        let has = |i: usize, sp: &PoolSpan| {
+            sp.first <= idx
+                && idx <= sp.last
+                && sp.tags & mask == mask
+                && (sp.whole || self.pools[i].grid.contains(&self.layout, idx))
+        };
         if self.spans.is_empty() {
-            let p = self.pools.first()?;
-            let ok = self.solo.first <= idx
-                && idx <= self.solo.last
-                && p.tags & mask == mask
-                && p.grid.contains(&self.layout, idx);
-            return ok.then_some(0);
+            return (end == 1 && has(0, &self.solo)).then_some(0);
         }
-        self.pools_meeting(idx, idx).find(|&i| {
-            let p = &self.pools[i];
-            p.tags & mask == mask && p.grid.contains(&self.layout, idx)
-        })
+        (0..end)
+            .rev()
+            .take_while(|&i| self.spans[i].reach >= idx)
+            .find(|&i| has(i, &self.spans[i]))
     }
 
     /// The span of pool `i`.
@@ -415,41 +437,54 @@ impl Engine {
         }
     }
 
-    /// The number of pools (from the start) whose span satisfies `f` (a predicate
-    /// true for a prefix, as for `partition_point`).
+    /// The number of pools (from the start) whose first index is at most `x` (below
+    /// `x` when `strict`).
     #[inline]
-    fn spans_before(&self, f: impl Fn(&PoolSpan) -> bool) -> usize {
+    fn spans_upto(&self, x: u128, strict: bool) -> usize {
         if self.spans.is_empty() {
-            usize::from(!self.pools.is_empty() && f(&self.solo))
+            let f = self.solo.first;
+            usize::from(!self.pools.is_empty() && (f < x || (!strict && f == x)))
+        } else if strict {
+            self.span_firsts.partition_point(|&f| f < x)
         } else {
-            self.spans.partition_point(f)
+            self.span_firsts.partition_point(|&f| f <= x)
         }
     }
 
     /// Rebuilds `spans` from pool `from` on (after pools changed there).
     fn reindex_pools(&mut self, from: usize) {
+        let layout = &self.layout;
+        let span = |p: &Pool, reach: u128| {
+            let (first, last) = (p.grid.first(layout), p.grid.last(layout));
+            PoolSpan {
+                first,
+                last,
+                reach: reach.max(last),
+                tags: p.tags,
+                whole: p.grid.interval() == Some((first, last)),
+            }
+        };
         if self.pools.len() <= 1 {
             self.spans = Vec::new();
+            self.span_firsts = Vec::new();
             if let Some(p) = self.pools.first() {
-                let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
-                self.solo = PoolSpan {
-                    first,
-                    last,
-                    reach: last,
-                };
+                self.solo = span(p, 0);
             }
             return;
         }
         let from = from.min(self.spans.len());
         self.spans.truncate(from);
+        self.span_firsts.truncate(from);
         if self.pools.len() < 16 {
             self.spans.reserve_exact(self.pools.len() - from);
+            self.span_firsts.reserve_exact(self.pools.len() - from);
         }
         let mut reach = self.spans.last().map_or(0, |p| p.reach);
         for p in &self.pools[from..] {
-            let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
-            reach = reach.max(last);
-            self.spans.push(PoolSpan { first, last, reach });
+            let sp = span(p, reach);
+            reach = sp.reach;
+            self.span_firsts.push(sp.first);
+            self.spans.push(sp);
         }
     }
 
@@ -535,7 +570,7 @@ impl Engine {
     /// reaches `s`. Pools whose intervals interleave are all visited; disjoint ones
     /// cost a binary search.
     fn pools_meeting(&self, s: u128, e: u128) -> impl Iterator<Item = usize> + '_ {
-        let end = self.spans_before(|p| p.first <= e);
+        let end = self.spans_upto(e, false);
         (0..end)
             .rev()
             .map(|i| (i, self.span_at(i)))
@@ -851,14 +886,16 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<(), Fail> {
-        if self.pool_of(idx, mask).is_none() {
+        // One binary search for the pool look-up and the hints.
+        let end = self.spans_upto(idx, false);
+        if self.pool_of_upto(end, idx, mask).is_none() {
             return Err(Fail::OutsidePools { index: idx });
         }
         if !with_set!(&mut self.set, s => s.try_insert(idx, idx)) {
             return Err(self.conflict(idx));
         }
         self.inserted(idx, idx);
-        self.raise_hints(idx, idx);
+        self.raise_hints_upto(end, idx, idx);
         self.record(&[(idx, idx)], idx, idx, owner);
         Ok(())
     }
@@ -1048,6 +1085,12 @@ impl Engine {
     /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
     /// pool's interval means the same as the pool's first or last index).
     fn raise_hints(&mut self, s: u128, e: u128) {
+        self.raise_hints_upto(self.spans_upto(e, false), s, e);
+    }
+
+    /// [`Engine::raise_hints`] given `end = spans_upto(e, false)`.
+    #[inline]
+    fn raise_hints_upto(&mut self, end: usize, s: u128, e: u128) {
         if self.spans.is_empty() {
             let sp = self.solo;
             if let Some(p) = self.pools.first_mut() {
@@ -1055,7 +1098,6 @@ impl Engine {
             }
             return;
         }
-        let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
             if sp.reach < s {
@@ -1118,7 +1160,7 @@ impl Engine {
     }
 
     fn lower_pool_hints(&mut self, s: u128, e: u128) {
-        let end = self.spans_before(|p| p.first <= e);
+        let end = self.spans_upto(e, false);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
             if sp.reach < s {
@@ -1744,7 +1786,7 @@ impl Engine {
         let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
         let Some(at) = self
             .pools_meeting(first, last)
-            .find(|&i| self.pools[i].grid == *grid)
+            .find(|&i| *self.pools[i].grid == *grid)
         else {
             return Err(Fail::NoSuchPool);
         };
