@@ -183,7 +183,12 @@ pub(crate) fn take<F: FieldInfo>(
         })
     };
     let recs = &e.records;
-    for (s, x) in e.reserved_ranges() {
+    for (s, x, sealed) in e.reserved_entries() {
+        if sealed {
+            // A whole unlabelled run kept by the set itself.
+            push(s, x, None, Some("run"));
+            continue;
+        }
         // Between records: single-address reservations. A record is written once, at
         // its first run.
         let mut cur = Some(s);

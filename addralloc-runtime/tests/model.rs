@@ -2400,3 +2400,86 @@ proptest! {
         tx_case::<Wide>(&wide_spec(), s.0, &s.1)?;
     }
 }
+
+/// Whole unlabelled blocks are sealed ranges in the engine (they never coalesce with
+/// their neighbours): adjacent blocks, single addresses beside them, cuts across two
+/// of them, releases inside one, refills after releases and transactions, all against
+/// the model (with the snapshot round trips of `run`).
+#[test]
+fn adjacent_sealed_blocks_against_the_model() {
+    let windows = &Spec::small::<Large>().windows;
+    for policy in [Policy::LowestFirst, Policy::HighestFirst, Policy::NextFit] {
+        let mut ops = vec![Op::AddPool {
+            pat: vec![Some((0, 199))],
+            tags: vec![],
+        }];
+        for k in 0..12u128 {
+            ops.push(Op::ReserveBlock {
+                pat: vec![None],
+                ext: vec![if k % 3 == 2 { 4 } else { 8 }],
+                req: Req::default(),
+            });
+        }
+        let (lo, hi) = match policy {
+            Policy::HighestFirst => (100, 199),
+            _ => (0, 99),
+        };
+        ops.extend([
+            // Inside a sealed block: refused, naming the block.
+            Op::Release { p: vec![lo + 3] },
+            Op::ReleaseBlock {
+                first: vec![lo + 2],
+                last: vec![lo + 5],
+            },
+            // A cut across two adjacent blocks: pieces of 6 and 2 addresses stay,
+            // each a whole reservation.
+            Op::ReleaseRange {
+                first: vec![lo + 6],
+                last: vec![lo + 13],
+            },
+            Op::ReleaseBlock {
+                first: vec![lo],
+                last: vec![lo + 5],
+            },
+            Op::ReleaseBlock {
+                first: vec![lo + 14],
+                last: vec![lo + 15],
+            },
+            Op::Reserve {
+                p: vec![lo + 6],
+                req: Req::default(),
+            },
+            Op::Reserve {
+                p: vec![hi],
+                req: Req::default(),
+            },
+            Op::Release { p: vec![lo + 6] },
+            Op::ReleaseBlock {
+                first: vec![lo + 16],
+                last: vec![lo + 23],
+            },
+            Op::ReserveBlock {
+                pat: vec![None],
+                ext: vec![8],
+                req: Req::default(),
+            },
+            Op::ReserveBlock {
+                pat: vec![None],
+                ext: vec![2],
+                req: Req::default(),
+            },
+            Op::ReleaseRange {
+                first: vec![lo + 20],
+                last: vec![lo + 40],
+            },
+        ]);
+        for k in 0..6u128 {
+            ops.push(Op::ReserveBlock {
+                pat: vec![Some((0, 199))],
+                ext: vec![1 + k],
+                req: Req::default(),
+            });
+        }
+        run::<Large>(policy, windows, &ops).unwrap();
+    }
+}

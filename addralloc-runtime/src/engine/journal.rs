@@ -14,6 +14,10 @@ pub(crate) enum Op {
     SetInsert(u128, u128),
     /// `s..=e` was taken out of the reserved set.
     SetRemove(u128, u128),
+    /// `s..=e` was added to the reserved set as one sealed range.
+    SealInsert(u128, u128),
+    /// The sealed range `s..=e` was taken out of the reserved set.
+    SealRemove(u128, u128),
     /// A record run was added at this key.
     RecInsert(u128),
     /// This record run was removed.

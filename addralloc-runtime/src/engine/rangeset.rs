@@ -6,6 +6,13 @@
 //! small sorted arrays. Memory is about `2 * size_of::<I>()` per range plus a few
 //! percent; there is no per-range node or pointer.
 //!
+//! A range may be *sealed*: it is one whole reservation of more than one address, and
+//! it never coalesces with its neighbours, so the set itself keeps where that
+//! reservation begins and ends (a release of the whole reservation finds it with the
+//! look-up it does anyway, and no second structure is needed). Unsealed ranges are
+//! coalesced with each other; a sealed range may touch any neighbour. One bit per
+//! range, a `u64` per block of at most [`B`] = 64 ranges, marks the sealed ones.
+//!
 //! For block searches, every block caches the longest free gap that starts inside it
 //! (between two of its ranges, or between its last range and the next block's first),
 //! and every group of [`GROUP`] blocks caches the maximum of those. The caches are
@@ -28,6 +35,8 @@ const SUPER: usize = GROUP * GROUP;
 #[derive(Debug)]
 pub(crate) struct RangeSet<I: Idx> {
     blocks: Vec<Vec<(I, I)>>,
+    /// Bit `o` of `seals[b]`: the range `blocks[b][o]` is sealed (see module docs).
+    seals: Vec<u64>,
     /// `firsts[b] == blocks[b][0].0`.
     firsts: Vec<I>,
     /// Longest gap starting in block `b` (see module docs), [`STALE`](Idx::MAX) when
@@ -49,6 +58,7 @@ impl<I: Idx> Clone for RangeSet<I> {
     fn clone(&self) -> Self {
         RangeSet {
             blocks: self.blocks.clone(),
+            seals: self.seals.clone(),
             firsts: self.firsts.clone(),
             gaps: self.gaps.clone(),
             group_gaps: self.group_gaps.clone(),
@@ -79,6 +89,16 @@ impl<I: Idx> Default for RangeSet<I> {
     }
 }
 
+/// The lowest `n` bits set (`n <= 64`).
+#[inline]
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// `a - b - 1`: the number of free points strictly between `b` and `a` (`b < a`).
 #[inline]
 fn gap_between(prev_end: u128, next_start: u128) -> u128 {
@@ -89,6 +109,7 @@ impl<I: Idx> RangeSet<I> {
     pub(crate) fn new() -> Self {
         RangeSet {
             blocks: Vec::new(),
+            seals: Vec::new(),
             firsts: Vec::new(),
             gaps: Vec::new(),
             group_gaps: Vec::new(),
@@ -114,6 +135,7 @@ impl<I: Idx> RangeSet<I> {
                 .map(|b| b.capacity() * entry)
                 .sum::<usize>()
             + self.firsts.capacity() * core::mem::size_of::<I>()
+            + self.seals.capacity() * core::mem::size_of::<u64>()
             + self.gaps.capacity() * core::mem::size_of::<I>()
             + self.group_gaps.capacity() * core::mem::size_of::<I>()
             + self.super_gaps.capacity() * core::mem::size_of::<I>()
@@ -123,6 +145,12 @@ impl<I: Idx> RangeSet<I> {
     fn at(&self, p: Pos) -> (u128, u128) {
         let (s, e) = self.blocks[p.b][p.o];
         (s.to_u128(), e.to_u128())
+    }
+
+    /// Whether the range at `p` is sealed.
+    #[inline]
+    fn sealed(&self, p: Pos) -> bool {
+        self.seals[p.b] >> p.o & 1 != 0
     }
 
     #[inline]
@@ -175,6 +203,57 @@ impl<I: Idx> RangeSet<I> {
         (e >= x).then_some((s, e))
     }
 
+    /// The range containing `x` and whether it is sealed.
+    #[inline]
+    pub(crate) fn containing_entry(&self, x: u128) -> Option<(u128, u128, bool)> {
+        let p = self.locate(x)?;
+        let (s, e) = self.at(p);
+        (e >= x).then(|| (s, e, self.sealed(p)))
+    }
+
+    /// The maximal reserved run around `x` (adjacent ranges, sealed or not, taken
+    /// together), if `x` is reserved. Walks adjacent sealed ranges one by one.
+    pub(crate) fn run_containing(&self, x: u128) -> Option<(u128, u128)> {
+        let p = self.locate(x)?;
+        let (mut s, mut e) = self.at(p);
+        if e < x {
+            return None;
+        }
+        let mut q = p;
+        while let Some(n) = self.next_pos(q) {
+            let (ns, ne) = self.at(n);
+            if e.checked_add(1) != Some(ns) {
+                break;
+            }
+            e = ne;
+            q = n;
+        }
+        let mut q = p;
+        while let Some(n) = self.prev_pos(q) {
+            let (ps, pe) = self.at(n);
+            if pe.checked_add(1) != Some(s) {
+                break;
+            }
+            s = ps;
+            q = n;
+        }
+        Some((s, e))
+    }
+
+    #[inline]
+    fn prev_pos(&self, p: Pos) -> Option<Pos> {
+        if p.o > 0 {
+            Some(Pos { b: p.b, o: p.o - 1 })
+        } else if p.b > 0 {
+            Some(Pos {
+                b: p.b - 1,
+                o: self.blocks[p.b - 1].len() - 1,
+            })
+        } else {
+            None
+        }
+    }
+
     /// The first range that ends at or after `x`.
     #[inline]
     pub(crate) fn first_ending_at_or_after(&self, x: u128) -> Option<(u128, u128)> {
@@ -197,11 +276,29 @@ impl<I: Idx> RangeSet<I> {
         self.locate(x).map(|p| self.at(p))
     }
 
-    /// Iterates over the ranges in order.
+    /// Iterates over the ranges in order, each with whether it is sealed.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u128, u128, bool)> + '_ {
+        self.blocks.iter().zip(&self.seals).flat_map(|(b, &m)| {
+            b.iter()
+                .enumerate()
+                .map(move |(o, (s, e))| (s.to_u128(), e.to_u128(), m >> o & 1 != 0))
+        })
+    }
+
+    /// Iterates over the maximal reserved runs in order (adjacent ranges joined).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
-        self.blocks
-            .iter()
-            .flat_map(|b| b.iter().map(|(s, e)| (s.to_u128(), e.to_u128())))
+        let mut it = self.entries().peekable();
+        core::iter::from_fn(move || {
+            let (s, mut e, _) = it.next()?;
+            while let Some(&(ns, ne, _)) = it.peek() {
+                if e.checked_add(1) != Some(ns) {
+                    break;
+                }
+                e = ne;
+                it.next();
+            }
+            Some((s, e))
+        })
     }
 
     /// Iterates over the ranges that meet `a..=b`, unclipped.
@@ -362,8 +459,8 @@ impl<I: Idx> RangeSet<I> {
         if next.is_some_and(|q| self.at(q).0 <= e) {
             return false;
         }
-        let merge_prev = p.filter(|&p| self.at(p).1 + 1 == s);
-        let merge_next = next.filter(|&q| e + 1 == self.at(q).0);
+        let merge_prev = p.filter(|&p| self.at(p).1 + 1 == s && !self.sealed(p));
+        let merge_next = next.filter(|&q| e + 1 == self.at(q).0 && !self.sealed(q));
         match (merge_prev, merge_next) {
             (Some(p), Some(q)) => {
                 let end = self.blocks[q.b][q.o].1;
@@ -387,10 +484,57 @@ impl<I: Idx> RangeSet<I> {
                     Some(p) => Pos { b: p.b, o: p.o + 1 },
                     None => Pos { b: 0, o: 0 },
                 };
-                self.insert_at(at, (I::from_u128(s), I::from_u128(e)));
+                self.insert_at(at, (I::from_u128(s), I::from_u128(e)), false);
             }
         }
         true
+    }
+
+    /// Adds `s..=e` as a sealed range (never coalesced with a neighbour) if no range
+    /// meets it; returns whether it did.
+    pub(crate) fn try_insert_sealed(&mut self, s: u128, e: u128) -> bool {
+        debug_assert!(s <= e);
+        let p = self.locate(s);
+        if p.is_some_and(|p| self.at(p).1 >= s) {
+            return false;
+        }
+        let next = match p {
+            Some(p) => self.next_pos(p),
+            None => self.first_pos(),
+        };
+        if next.is_some_and(|q| self.at(q).0 <= e) {
+            return false;
+        }
+        let at = match p {
+            Some(p) => Pos { b: p.b, o: p.o + 1 },
+            None => Pos { b: 0, o: 0 },
+        };
+        self.insert_at(at, (I::from_u128(s), I::from_u128(e)), true);
+        true
+    }
+
+    /// Adds the sealed range `s..=e`, which must be free.
+    pub(crate) fn insert_sealed(&mut self, s: u128, e: u128) {
+        let added = self.try_insert_sealed(s, e);
+        debug_assert!(added, "insert_sealed: {s}..={e} is not free");
+    }
+
+    /// Removes the sealed range that is exactly `s..=e`; returns whether there was one.
+    pub(crate) fn try_remove_sealed(&mut self, s: u128, e: u128) -> bool {
+        let Some(p) = self.locate(s) else {
+            return false;
+        };
+        if self.at(p) != (s, e) || !self.sealed(p) {
+            return false;
+        }
+        self.remove_at(p);
+        true
+    }
+
+    /// Removes the sealed range `s..=e`, which must be one.
+    pub(crate) fn remove_sealed(&mut self, s: u128, e: u128) {
+        let removed = self.try_remove_sealed(s, e);
+        debug_assert!(removed, "remove_sealed: {s}..={e} is not a sealed range");
     }
 
     /// If the last range ends just before `x`, extends it to `x` (an O(1) append for
@@ -400,6 +544,9 @@ impl<I: Idx> RangeSet<I> {
         let Some(b) = self.blocks.len().checked_sub(1) else {
             return false;
         };
+        if (self.seals[b] >> (self.blocks[b].len() - 1)) & 1 != 0 {
+            return false;
+        }
         let blk = &mut self.blocks[b];
         let Some(last) = blk.last_mut() else {
             return false;
@@ -418,14 +565,14 @@ impl<I: Idx> RangeSet<I> {
         debug_assert!(removed, "remove: {s}..={e} is not reserved");
     }
 
-    /// Removes `s..=e` if it lies inside one range (one look-up for the check and the
-    /// removal); returns whether it did.
+    /// Removes `s..=e` if it lies inside one unsealed range (one look-up for the check
+    /// and the removal); returns whether it did.
     pub(crate) fn try_remove(&mut self, s: u128, e: u128) -> bool {
         let Some(p) = self.locate(s) else {
             return false;
         };
         let (rs, re) = self.at(p);
-        if !(rs <= s && e <= re) {
+        if !(rs <= s && e <= re) || self.sealed(p) {
             return false;
         }
         match (rs == s, re == e) {
@@ -447,6 +594,7 @@ impl<I: Idx> RangeSet<I> {
                 self.insert_at(
                     Pos { b: p.b, o: p.o + 1 },
                     (I::from_u128(e + 1), I::from_u128(re)),
+                    false,
                 );
             }
         }
@@ -454,12 +602,16 @@ impl<I: Idx> RangeSet<I> {
     }
 
     /// Inserts an entry at `at` (an offset may equal the block's length).
-    fn insert_at(&mut self, at: Pos, entry: (I, I)) {
+    fn insert_at(&mut self, at: Pos, entry: (I, I), sealed: bool) {
         self.len += 1;
         if self.blocks.is_empty() {
             let mut v = Vec::with_capacity(SLACK);
             v.push(entry);
             self.blocks.push(v);
+            // Exactly one word for a set of one block (sequential filling keeps its
+            // whole heap under 1 KiB).
+            self.seals.reserve_exact(1);
+            self.seals.push(sealed as u64);
             self.firsts.push(entry.0);
             self.restructure(0);
             return;
@@ -472,6 +624,7 @@ impl<I: Idx> RangeSet<I> {
                 let mut v = Vec::with_capacity(SLACK);
                 v.push(entry);
                 self.blocks.push(v);
+                self.seals.push(sealed as u64);
                 self.firsts.push(entry.0);
                 self.restructure(b + 1);
                 return;
@@ -485,26 +638,33 @@ impl<I: Idx> RangeSet<I> {
                 blk.shrink_to(B / 2 + SLACK);
                 r
             };
+            let m = self.seals[b];
+            self.seals[b] = m & low_bits(B / 2);
+            self.seals.insert(b + 1, m >> (B / 2));
             self.firsts.insert(b + 1, right[0].0);
             self.blocks.insert(b + 1, right);
             self.restructure(b + 1);
             if o <= B / 2 {
-                self.insert_in_block(b, o, entry);
+                self.insert_in_block(b, o, entry, sealed);
             } else {
-                self.insert_in_block(b + 1, o - B / 2, entry);
+                self.insert_in_block(b + 1, o - B / 2, entry, sealed);
             }
             return;
         }
-        self.insert_in_block(b, o, entry);
+        self.insert_in_block(b, o, entry, sealed);
     }
 
     #[inline]
-    fn insert_in_block(&mut self, b: usize, o: usize, entry: (I, I)) {
+    fn insert_in_block(&mut self, b: usize, o: usize, entry: (I, I), sealed: bool) {
         let blk = &mut self.blocks[b];
         if blk.len() == blk.capacity() {
             blk.reserve_exact(SLACK);
         }
         blk.insert(o, entry);
+        let m = self.seals[b];
+        if m != 0 || sealed {
+            self.seals[b] = (m & low_bits(o)) | ((m & !low_bits(o)) << 1) | ((sealed as u64) << o);
+        }
         if o == 0 {
             self.firsts[b] = entry.0;
         }
@@ -515,8 +675,13 @@ impl<I: Idx> RangeSet<I> {
         self.len -= 1;
         let blk = &mut self.blocks[p.b];
         blk.remove(p.o);
+        let m = self.seals[p.b];
+        if m != 0 {
+            self.seals[p.b] = (m & low_bits(p.o)) | ((m >> 1) & !low_bits(p.o));
+        }
         if blk.is_empty() {
             self.blocks.remove(p.b);
+            self.seals.remove(p.b);
             self.firsts.remove(p.b);
             self.restructure(p.b);
             return;
@@ -541,7 +706,9 @@ impl<I: Idx> RangeSet<I> {
 
     fn merge_with_next(&mut self, b: usize) {
         let right = self.blocks.remove(b + 1);
+        let right_seals = self.seals.remove(b + 1);
         self.firsts.remove(b + 1);
+        self.seals[b] |= right_seals << self.blocks[b].len();
         let blk = &mut self.blocks[b];
         blk.reserve_exact(right.len());
         blk.extend_from_slice(&right);
@@ -574,7 +741,9 @@ impl<I: Idx> RangeSet<I> {
         };
         // Walk the rest of block p.b entry by entry, from p, unless no gap in it is long
         // enough (its cache covers the gap after its last range too).
-        if p.b + 1 == self.blocks.len() || self.block_gap(p.b) >= len {
+        // A stale cache is not recomputed here: the walk from `p` costs no more.
+        let cached = self.gaps[p.b];
+        if p.b + 1 == self.blocks.len() || cached == I::MAX || cached.to_u128() >= len {
             match self.walk_gaps(p.b, p.o, x, len, limit) {
                 Walk::Found(gs, ge) => return Some((gs, ge)),
                 Walk::Stop => return None,
@@ -648,16 +817,29 @@ impl<I: Idx> RangeSet<I> {
     pub(crate) fn check(&self) {
         let mut prev: Option<u128> = None;
         let mut n = 0;
+        let mut prev_sealed = false;
+        assert_eq!(self.seals.len(), self.blocks.len());
         for (b, blk) in self.blocks.iter().enumerate() {
             assert!(!blk.is_empty() && blk.len() <= B);
             assert_eq!(self.firsts[b], blk[0].0);
-            for &(s, e) in blk {
+            assert_eq!(
+                self.seals[b] & !low_bits(blk.len()),
+                0,
+                "seal bits past the end"
+            );
+            for (o, &(s, e)) in blk.iter().enumerate() {
                 let (s, e) = (s.to_u128(), e.to_u128());
+                let sealed = self.seals[b] >> o & 1 != 0;
                 assert!(s <= e);
+                assert!(!sealed || s < e, "a sealed range has more than one point");
                 if let Some(p) = prev {
-                    assert!(p + 1 < s, "ranges must be disjoint and coalesced");
+                    assert!(p < s, "ranges must be disjoint");
+                    if !sealed && !prev_sealed {
+                        assert!(p + 1 < s, "unsealed ranges must be coalesced");
+                    }
                 }
                 prev = Some(e);
+                prev_sealed = sealed;
                 n += 1;
             }
         }
@@ -731,6 +913,92 @@ mod tests {
             s.len(),
             s.blocks.len()
         );
+    }
+
+    /// Sealed ranges against a model of (point -> sealed range id): inserts, removals,
+    /// splits and merges of blocks keep the seal bits with their ranges.
+    #[test]
+    fn sealed_ranges_keep_their_bounds_through_splits_and_merges() {
+        let mut s = RangeSet::<u64>::new();
+        let mut model: BTreeSet<(u128, u128, bool)> = BTreeSet::new();
+        let mut k = 11u64;
+        let mut next = || {
+            k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (k >> 33) as u128
+        };
+        for step in 0..6000 {
+            let a = next() % 2000;
+            let len = next() % 4;
+            let (lo, hi) = (a, a + len);
+            if step % 3 == 2 {
+                // Remove whatever sealed range or unsealed point is at `a`.
+                match s.containing_entry(a) {
+                    Some((rs, re, true)) => {
+                        assert!(s.try_remove_sealed(rs, re));
+                        assert!(model.remove(&(rs, re, true)));
+                    }
+                    Some((_, _, false)) => {
+                        assert!(!s.try_remove_sealed(a, a));
+                        assert!(s.try_remove(a, a));
+                        assert!(model.remove(&(a, a, false)));
+                    }
+                    None => assert!(!s.try_remove(a, a)),
+                }
+            } else {
+                let free = !model.iter().any(|&(x, y, _)| x <= hi && lo <= y);
+                let ok = if len > 0 {
+                    s.try_insert_sealed(lo, hi)
+                } else {
+                    s.try_insert(lo, hi)
+                };
+                assert_eq!(ok, free, "insert {lo}..={hi}");
+                if ok {
+                    if len > 0 {
+                        model.insert((lo, hi, true));
+                    } else {
+                        model.insert((lo, lo, false));
+                    }
+                }
+            }
+            if step % 500 == 0 {
+                s.check();
+            }
+        }
+        s.check();
+        // Unsealed points coalesce; sealed ranges stay whole.
+        let sealed: Vec<(u128, u128)> = s
+            .entries()
+            .filter(|e| e.2)
+            .map(|(a, b, _)| (a, b))
+            .collect();
+        let want: Vec<(u128, u128)> = model
+            .iter()
+            .filter(|e| e.2)
+            .map(|&(a, b, _)| (a, b))
+            .collect();
+        assert_eq!(sealed, want);
+        let pts: BTreeSet<u128> = model.iter().flat_map(|&(a, b, _)| a..=b).collect();
+        assert_eq!(points(&s), pts);
+        // `iter` joins adjacent ranges into maximal runs.
+        let runs: Vec<(u128, u128)> = s.iter().collect();
+        for w in runs.windows(2) {
+            assert!(w[0].1 + 1 < w[1].0);
+        }
+        // A sealed range is not extended, cut or merged.
+        let mut t = RangeSet::<u64>::new();
+        t.insert_sealed(10, 13);
+        assert!(!t.try_extend_last(14));
+        t.insert(14, 14);
+        t.insert(9, 9);
+        assert_eq!(t.len(), 3);
+        assert!(!t.try_remove(11, 11));
+        assert_eq!(t.run_containing(12), Some((9, 14)));
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec![(9, 14)]);
+        t.remove_sealed(10, 13);
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec![(9, 9), (14, 14)]);
+        t.check();
     }
 
     #[test]

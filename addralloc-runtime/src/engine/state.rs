@@ -35,7 +35,9 @@ macro_rules! with_set {
 /// A pool: a box of addresses that automatic choice may use, with tags.
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
-    pub(crate) grid: Grid,
+    /// Boxed: the hot fields (tags and hints) of thousands of pools stay contiguous
+    /// (48 bytes a pool), and the box is read only where a search needs it.
+    pub(crate) grid: Box<Grid>,
     /// Bit `i` set: carries tag `tags[i]`.
     pub(crate) tags: u64,
     /// Every pool index below `hint` is reserved: forward searches start here, so
@@ -98,6 +100,10 @@ pub(crate) struct Engine {
     /// found from a binary search without visiting the others (see `pools_meeting`).
     /// Empty while there is at most one pool (its span is `solo` then).
     spans: Vec<PoolSpan>,
+    /// `spans[i].first` for every `i`: the binary search of `pools_meeting` reads this
+    /// compact array (16 bytes a pool) rather than the spans, so that with thousands of
+    /// pools its probes stay in cache.
+    span_firsts: Vec<u128>,
     /// The span of the only pool.
     solo: PoolSpan,
     /// Every pool before this position is full (its hint is past its last index):
@@ -156,6 +162,10 @@ struct PoolSpan {
     last: u128,
     /// The largest `last` of this pool and every pool before it.
     reach: u128,
+    /// The pool's tags (as in [`Pool::tags`]).
+    tags: TagMask,
+    /// The pool is exactly `first..=last` (one run): containment needs no grid.
+    whole: bool,
 }
 
 /// See [`Engine::pattern_hints`].
@@ -246,6 +256,10 @@ pub(crate) struct BlockCache {
     lattices: Vec<(Grid, usize)>,
     offs: Vec<(u128, u128)>,
     reusable: bool,
+    /// Lowest-first without a pattern: no aligned start below `hint` is free (lowered
+    /// by every release like the pattern hints). Adjacent blocks are separate sealed
+    /// ranges, so without it a refill would step over every block below.
+    hint: u128,
 }
 
 /// A required-tags mask.
@@ -267,7 +281,10 @@ impl Engine {
                 first: 0,
                 last: 0,
                 reach: 0,
+                tags: 0,
+                whole: false,
             },
+            span_firsts: Vec::new(),
             full_below: 0,
             full_run: (0, 0),
             tags: Vec::new(),
@@ -307,7 +324,7 @@ impl Engine {
                 .enumerate()
                 .filter(move |(i, _)| p.tags & (1 << i) != 0)
                 .map(|(_, t)| &**t);
-            (&p.grid, tags)
+            (&*p.grid, tags)
         })
     }
 
@@ -316,7 +333,8 @@ impl Engine {
     pub(crate) fn heap_bytes(&self) -> usize {
         let set = with_set!(&self.set, s => s.heap_bytes());
         let pools = self.pools.capacity() * core::mem::size_of::<Pool>()
-            + self.spans.capacity() * core::mem::size_of::<PoolSpan>();
+            + self.spans.capacity() * core::mem::size_of::<PoolSpan>()
+            + self.span_firsts.capacity() * core::mem::size_of::<u128>();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
         set + pools + tags + self.records.heap_bytes()
@@ -360,7 +378,7 @@ impl Engine {
         let tags_before = self.tags.len();
         self.tags.extend(new.into_iter().map(Box::from));
         let mask = self.tag_mask(tags)?;
-        let at = self.spans_before(|p| p.first < first);
+        let at = self.spans_upto(first, true);
         self.block_cache = None;
         // A new pool may hold free space below any pattern hint.
         self.pattern_hints.clear();
@@ -375,7 +393,7 @@ impl Engine {
         self.pools.insert(
             at,
             Pool {
-                grid,
+                grid: Box::new(grid),
                 tags: mask,
                 hint: 0,
                 top: u128::MAX,
@@ -388,18 +406,26 @@ impl Engine {
     }
 
     pub(crate) fn pool_of(&self, idx: u128, mask: TagMask) -> Option<usize> {
+        self.pool_of_upto(self.spans_upto(idx, false), idx, mask)
+    }
+
+    /// [`Engine::pool_of`] given `end = spans_upto(idx, false)`. Reads the pool itself
+    /// only when it is not one run.
+    #[inline]
+    fn pool_of_upto(&self, end: usize, idx: u128, mask: TagMask) -> Option<usize> {
+        let has = |i: usize, sp: &PoolSpan| {
+            sp.first <= idx
+                && idx <= sp.last
+                && sp.tags & mask == mask
+                && (sp.whole || self.pools[i].grid.contains(&self.layout, idx))
+        };
         if self.spans.is_empty() {
-            let p = self.pools.first()?;
-            let ok = self.solo.first <= idx
-                && idx <= self.solo.last
-                && p.tags & mask == mask
-                && p.grid.contains(&self.layout, idx);
-            return ok.then_some(0);
+            return (end == 1 && has(0, &self.solo)).then_some(0);
         }
-        self.pools_meeting(idx, idx).find(|&i| {
-            let p = &self.pools[i];
-            p.tags & mask == mask && p.grid.contains(&self.layout, idx)
-        })
+        (0..end)
+            .rev()
+            .take_while(|&i| self.spans[i].reach >= idx)
+            .find(|&i| has(i, &self.spans[i]))
     }
 
     /// The span of pool `i`.
@@ -411,41 +437,54 @@ impl Engine {
         }
     }
 
-    /// The number of pools (from the start) whose span satisfies `f` (a predicate
-    /// true for a prefix, as for `partition_point`).
+    /// The number of pools (from the start) whose first index is at most `x` (below
+    /// `x` when `strict`).
     #[inline]
-    fn spans_before(&self, f: impl Fn(&PoolSpan) -> bool) -> usize {
+    fn spans_upto(&self, x: u128, strict: bool) -> usize {
         if self.spans.is_empty() {
-            usize::from(!self.pools.is_empty() && f(&self.solo))
+            let f = self.solo.first;
+            usize::from(!self.pools.is_empty() && (f < x || (!strict && f == x)))
+        } else if strict {
+            self.span_firsts.partition_point(|&f| f < x)
         } else {
-            self.spans.partition_point(f)
+            self.span_firsts.partition_point(|&f| f <= x)
         }
     }
 
     /// Rebuilds `spans` from pool `from` on (after pools changed there).
     fn reindex_pools(&mut self, from: usize) {
+        let layout = &self.layout;
+        let span = |p: &Pool, reach: u128| {
+            let (first, last) = (p.grid.first(layout), p.grid.last(layout));
+            PoolSpan {
+                first,
+                last,
+                reach: reach.max(last),
+                tags: p.tags,
+                whole: p.grid.interval() == Some((first, last)),
+            }
+        };
         if self.pools.len() <= 1 {
             self.spans = Vec::new();
+            self.span_firsts = Vec::new();
             if let Some(p) = self.pools.first() {
-                let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
-                self.solo = PoolSpan {
-                    first,
-                    last,
-                    reach: last,
-                };
+                self.solo = span(p, 0);
             }
             return;
         }
         let from = from.min(self.spans.len());
         self.spans.truncate(from);
+        self.span_firsts.truncate(from);
         if self.pools.len() < 16 {
             self.spans.reserve_exact(self.pools.len() - from);
+            self.span_firsts.reserve_exact(self.pools.len() - from);
         }
         let mut reach = self.spans.last().map_or(0, |p| p.reach);
         for p in &self.pools[from..] {
-            let (first, last) = (p.grid.first(&self.layout), p.grid.last(&self.layout));
-            reach = reach.max(last);
-            self.spans.push(PoolSpan { first, last, reach });
+            let sp = span(p, reach);
+            reach = sp.reach;
+            self.span_firsts.push(sp.first);
+            self.spans.push(sp);
         }
     }
 
@@ -531,7 +570,7 @@ impl Engine {
     /// reaches `s`. Pools whose intervals interleave are all visited; disjoint ones
     /// cost a binary search.
     fn pools_meeting(&self, s: u128, e: u128) -> impl Iterator<Item = usize> + '_ {
-        let end = self.spans_before(|p| p.first <= e);
+        let end = self.spans_upto(e, false);
         (0..end)
             .rev()
             .map(|i| (i, self.span_at(i)))
@@ -558,7 +597,10 @@ impl Engine {
             let (f, l, boxed) = self.records.extent(r.head)?;
             return Some((f, l, boxed, self.records.owner(&r)));
         }
-        self.is_reserved(idx).then_some((idx, idx, false, None))
+        match with_set!(&self.set, s => s.containing_entry(idx))? {
+            (s, e, true) => Some((s, e, false, None)),
+            _ => Some((idx, idx, false, None)),
+        }
     }
 
     pub(crate) fn reserved_count(&self) -> Count {
@@ -601,6 +643,13 @@ impl Engine {
 
     pub(crate) fn reserved_ranges(&self) -> Box<dyn Iterator<Item = (u128, u128)> + '_> {
         with_set!(&self.set, s => Box::new(s.iter()))
+    }
+
+    /// The set's ranges in order, each with whether it is sealed (one whole unlabelled
+    /// reservation of more than one address; see `rangeset`). Unsealed ranges are
+    /// maximal among themselves but may touch a sealed one.
+    pub(crate) fn reserved_entries(&self) -> Box<dyn Iterator<Item = (u128, u128, bool)> + '_> {
+        with_set!(&self.set, s => Box::new(s.entries()))
     }
 
     pub(crate) fn owned_ranges(&self) -> impl Iterator<Item = (u128, u128, &str)> + '_ {
@@ -669,6 +718,44 @@ impl Engine {
         self.reserved = self.reserved.sub(Count::span(s, e));
         self.lower_hints(s, e);
         self.journal.push(Op::SetRemove(s, e));
+    }
+
+    /// Adds the free run `s..=e` (more than one index) as one sealed range: a whole
+    /// unlabelled reservation whose bounds the set keeps, with no record.
+    fn seal_insert(&mut self, s: u128, e: u128) {
+        with_set!(&mut self.set, st => st.insert_sealed(s, e));
+        self.reserved = self.reserved.add(Count::span(s, e));
+        self.journal.push(Op::SealInsert(s, e));
+    }
+
+    /// Bookkeeping after the sealed range `s..=e` left the set.
+    fn sealed_removed(&mut self, s: u128, e: u128) {
+        self.reserved = self.reserved.sub(Count::span(s, e));
+        self.lower_hints(s, e);
+        self.journal.push(Op::SealRemove(s, e));
+    }
+
+    /// Whether a fresh reservation of `runs` is kept as a sealed range (unlabelled,
+    /// one run of more than one index) rather than with a record.
+    #[inline]
+    fn sealable(runs: &[(u128, u128)], owner: Option<&str>) -> bool {
+        owner.is_none() && matches!(runs, [(s, e)] if s < e)
+    }
+
+    /// Adds the free runs of a fresh reservation `first..=last` to the set: one
+    /// sealed range, or the runs and a record (see [`Engine::sealable`]).
+    fn place(&mut self, runs: &[(u128, u128)], first: u128, last: u128, owner: Option<&str>) {
+        if Self::sealable(runs, owner) {
+            self.seal_insert(first, last);
+            self.raise_hints(first, last);
+            return;
+        }
+        for &(s, e) in runs {
+            with_set!(&mut self.set, st => st.insert(s, e));
+            self.inserted(s, e);
+            self.raise_hints(s, e);
+        }
+        self.record(runs, first, last, owner);
     }
 
     fn rec_insert(&mut self, key: u128, rec: Rec) {
@@ -805,14 +892,16 @@ impl Engine {
         mask: TagMask,
         owner: Option<&str>,
     ) -> Result<(), Fail> {
-        if self.pool_of(idx, mask).is_none() {
+        // One binary search for the pool look-up and the hints.
+        let end = self.spans_upto(idx, false);
+        if self.pool_of_upto(end, idx, mask).is_none() {
             return Err(Fail::OutsidePools { index: idx });
         }
         if !with_set!(&mut self.set, s => s.try_insert(idx, idx)) {
             return Err(self.conflict(idx));
         }
         self.inserted(idx, idx);
-        self.raise_hints(idx, idx);
+        self.raise_hints_upto(end, idx, idx);
         self.record(&[(idx, idx)], idx, idx, owner);
         Ok(())
     }
@@ -1002,6 +1091,12 @@ impl Engine {
     /// Only pools whose interval meets `s..=e` can be reached (a hint outside its
     /// pool's interval means the same as the pool's first or last index).
     pub(crate) fn raise_hints(&mut self, s: u128, e: u128) {
+        self.raise_hints_upto(self.spans_upto(e, false), s, e);
+    }
+
+    /// [`Engine::raise_hints`] given `end = spans_upto(e, false)`.
+    #[inline]
+    fn raise_hints_upto(&mut self, end: usize, s: u128, e: u128) {
         if self.spans.is_empty() {
             let sp = self.solo;
             if let Some(p) = self.pools.first_mut() {
@@ -1009,7 +1104,6 @@ impl Engine {
             }
             return;
         }
-        let end = self.spans_before(|p| p.first <= e);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
             if sp.reach < s {
@@ -1065,10 +1159,14 @@ impl Engine {
                 h.top = h.top.max(e);
             }
         }
+        if let Some(c) = self.block_cache.as_mut() {
+            let span = c.offs.last().map_or(0, |o| o.1);
+            c.hint = c.hint.min(s.saturating_sub(span));
+        }
     }
 
     fn lower_pool_hints(&mut self, s: u128, e: u128) {
-        let end = self.spans_before(|p| p.first <= e);
+        let end = self.spans_upto(e, false);
         for i in (0..end).rev() {
             let sp = self.span_at(i);
             if sp.reach < s {
@@ -1344,6 +1442,7 @@ impl Engine {
                 lattices,
                 offs,
                 reusable: pattern.is_none(),
+                hint: 0,
             }));
         }
         // Taken out for the search (which needs `&mut self`), put back after.
@@ -1364,6 +1463,7 @@ impl Engine {
                     None => (0, u128::MAX),
                 }
             }
+            None => (cache.hint, u128::MAX),
             _ => (0, u128::MAX),
         };
         let found = match self.policy {
@@ -1424,27 +1524,25 @@ impl Engine {
             };
             self.set_block_hint(g, mask, extents, span, hint, top);
         }
+        let mut cache = cache;
+        if pattern.is_none() && self.policy == Policy::LowestFirst {
+            cache.hint = found.map_or(u128::MAX, |p| p.saturating_add(1));
+        }
         let Some(p) = found else {
             self.block_cache = cache.reusable.then_some(cache);
             return Err(Fail::Exhausted);
         };
-        for &(o0, o1) in &cache.offs {
-            with_set!(&mut self.set, s => s.insert(p + o0, p + o1));
-            self.inserted(p + o0, p + o1);
-            self.raise_hints(p + o0, p + o1);
-        }
         let last = p + cache.offs.last().map_or(0, |o| o.1);
-        if owner.is_some() || last != p {
-            if let [(0, o1)] = cache.offs[..] {
-                self.record(&[(p, p + o1)], p, last, owner);
-            } else {
-                let runs: Vec<(u128, u128)> = cache
-                    .offs
-                    .iter()
-                    .map(|&(o0, o1)| (p + o0, p + o1))
-                    .collect();
-                self.record(&runs, p, last, owner);
-            }
+        if let [(0, o1)] = cache.offs[..] {
+            // One run (the usual block): sealed when unlabelled, no list built.
+            self.place(&[(p, p + o1)], p, last, owner);
+        } else {
+            let runs: Vec<(u128, u128)> = cache
+                .offs
+                .iter()
+                .map(|&(o0, o1)| (p + o0, p + o1))
+                .collect();
+            self.place(&runs, p, last, owner);
         }
         self.block_cache = cache.reusable.then_some(cache);
         if self.policy == Policy::NextFit {
@@ -1487,7 +1585,8 @@ impl Engine {
             return Ok(());
         }
         if !with_set!(&mut self.set, s => s.try_remove(idx, idx)) {
-            return Err(self.not_reserved(idx));
+            // Not reserved, or inside a sealed range of several addresses.
+            return Err(self.part_of(idx));
         }
         self.reserved = self.reserved.sub(Count::from(1u128));
         self.lower_hints(idx, idx);
@@ -1503,6 +1602,14 @@ impl Engine {
             return self.release(first);
         }
         let Some((k, r)) = self.records.containing(first) else {
+            // An unlabelled run: a sealed range of the set, removed by the same look-up
+            // that finds it.
+            if self.layout.is_run(first, last)
+                && with_set!(&mut self.set, s => s.try_remove_sealed(first, last))
+            {
+                self.sealed_removed(first, last);
+                return Ok(());
+            }
             return Err(self.part_of(first));
         };
         if self.linear(k, &r) {
@@ -1531,7 +1638,7 @@ impl Engine {
     pub(crate) fn release_range(&mut self, b: &Grid) -> Result<Count, Fail> {
         // Check first, then change: a failure leaves everything as it was.
         for (s, e) in b.runs(&self.layout) {
-            match with_set!(&self.set, st => st.containing(s)) {
+            match with_set!(&self.set, st => st.run_containing(s)) {
                 Some((_, re)) if re >= e => {}
                 Some((_, re)) => return Err(self.not_reserved(re + 1)),
                 None => return Err(self.not_reserved(s)),
@@ -1563,7 +1670,36 @@ impl Engine {
                 }
                 self.name_dropped(r.owner);
             }
+            // Sealed ranges met are unsealed (so `s..=e` lies in one range), cut, and
+            // their pieces of more than one address sealed again: each its own
+            // reservation, as for recorded ones.
+            let mut sealed: Vec<(u128, u128)> = Vec::new();
+            let mut x = Some(s);
+            while let Some(at) = x.filter(|&at| at <= e) {
+                let Some((cs, ce, seal)) = with_set!(&self.set, st => st.containing_entry(at))
+                else {
+                    break;
+                };
+                if seal {
+                    sealed.push((cs, ce));
+                }
+                x = ce.checked_add(1);
+            }
+            for &(cs, ce) in &sealed {
+                with_set!(&mut self.set, st => st.remove_sealed(cs, ce));
+                self.sealed_removed(cs, ce);
+                with_set!(&mut self.set, st => st.insert(cs, ce));
+                self.inserted(cs, ce);
+            }
             self.set_remove(s, e);
+            for &(cs, ce) in &sealed {
+                for (ps, pe) in [(cs, s.saturating_sub(1)), (e.saturating_add(1), ce)] {
+                    if ps < pe && ps >= cs && pe <= ce && (pe < s || ps > e) {
+                        self.set_remove(ps, pe);
+                        self.seal_insert(ps, pe);
+                    }
+                }
+            }
             size = size.add(Count::span(s, e));
         }
         Ok(size)
@@ -1644,13 +1780,8 @@ impl Engine {
             }
         }
         let runs: Vec<(u128, u128)> = b.runs(&self.layout).collect();
-        for &(s, e) in &runs {
-            with_set!(&mut self.set, st => st.insert(s, e));
-            self.inserted(s, e);
-            self.raise_hints(s, e);
-        }
         let (first, last) = (b.first(&self.layout), b.last(&self.layout));
-        self.record(&runs, first, last, owner);
+        self.place(&runs, first, last, owner);
         Ok(())
     }
 
@@ -1661,7 +1792,7 @@ impl Engine {
         let (first, last) = (grid.first(&self.layout), grid.last(&self.layout));
         let Some(at) = self
             .pools_meeting(first, last)
-            .find(|&i| self.pools[i].grid == *grid)
+            .find(|&i| *self.pools[i].grid == *grid)
         else {
             return Err(Fail::NoSuchPool);
         };
@@ -1735,6 +1866,15 @@ impl Engine {
             }
             Op::SetRemove(s, e) => {
                 with_set!(&mut self.set, st => st.insert(s, e));
+                self.reserved = self.reserved.add(Count::span(s, e));
+            }
+            Op::SealInsert(s, e) => {
+                with_set!(&mut self.set, st => st.remove_sealed(s, e));
+                self.reserved = self.reserved.sub(Count::span(s, e));
+                self.lower_hints(s, e);
+            }
+            Op::SealRemove(s, e) => {
+                with_set!(&mut self.set, st => st.insert_sealed(s, e));
                 self.reserved = self.reserved.add(Count::span(s, e));
             }
             Op::RecInsert(k) => {
@@ -1867,6 +2007,11 @@ impl Engine {
             {
                 return Err(self.conflict(s));
             }
+        }
+        if r.shape != Shape::Singles && Self::sealable(&runs, r.owner) {
+            with_set!(&mut self.set, st => st.insert_sealed(r.first, r.last));
+            self.reserved = self.reserved.add(Count::span(r.first, r.last));
+            return Ok(());
         }
         for &(s, e) in &runs {
             with_set!(&mut self.set, st => st.insert(s, e));
