@@ -57,7 +57,7 @@ use crate::engine::state::Engine;
 use crate::error::Error;
 use crate::format::Format;
 use crate::front;
-use crate::pattern::{check_extent, display_extents, is_box_run, parse_extents, RawPattern, Span};
+use crate::pattern::{check_extent, display_extents, is_box_run, RawPattern, Span};
 use crate::policy::Policy;
 use crate::schema::{Diagnostic, FieldDef, Schema, TypeDef};
 use crate::snapshot::{self, Snapshot};

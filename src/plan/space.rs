@@ -164,11 +164,20 @@ impl Space {
             let Ok(pool) = self.ty.parse_pattern(pattern) else {
                 continue;
             };
+            // The pool's first address (of a linear pool too: its ranges are then the
+            // fields of its first and last address), the key of the depth-first order.
+            let first: Values = self
+                .ty
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| pool.range(i).map_or(f.min, |r| *r.start()))
+                .collect();
             if pool.is_linear() || within.is_linear() {
                 // Not boxes: narrow only when one side is every address.
                 match (within.is_any(), pool.is_any()) {
-                    (true, _) => out.push(pool),
-                    (_, true) => out.push(within.clone()),
+                    (true, _) => out.push((first, pool)),
+                    (_, true) => out.push((first, within.clone())),
                     _ => {}
                 }
                 continue;
@@ -188,13 +197,6 @@ impl Space {
                 narrowed = narrowed.with_range(i, lo, hi);
             }
             if !empty {
-                let first: Values = self
-                    .ty
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| pool.range(i).map_or(f.min, |r| *r.start()))
-                    .collect();
                 out.push((first, narrowed));
             }
         }
