@@ -634,9 +634,19 @@ fn inherent(ty: &AddressType) -> TokenStream {
         .iter()
         .map(|f| format!("`{}` in {}..={}", f.ident, f.min, f.max))
         .collect();
+    let absent = if optional.len() > 1 {
+        let names: Vec<String> = optional.iter().map(|f| format!("`{}`", f.ident)).collect();
+        format!(
+            "\n\n`Error::AbsentBefore` when an optional field ({}; 0 means absent) is \
+             present after an absent one.",
+            names.join(", ")
+        )
+    } else {
+        String::new()
+    };
     let new_doc = doc(&format!(
         "Builds a `{name}` from its fields, checking each against its declared range \
-         ({}).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.",
+         ({}).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.{absent}",
         ranges.join(", ")
     ));
     let pattern_doc = doc(&format!(

@@ -681,6 +681,16 @@ impl Format {
     }
 
     /// Whether the format has optional fields (`{p2?}`).
+    ///
+    /// ```
+    /// use addralloc_runtime::format::Format;
+    /// let fields = [("bus", 0, 9), ("p1", 1, 15), ("p2", 0, 15)];
+    /// let f = Format::parse("{bus}-{p1}.{p2?}", &fields).unwrap();
+    /// assert!(f.has_optional());
+    /// assert_eq!(f.to_string(&[0, 1, 0]), "0-1");
+    /// assert_eq!(f.to_string(&[0, 1, 2]), "0-1.2");
+    /// assert_eq!(f.parse_values("0-1", &fields).unwrap(), [0, 1, 0]);
+    /// ```
     pub fn has_optional(&self) -> bool {
         self.pieces.iter().any(|p| matches!(p, Piece::Optional(..)))
     }

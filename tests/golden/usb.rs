@@ -304,7 +304,7 @@ const _: () = {
         }
     }
     impl UsbAddress {
-        #[doc = "Builds a `UsbAddress` from its fields, checking each against its declared range (`bus` in 0..=255, `p1` in 1..=15, `p2` in 0..=15, `p3` in 0..=15, `p4` in 0..=15).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range."]
+        #[doc = "Builds a `UsbAddress` from its fields, checking each against its declared range (`bus` in 0..=255, `p1` in 1..=15, `p2` in 0..=15, `p3` in 0..=15, `p4` in 0..=15).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.\n\n`Error::AbsentBefore` when an optional field (`p2`, `p3`, `p4`; 0 means absent) is present after an absent one."]
         #[allow(clippy::too_many_arguments)]
         pub fn new(
             bus: u8,
