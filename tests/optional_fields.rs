@@ -138,3 +138,60 @@ proptest! {
         let _ = parse3(&s);
     }
 }
+
+/// Optional fields in hexadecimal, zero-padded and letters, after a fixed-width field:
+/// the generated parser and printer agree with the runtime's.
+#[derive(AddressSpace, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[address(format = "{a:02x}.{b?:02X}-{c?:a}")]
+struct Mixed {
+    a: u8,
+    #[address(range = 0..=300)]
+    b: u16,
+    #[address(range = 0..=1000)]
+    c: u32,
+}
+
+fn mixed_runtime() -> addralloc::format::Format {
+    addralloc::format::Format::parse(
+        "{a:02x}.{b?:02X}-{c?:a}",
+        &[("a", 0, 255), ("b", 0, 300), ("c", 0, 1000)],
+    )
+    .expect("the format checks")
+}
+
+#[test]
+fn mixed_optional_fields() {
+    let fields = [("a", 0, 255), ("b", 0, 300), ("c", 0, 1000)];
+    for (text, v) in [
+        ("0a", [10, 0, 0]),
+        ("ff.0A", [255, 10, 0]),
+        ("00.12C-b", [0, 300, 1]),
+    ] {
+        let m: Mixed = text.parse().unwrap();
+        assert_eq!(values(&m), v);
+        assert_eq!(mixed_runtime().parse_values(text, &fields).unwrap(), v);
+        assert_eq!(m.to_string(), text);
+    }
+}
+
+proptest! {
+    #[test]
+    fn mixed_fast_path_agrees_with_the_runtime(s in "[0-9a-fA-F.\\- ]{0,12}") {
+        let fields = [("a", 0, 255), ("b", 0, 300), ("c", 0, 1000)];
+        let derived = s.parse::<Mixed>().map(|m| values(&m)).map_err(|e| e.to_string());
+        let run_time = mixed_runtime().parse_values(&s, &fields).map_err(|e| e.to_string());
+        prop_assert_eq!(&derived, &run_time);
+        if let Ok(v) = derived {
+            let m = Mixed::new(v[0] as u8, v[1] as u16, v[2] as u32).unwrap();
+            prop_assert_eq!(m.to_string(), mixed_runtime().to_string(&v));
+        }
+    }
+
+    #[test]
+    fn mixed_round_trips(a in any::<u8>(), depth in 0usize..=2, b in 1u16..=300, c in 1u32..=1000) {
+        let (b, c) = match depth { 0 => (0, 0), 1 => (b, 0), _ => (b, c) };
+        let m = Mixed::new(a, b, c).unwrap();
+        prop_assert_eq!(m.to_string().parse::<Mixed>(), Ok(m));
+        prop_assert_eq!(m.to_string(), mixed_runtime().to_string(&values(&m)));
+    }
+}

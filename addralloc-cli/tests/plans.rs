@@ -1028,3 +1028,60 @@ root-port4  pci    0000:00:03.4                 added\n\
 root-port4  index  5                            added\n",
     );
 }
+
+/// Unplugging USB devices from the plan file: a re-run with the state releases them and
+/// keeps every other address, the hubs' too (the emptied hub stays, as a hub in a
+/// domain's XML does); plugging a new device in takes the first free port depth-first,
+/// with no new hub.
+#[test]
+fn usb_unplug_and_plug_keep_the_hubs() {
+    let dir = scratch("usb-unplug");
+    let state = dir.join("state.json");
+    let plan = copy_plan("usb", &dir, |t| t);
+    let first = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let unplugged = |t: String| {
+        let mut t = t;
+        for d in ["input5", "input17", "input18", "input19"] {
+            t = t.replace(
+                &format!("[[device]]\nname = \"{d}\"\nspace = \"usb\"\ntags = [\"usb\"]\n"),
+                "",
+            );
+        }
+        t
+    };
+    let plan = copy_plan("usb", &dir, unplugged);
+    let second = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let rows = |o: &Output| -> Vec<Vec<String>> {
+        stdout(o)
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    let (before, after) = (rows(&first), rows(&second));
+    assert_eq!(after.len(), before.len());
+    for w in &after {
+        let was = before
+            .iter()
+            .find(|x| x[0] == w[0])
+            .expect("the same devices");
+        assert_eq!(was[2], w[2], "{w:?}");
+        let kind = if ["input5", "input17", "input18", "input19"].contains(&w[0].as_str()) {
+            "released"
+        } else {
+            "kept"
+        };
+        assert_eq!(w[3], kind, "{w:?}");
+    }
+    let plan = copy_plan("usb", &dir, |t| {
+        unplugged(t) + "\n[[device]]\nname = \"mouse\"\nspace = \"usb\"\ntags = [\"usb\"]\n"
+    });
+    let third = addralloc(&["plan", s(&plan), "--state", s(&state)]);
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    let rows = rows(&third);
+    let mouse = rows.iter().find(|r| r[0] == "mouse").expect("mouse placed");
+    assert_eq!((mouse[2].as_str(), mouse[3].as_str()), ("0-1.5", "auto"));
+    assert!(!rows.iter().any(|r| r[0] == "hub3"), "no new hub");
+}

@@ -11,8 +11,13 @@
 //! - `FromStr` is straight-line code specialised to the format: per field a byte loop in
 //!   the narrowest accumulator that cannot overflow, per literal a byte compare. It
 //!   accepts exactly what the runtime's `format::parse_pieces` accepts (checked by a
-//!   property test in `tests/derive.rs`); on anything else it calls the runtime parser
+//!   property test in `tests/derive.rs`, and for optional fields in
+//!   `tests/optional_fields.rs`); on anything else it calls the runtime parser
 //!   (`__private::parse_slow`, `#[cold]`), so every error has the runtime's words.
+//!   Optional trailing groups (`.{p2?}`) sit in a labelled block that the end of the
+//!   text leaves early, their variables declared 0 (absent).
+//! - `Display` of optional groups prints each group up to the last present field
+//!   (`__shown`), as the runtime's `write_pieces` does.
 //! - serde: the expansion always invokes `$crate::__private::serde_impls!(A)`, a
 //!   `macro_rules!` of the facade that expands to `Serialize`/`Deserialize` (as the
 //!   display string) when the facade's `serde` feature is on and to nothing otherwise;
@@ -201,6 +206,30 @@ fn digit(radix: Radix, acc: &TokenStream, fail: &TokenStream) -> TokenStream {
 /// `FromStr`: a straight-line parser for this format. It accepts exactly what the
 /// runtime's `format::parse_pieces` accepts; on anything unusual (and on every error) it
 /// hands over to the runtime parser, which says what is wrong in the shared words.
+/// The fast parser's step over literal text `l`; `None` for empty text.
+fn literal_step(l: &str, slow: &TokenStream) -> Option<TokenStream> {
+    if l.is_empty() {
+        return None;
+    }
+    let n = l.len();
+    if let [byte] = l.as_bytes() {
+        let byte = proc_macro2::Literal::byte_character(*byte);
+        return Some(quote! {
+            match __b.get(__p) {
+                ::core::option::Option::Some(&#byte) => __p += 1,
+                _ => #slow,
+            }
+        });
+    }
+    let bytes = syn::LitByteStr::new(l.as_bytes(), Span::call_site());
+    Some(quote! {
+        match __b.get(__p..__p + #n) {
+            ::core::option::Option::Some(__t) if __t == #bytes => __p += #n,
+            _ => #slow,
+        }
+    })
+}
+
 fn from_str(ty: &AddressType) -> TokenStream {
     let krate = &ty.krate;
     let name = &ty.ident;
@@ -209,159 +238,173 @@ fn from_str(ty: &AddressType) -> TokenStream {
     let slow = quote!(return ::core::option::Option::None);
     let mut body = Vec::new();
     let mut piece_consts = Vec::new();
+    // Optional groups: their variables (declared 0, absent) and their steps.
+    let mut opt_decls = Vec::new();
+    let mut opt_body = Vec::new();
     for (k, p) in pieces.iter().enumerate() {
-        match p {
+        let (spec, optional) = match p {
             Piece::Literal(l) => {
                 piece_consts.push(quote!(#krate::__private::PieceRef::Literal(#l)));
-                if l.is_empty() {
-                    continue;
+                if let Some(step) = literal_step(l, &slow) {
+                    body.push(step);
                 }
-                let n = l.len();
-                if let [byte] = l.as_bytes() {
-                    let byte = proc_macro2::Literal::byte_character(*byte);
-                    body.push(quote! {
-                        match __b.get(__p) {
-                            ::core::option::Option::Some(&#byte) => __p += 1,
-                            _ => #slow,
-                        }
-                    });
-                    continue;
-                }
-                let bytes = syn::LitByteStr::new(l.as_bytes(), Span::call_site());
-                body.push(quote! {
-                    match __b.get(__p..__p + #n) {
-                        ::core::option::Option::Some(__t) if __t == #bytes => __p += #n,
-                        _ => #slow,
-                    }
-                });
+                continue;
             }
             Piece::Optional(l, spec) => {
-                // The fast path leaves optional groups to the runtime parser.
                 let s = spec_tokens(krate, spec);
                 piece_consts.push(quote!(#krate::__private::PieceRef::Optional(#l, #s)));
+                // Where the group starts, the text may end: the rest is absent.
+                opt_body.push(quote! {
+                    if __p == __b.len() {
+                        break '__optional;
+                    }
+                });
+                if let Some(step) = literal_step(l, &slow) {
+                    opt_body.push(step);
+                }
+                (spec, true)
             }
             Piece::Field(spec) => {
                 piece_consts.push({
                     let s = spec_tokens(krate, spec);
                     quote!(#krate::__private::PieceRef::Field(#s))
                 });
-                let Some(f) = ty.fields.get(spec.field) else {
-                    continue;
-                };
-                let var = format_ident!("__f{}", spec.field);
-                let acc_ty = acc_type(f.max);
-                let acc = ty_tokens(acc_ty);
-                let max = lit(f.max, acc_ty);
-                let min = lit(f.min, acc_ty);
-                let exact = match pieces.get(k + 1) {
-                    Some(Piece::Field(_)) => spec.is_fixed_width(f.min, f.max),
-                    Some(Piece::Literal(l) | Piece::Optional(l, _)) => {
-                        l.chars().next().is_some_and(|c| spec.radix.is_digit(c))
-                            && spec.is_fixed_width(f.min, f.max)
-                    }
-                    None => false,
-                };
-                let brk = quote!(break);
-                let (base, add) = match spec.radix {
-                    Radix::Decimal => (lit(10, acc_ty), false),
-                    Radix::Letters => (lit(26, acc_ty), true),
-                    _ => (lit(16, acc_ty), false),
-                };
-                let one = lit(1, acc_ty);
-                let step = match (acc_ty, add) {
-                    (UInt::U128, false) => quote! {
-                        match __v.checked_mul(#base) {
+                (spec, false)
+            }
+        };
+        let Some(f) = ty.fields.get(spec.field) else {
+            continue;
+        };
+        let var = format_ident!("__f{}", spec.field);
+        let acc_ty = acc_type(f.max);
+        let acc = ty_tokens(acc_ty);
+        let max = lit(f.max, acc_ty);
+        let min = lit(f.min, acc_ty);
+        let exact = match pieces.get(k + 1) {
+            Some(Piece::Field(_)) => spec.is_fixed_width(f.min, f.max),
+            Some(Piece::Literal(l) | Piece::Optional(l, _)) => {
+                l.chars().next().is_some_and(|c| spec.radix.is_digit(c))
+                    && spec.is_fixed_width(f.min, f.max)
+            }
+            None => false,
+        };
+        let brk = quote!(break);
+        let (base, add) = match spec.radix {
+            Radix::Decimal => (lit(10, acc_ty), false),
+            Radix::Letters => (lit(26, acc_ty), true),
+            _ => (lit(16, acc_ty), false),
+        };
+        let one = lit(1, acc_ty);
+        let step = match (acc_ty, add) {
+            (UInt::U128, false) => quote! {
+                match __v.checked_mul(#base) {
+                    ::core::option::Option::Some(__m) => match __m.checked_add(__d) {
+                        ::core::option::Option::Some(__n) => __n,
+                        ::core::option::Option::None => #slow,
+                    },
+                    ::core::option::Option::None => #slow,
+                }
+            },
+            (UInt::U128, true) => quote! {
+                if __p == __start {
+                    __d
+                } else {
+                    match __v.checked_add(#one) {
+                        ::core::option::Option::Some(__a) => match __a.checked_mul(#base) {
                             ::core::option::Option::Some(__m) => match __m.checked_add(__d) {
                                 ::core::option::Option::Some(__n) => __n,
                                 ::core::option::Option::None => #slow,
                             },
                             ::core::option::Option::None => #slow,
-                        }
-                    },
-                    (UInt::U128, true) => quote! {
-                        if __p == __start {
-                            __d
-                        } else {
-                            match __v.checked_add(#one) {
-                                ::core::option::Option::Some(__a) => match __a.checked_mul(#base) {
-                                    ::core::option::Option::Some(__m) => match __m.checked_add(__d) {
-                                        ::core::option::Option::Some(__n) => __n,
-                                        ::core::option::Option::None => #slow,
-                                    },
-                                    ::core::option::Option::None => #slow,
-                                },
-                                ::core::option::Option::None => #slow,
-                            }
-                        }
-                    },
-                    (_, false) => quote!(__v * #base + __d),
-                    (_, true) => {
-                        quote!(if __p == __start { __d } else { (__v + #one) * #base + __d })
+                        },
+                        ::core::option::Option::None => #slow,
                     }
-                };
-                let over = if acc_ty == UInt::U128 && f.max == u128::MAX {
-                    quote!()
-                } else {
-                    quote!(if __v > #max { #slow })
-                };
-                let under = if f.min > 0 {
-                    quote!(if __v < #min { #slow })
-                } else {
-                    quote!()
-                };
-                let space_padded = spec.width > 0 && !spec.zero_pad;
-                let zero = lit(0, acc_ty);
-                if exact {
-                    let d_exact = digit(spec.radix, &acc, &slow);
-                    let w = spec.printed_len(f.max);
-                    body.push(quote! {
-                        let #var = {
-                            let __start = __p;
-                            let __end = __p + #w;
-                            if __end > __b.len() { #slow }
-                            let mut __v: #acc = #zero;
-                            while __p < __end {
-                                let __c = __b[__p];
-                                let __d: #acc = #d_exact;
-                                __v = #step;
-                                #over
-                                __p += 1;
-                            }
-                            let _ = __start;
-                            #under
-                            __v
-                        };
-                    });
-                } else {
-                    let skip = if space_padded {
-                        quote!(
-                            while let ::core::option::Option::Some(b' ') = __b.get(__p) {
-                                __p += 1;
-                            }
-                        )
-                    } else {
-                        quote!()
-                    };
-                    let d_greedy = digit(spec.radix, &acc, &brk);
-                    body.push(quote! {
-                        let #var = {
-                            #skip
-                            let __start = __p;
-                            let mut __v: #acc = #zero;
-                            while let ::core::option::Option::Some(&__c) = __b.get(__p) {
-                                let __d: #acc = #d_greedy;
-                                __v = #step;
-                                #over
-                                __p += 1;
-                            }
-                            if __p == __start { #slow }
-                            #under
-                            __v
-                        };
-                    });
+                }
+            },
+            (_, false) => quote!(__v * #base + __d),
+            (_, true) => {
+                quote!(if __p == __start { __d } else { (__v + #one) * #base + __d })
+            }
+        };
+        let over = if acc_ty == UInt::U128 && f.max == u128::MAX {
+            quote!()
+        } else {
+            quote!(if __v > #max { #slow })
+        };
+        let under = if f.min > 0 {
+            quote!(if __v < #min { #slow })
+        } else {
+            quote!()
+        };
+        let space_padded = spec.width > 0 && !spec.zero_pad;
+        let zero = lit(0, acc_ty);
+        let block = if exact {
+            let d_exact = digit(spec.radix, &acc, &slow);
+            let w = spec.printed_len(f.max);
+            quote! {
+                {
+                    let __start = __p;
+                    let __end = __p + #w;
+                    if __end > __b.len() { #slow }
+                    let mut __v: #acc = #zero;
+                    while __p < __end {
+                        let __c = __b[__p];
+                        let __d: #acc = #d_exact;
+                        __v = #step;
+                        #over
+                        __p += 1;
+                    }
+                    let _ = __start;
+                    #under
+                    __v
                 }
             }
+        } else {
+            let skip = if space_padded {
+                quote!(
+                    while let ::core::option::Option::Some(b' ') = __b.get(__p) {
+                        __p += 1;
+                    }
+                )
+            } else {
+                quote!()
+            };
+            let d_greedy = digit(spec.radix, &acc, &brk);
+            quote! {
+                {
+                    #skip
+                    let __start = __p;
+                    let mut __v: #acc = #zero;
+                    while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                        let __d: #acc = #d_greedy;
+                        __v = #step;
+                        #over
+                        __p += 1;
+                    }
+                    if __p == __start { #slow }
+                    #under
+                    __v
+                }
+            }
+        };
+        if optional {
+            opt_decls.push(quote!(let mut #var: #acc = #zero;));
+            opt_body.push(quote! {
+                #var = #block;
+                if #var == #zero { #slow }
+            });
+        } else {
+            body.push(quote!(let #var = #block;));
         }
+    }
+    if !opt_body.is_empty() {
+        // Optional groups: the text may end before each; what is left out stays 0.
+        body.push(quote! {
+            #(#opt_decls)*
+            '__optional: {
+                #(#opt_body)*
+            }
+        });
     }
     let inits = ty.fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
@@ -374,21 +417,6 @@ fn from_str(ty: &AddressType) -> TokenStream {
             quote!(#ident: #var as #t)
         }
     });
-    if ty.format.has_optional() {
-        // Formats with optional trailing fields are read by the runtime parser.
-        return quote! {
-            #[automatically_derived]
-            impl ::core::str::FromStr for #name {
-                type Err = #krate::Error;
-
-                #[inline]
-                fn from_str(__s: &str) -> ::core::result::Result<Self, #krate::Error> {
-                    const __PIECES: &[#krate::__private::PieceRef<'static>] = &[#(#piece_consts),*];
-                    #krate::__private::parse_slow::<#name>(__PIECES, __s)
-                }
-            }
-        };
-    }
     quote! {
         #[automatically_derived]
         impl ::core::str::FromStr for #name {
@@ -634,9 +662,19 @@ fn inherent(ty: &AddressType) -> TokenStream {
         .iter()
         .map(|f| format!("`{}` in {}..={}", f.ident, f.min, f.max))
         .collect();
+    let absent = if optional.len() > 1 {
+        let names: Vec<String> = optional.iter().map(|f| format!("`{}`", f.ident)).collect();
+        format!(
+            "\n\n`Error::AbsentBefore` when an optional field ({}; 0 means absent) is \
+             present after an absent one.",
+            names.join(", ")
+        )
+    } else {
+        String::new()
+    };
     let new_doc = doc(&format!(
         "Builds a `{name}` from its fields, checking each against its declared range \
-         ({}).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.",
+         ({}).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.{absent}",
         ranges.join(", ")
     ));
     let pattern_doc = doc(&format!(

@@ -14,6 +14,27 @@
 //! (`{bus:4X}`, `{disk:3a}`); zero padding (`0` before the width) is not available
 //! for letters.
 //!
+//! # Optional trailing fields
+//!
+//! `{p2?}` (also `{p2?:x}` and so on) is an optional field: 0 means absent, so its range
+//! must include 0. It owns the literal text just before it, and the pair is printed only
+//! up to the last present optional field: `{bus}-{p1}.{p2?}.{p3?}` prints `0-1`,
+//! `0-1.2`, `0-1.2.3`. The parser stops at the end of the text (what is left out is 0)
+//! and rejects an optional field written as `0`. Optional fields are trailing, each
+//! after a field and literal text, with no literal text after the last; an absent one
+//! makes every later one absent ([`Format::check_present`]; printing such a value shows
+//! its zeros, `0-1.0.5`, which do not parse back).
+//!
+//! ```
+//! use addralloc_runtime::format::Format;
+//! let fields = [("bus", 0, 255), ("p1", 1, 15), ("p2", 0, 15), ("p3", 0, 15)];
+//! let f = Format::parse("{bus}-{p1}.{p2?}.{p3?}", &fields).unwrap();
+//! assert_eq!(f.to_string(&[0, 1, 0, 0]), "0-1");
+//! assert_eq!(f.to_string(&[0, 1, 2, 3]), "0-1.2.3");
+//! assert_eq!(f.parse_values("0-1.2", &fields).unwrap(), [0, 1, 2, 0]);
+//! assert!(f.parse_values("0-1.0", &fields).is_err());
+//! ```
+//!
 //! [`Format::parse`] checks a format string against the fields of an address type and
 //! collects every error: unknown fields (with a "did you mean"), omitted and repeated
 //! fields, unknown specifiers, and fields the parser could not tell apart.
@@ -681,6 +702,16 @@ impl Format {
     }
 
     /// Whether the format has optional fields (`{p2?}`).
+    ///
+    /// ```
+    /// use addralloc_runtime::format::Format;
+    /// let fields = [("bus", 0, 9), ("p1", 1, 15), ("p2", 0, 15)];
+    /// let f = Format::parse("{bus}-{p1}.{p2?}", &fields).unwrap();
+    /// assert!(f.has_optional());
+    /// assert_eq!(f.to_string(&[0, 1, 0]), "0-1");
+    /// assert_eq!(f.to_string(&[0, 1, 2]), "0-1.2");
+    /// assert_eq!(f.parse_values("0-1", &fields).unwrap(), [0, 1, 0]);
+    /// ```
     pub fn has_optional(&self) -> bool {
         self.pieces.iter().any(|p| matches!(p, Piece::Optional(..)))
     }

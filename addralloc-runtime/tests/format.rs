@@ -730,3 +730,81 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Random format strings with optional fields never panic; those accepted print
+    /// and parse back every value without a gap.
+    #[test]
+    fn random_optional_formats(
+        s in "[{}a-c?:0-9x.\\-]{0,20}",
+        raw in proptest::collection::vec(any::<u128>(), 3),
+    ) {
+        let fields = [("a", 0, 300), ("b", 0, 15), ("c", 0, 99)];
+        let Ok(f) = Format::parse(&s, &fields) else {
+            return Ok(());
+        };
+        let mut values: Vec<u128> = raw
+            .iter()
+            .zip(&fields)
+            .map(|(r, (_, lo, hi))| lo + r % (hi - lo + 1))
+            .collect();
+        while let Err(Error::AbsentBefore { field, .. }) = f.check_present(&values, &fields) {
+            let i = fields.iter().position(|x| x.0 == field).unwrap();
+            values[i] = 0;
+        }
+        let text = f.to_string(&values);
+        prop_assert_eq!(f.parse_values(&text, &fields), Ok(values), "{} -> {}", s, text);
+        prop_assert_eq!(Format::parse(&f.source(&fields), &fields), Ok(f.clone()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Built formats `{x}<sep>{y?:spec}<sep>{z?:spec}` with any field order, specifier
+    /// and separator: accepted ones round-trip every value without a gap.
+    #[test]
+    fn built_optional_formats_round_trip(
+        order in Just(vec![0usize, 1, 2]).prop_shuffle(),
+        specs in proptest::collection::vec(0..5usize, 3),
+        seps in proptest::collection::vec(0..4usize, 2),
+        optional in 1..=2usize,
+        raw in proptest::collection::vec(any::<u128>(), 3),
+    ) {
+        const NAMES: [&str; 3] = ["a", "b", "c"];
+        const SPECS: [&str; 5] = ["", ":x", ":02X", ":a", ":3"];
+        const SEPS: [&str; 4] = [".", "-", "/", ":"];
+        let fields = [("a", 0, 300), ("b", 0, 15), ("c", 0, 99)];
+        let mut s = String::new();
+        for (i, &field) in order.iter().enumerate() {
+            if i > 0 {
+                s.push_str(SEPS[seps[i - 1]]);
+            }
+            let q = if i >= 3 - optional { "?" } else { "" };
+            s.push_str(&format!("{{{}{q}{}}}", NAMES[field], SPECS[specs[i]]));
+        }
+        let f = match Format::parse(&s, &fields) {
+            Ok(f) => f,
+            // Only the adjacency rule (a letters field before `-`... none here) or a
+            // space-padded field may be refused; never the optional layout.
+            Err(e) => {
+                prop_assert!(!e.iter().any(|e| e.message.contains("optional")), "{}: {:?}", s, e);
+                return Ok(());
+            }
+        };
+        prop_assert!(f.has_optional());
+        let mut values: Vec<u128> = raw
+            .iter()
+            .zip(&fields)
+            .map(|(r, (_, lo, hi))| lo + r % (hi - lo + 1))
+            .collect();
+        while let Err(Error::AbsentBefore { field, .. }) = f.check_present(&values, &fields) {
+            let i = fields.iter().position(|x| x.0 == field).unwrap();
+            values[i] = 0;
+        }
+        let text = f.to_string(&values);
+        prop_assert_eq!(f.parse_values(&text, &fields), Ok(values), "{} -> {}", s, text);
+    }
+}

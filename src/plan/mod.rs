@@ -117,6 +117,31 @@ impl SpaceSpec {
     /// address (`order = "depth-first"` in a plan file): for USB port paths, the root
     /// hub's ports, then each hub's in port order with a hub's sub-hubs right after
     /// it, as libvirt's `virDomainUSBAddressFindFreePort` searches.
+    ///
+    /// ```
+    /// use addralloc::plan::{DeviceSpec, Plan, RunOptions, SpaceSpec};
+    /// use addralloc::schema::Schema;
+    ///
+    /// let usb = Schema::from_toml(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/usb.toml")))
+    ///     .map_err(|d| d[0].message.clone())?;
+    /// let ty = usb.types.iter().find(|t| t.name == "UsbAddress").unwrap().clone();
+    /// // A hub on root port 1 (its ports 0-1.1 to 0-1.8) made after root ports 1 and 2.
+    /// let space = SpaceSpec::new("usb", ty)
+    ///     .pool("bus=0, p1=1..=2, p2=0, p3=0, p4=0", &[])
+    ///     .pool("bus=0, p1=1, p2=1..=8, p3=0, p4=0", &[])
+    ///     .depth_first_order();
+    /// let mut plan = Plan::new();
+    /// plan.add_space(space)?;
+    /// plan.add_device(DeviceSpec::new("hub", "usb").address("0-1"))?;
+    /// for d in ["tablet", "keyboard"] {
+    ///     plan.add_device(DeviceSpec::new(d, "usb"))?;
+    /// }
+    /// let placed = plan.run(&RunOptions::default())?;
+    /// let ports: Vec<String> = placed.placements().map(|p| p.address_text()).collect();
+    /// // The root hub's free port 2 first, then the hub's ports.
+    /// assert_eq!(ports, ["0-1", "0-2", "0-1.1"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn depth_first_order(mut self) -> Self {
         self.order = space::PoolOrder::DepthFirst;
         self

@@ -212,7 +212,164 @@ const _: () = {
                     },
                 ),
             ];
-            ::addralloc::__private::parse_slow::<UsbAddress>(__PIECES, __s)
+            #[inline(always)]
+            fn __fast(__s: &str) -> ::core::option::Option<UsbAddress> {
+                let __b = __s.as_bytes();
+                let mut __p: usize = 0;
+                let __f0 = {
+                    let __start = __p;
+                    let mut __v: u32 = 0u32;
+                    while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                        let __d: u32 = match __c {
+                            b'0'..=b'9' => (__c - b'0') as u32,
+                            _ => break,
+                        };
+                        __v = __v * 10u32 + __d;
+                        if __v > 255u32 {
+                            return ::core::option::Option::None;
+                        }
+                        __p += 1;
+                    }
+                    if __p == __start {
+                        return ::core::option::Option::None;
+                    }
+                    __v
+                };
+                match __b.get(__p) {
+                    ::core::option::Option::Some(&b'-') => __p += 1,
+                    _ => return ::core::option::Option::None,
+                }
+                let __f1 = {
+                    let __start = __p;
+                    let mut __v: u32 = 0u32;
+                    while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                        let __d: u32 = match __c {
+                            b'0'..=b'9' => (__c - b'0') as u32,
+                            _ => break,
+                        };
+                        __v = __v * 10u32 + __d;
+                        if __v > 15u32 {
+                            return ::core::option::Option::None;
+                        }
+                        __p += 1;
+                    }
+                    if __p == __start {
+                        return ::core::option::Option::None;
+                    }
+                    if __v < 1u32 {
+                        return ::core::option::Option::None;
+                    }
+                    __v
+                };
+                let mut __f2: u32 = 0u32;
+                let mut __f3: u32 = 0u32;
+                let mut __f4: u32 = 0u32;
+                '__optional: {
+                    if __p == __b.len() {
+                        break '__optional;
+                    }
+                    match __b.get(__p) {
+                        ::core::option::Option::Some(&b'.') => __p += 1,
+                        _ => return ::core::option::Option::None,
+                    }
+                    __f2 = {
+                        let __start = __p;
+                        let mut __v: u32 = 0u32;
+                        while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                            let __d: u32 = match __c {
+                                b'0'..=b'9' => (__c - b'0') as u32,
+                                _ => break,
+                            };
+                            __v = __v * 10u32 + __d;
+                            if __v > 15u32 {
+                                return ::core::option::Option::None;
+                            }
+                            __p += 1;
+                        }
+                        if __p == __start {
+                            return ::core::option::Option::None;
+                        }
+                        __v
+                    };
+                    if __f2 == 0u32 {
+                        return ::core::option::Option::None;
+                    }
+                    if __p == __b.len() {
+                        break '__optional;
+                    }
+                    match __b.get(__p) {
+                        ::core::option::Option::Some(&b'.') => __p += 1,
+                        _ => return ::core::option::Option::None,
+                    }
+                    __f3 = {
+                        let __start = __p;
+                        let mut __v: u32 = 0u32;
+                        while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                            let __d: u32 = match __c {
+                                b'0'..=b'9' => (__c - b'0') as u32,
+                                _ => break,
+                            };
+                            __v = __v * 10u32 + __d;
+                            if __v > 15u32 {
+                                return ::core::option::Option::None;
+                            }
+                            __p += 1;
+                        }
+                        if __p == __start {
+                            return ::core::option::Option::None;
+                        }
+                        __v
+                    };
+                    if __f3 == 0u32 {
+                        return ::core::option::Option::None;
+                    }
+                    if __p == __b.len() {
+                        break '__optional;
+                    }
+                    match __b.get(__p) {
+                        ::core::option::Option::Some(&b'.') => __p += 1,
+                        _ => return ::core::option::Option::None,
+                    }
+                    __f4 = {
+                        let __start = __p;
+                        let mut __v: u32 = 0u32;
+                        while let ::core::option::Option::Some(&__c) = __b.get(__p) {
+                            let __d: u32 = match __c {
+                                b'0'..=b'9' => (__c - b'0') as u32,
+                                _ => break,
+                            };
+                            __v = __v * 10u32 + __d;
+                            if __v > 15u32 {
+                                return ::core::option::Option::None;
+                            }
+                            __p += 1;
+                        }
+                        if __p == __start {
+                            return ::core::option::Option::None;
+                        }
+                        __v
+                    };
+                    if __f4 == 0u32 {
+                        return ::core::option::Option::None;
+                    }
+                }
+                if __p != __b.len() {
+                    return ::core::option::Option::None;
+                }
+                ::core::option::Option::Some(UsbAddress {
+                    bus: __f0 as u8,
+                    p1: __f1 as u8,
+                    p2: __f2 as u8,
+                    p3: __f3 as u8,
+                    p4: __f4 as u8,
+                })
+            }
+            match __fast(__s) {
+                ::core::option::Option::Some(__a) => ::core::result::Result::Ok(__a),
+                ::core::option::Option::None => {
+                    ::addralloc::__private::parse_slow::<UsbAddress>(__PIECES, __s)
+                }
+            }
         }
     }
     impl UsbAddressPattern {
@@ -304,7 +461,7 @@ const _: () = {
         }
     }
     impl UsbAddress {
-        #[doc = "Builds a `UsbAddress` from its fields, checking each against its declared range (`bus` in 0..=255, `p1` in 1..=15, `p2` in 0..=15, `p3` in 0..=15, `p4` in 0..=15).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range."]
+        #[doc = "Builds a `UsbAddress` from its fields, checking each against its declared range (`bus` in 0..=255, `p1` in 1..=15, `p2` in 0..=15, `p3` in 0..=15, `p4` in 0..=15).\n\n# Errors\n\n`Error::OutOfRange` naming the first field outside its range.\n\n`Error::AbsentBefore` when an optional field (`p2`, `p3`, `p4`; 0 means absent) is present after an absent one."]
         #[allow(clippy::too_many_arguments)]
         pub fn new(
             bus: u8,

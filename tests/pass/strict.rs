@@ -45,6 +45,22 @@ pub mod types {
         pub e: u128,
     }
 
+    /// A USB port path: optional trailing fields, one of them 64 bits wide.
+    #[derive(AddressSpace, Clone, Copy, Debug, PartialEq, Eq)]
+    #[address(format = "{bus}-{p1}.{p2?}.{p3?:x}")]
+    pub struct UsbPath {
+        /// Bus.
+        pub bus: u8,
+        /// Root port.
+        #[address(range = 1..=15)]
+        pub p1: u8,
+        /// Hub port, 0 when absent.
+        #[address(range = 0..=15)]
+        pub p2: u8,
+        /// Deeper, 0 when absent.
+        pub p3: u64,
+    }
+
     /// Private fields and the default format.
     #[derive(AddressSpace, Clone, Copy)]
     pub struct Opaque {
@@ -62,7 +78,7 @@ pub mod types {
 fn main() {
     use ::core::result::Result::Ok;
     use ::std::string::ToString;
-    use types::{Internal, Opaque, PciAddress, Wide};
+    use types::{Internal, Opaque, PciAddress, UsbPath, Wide};
 
     let mut a = ::addralloc::Allocator::<PciAddress>::new();
     let _ = a.add_pool(PciAddress::pattern().bus(0).slot(1..=31));
@@ -76,4 +92,6 @@ fn main() {
     let _ = "xa-1-0-  0-0".parse::<Wide>();
     let _ = Opaque::new(1, 2).map(|o| o.to_string());
     let _ = Internal::new(0).map(|i| i.x);
+    let _ = "0-1.2.ff".parse::<UsbPath>().map(|u| u.to_string());
+    let _ = UsbPath::new(0, 1, 0, 5).is_err();
 }
