@@ -309,6 +309,9 @@ fn a_window_across_rows_is_a_linear_run() {
     assert!(w.overlaps(&row1) && !w.contains_range(&row1));
     let whole = BlockRange::new(Rows([0, 0]), Rows([1, 7])).unwrap();
     assert!(whole.contains_range(&w) && !w.contains_range(&whole));
+    // Its pattern is the smallest box holding it: rows 0 and 1, whole.
+    let p = w.pattern();
+    assert!(p.matches(&Rows([0, 0])) && p.matches(&Rows([1, 7])) && !p.matches(&Rows([2, 0])));
     assert_eq!(
         a.reservation(Rows([1, 0])),
         Some((Rows([0, 1]), Rows([1, 2]), Some("w")))
