@@ -1370,21 +1370,19 @@ impl<A: Address> BlockRange<A> {
     /// The block as a pattern (for a linear run of several rows, the smallest box
     /// holding it).
     pub fn pattern(&self) -> Pattern<A> {
+        let n = A::FIELDS.len();
+        // A run of several rows covers every field below the first one where its ends
+        // differ, somewhere.
+        let whole_below = match self.linear {
+            true => (0..n).find(|&j| self.first.field(j) != self.last.field(j)),
+            false => None,
+        };
         let mut p = Pattern::any();
-        for i in 0..A::FIELDS.len() {
-            let (a, b) = (self.first.field(i), self.last.field(i));
-            if self.linear {
-                let f = &A::FIELDS[i];
-                // Rows below the top differing field are covered whole somewhere.
-                let top = (0..A::FIELDS.len())
-                    .find(|&j| self.first.field(j) != self.last.field(j))
-                    .unwrap_or(0);
-                if i > top {
-                    p.put_range(i, f.min, f.max);
-                    continue;
-                }
+        for (i, f) in A::FIELDS.iter().enumerate() {
+            match whole_below {
+                Some(top) if i > top => p.put_range(i, f.min, f.max),
+                _ => p.put_range(i, self.first.field(i), self.last.field(i)),
             }
-            p.put_range(i, a, b);
         }
         p
     }

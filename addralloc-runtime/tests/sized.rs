@@ -309,6 +309,9 @@ fn a_window_across_rows_is_a_linear_run() {
     assert!(w.overlaps(&row1) && !w.contains_range(&row1));
     let whole = BlockRange::new(Rows([0, 0]), Rows([1, 7])).unwrap();
     assert!(whole.contains_range(&w) && !w.contains_range(&whole));
+    // Its pattern is the smallest box holding it: rows 0 and 1, whole.
+    let p = w.pattern();
+    assert!(p.matches(&Rows([0, 0])) && p.matches(&Rows([1, 7])) && !p.matches(&Rows([2, 0])));
     assert_eq!(
         a.reservation(Rows([1, 0])),
         Some((Rows([0, 1]), Rows([1, 2]), Some("w")))
@@ -471,4 +474,98 @@ fn searches_walk_runs_not_addresses() {
     let w = b.reserve_sized(1 << 63, 1 << 63, Fit::First).unwrap();
     assert_eq!(w.to_string(), format!("0..={}", (1u128 << 63) - 1));
     assert!(b.reserve_sized(1, 1, Fit::First).is_err());
+}
+
+address_type!(Three, 3, ".", [("a", 0, 2), ("b", 1, 5), ("c", 0, 3)]);
+
+/// The addresses of a box or run, by enumeration.
+fn members<A: Address>(r: &BlockRange<A>) -> Vec<Vec<u128>> {
+    let n = A::FIELDS.len();
+    let f: Vec<u128> = (0..n).map(|i| r.first().field(i)).collect();
+    let l: Vec<u128> = (0..n).map(|i| r.last().field(i)).collect();
+    all_addresses::<A>()
+        .into_iter()
+        .filter(|v| {
+            if r.is_linear() {
+                f <= *v && *v <= l
+            } else {
+                (0..n).all(|i| f[i] <= v[i] && v[i] <= l[i])
+            }
+        })
+        .collect()
+}
+
+fn block_range<A: Address>(x: usize, y: usize, linear: bool) -> Option<BlockRange<A>> {
+    let all = all_addresses::<A>();
+    let (a, b) = (
+        A::from_fields(&all[x % all.len()]),
+        A::from_fields(&all[y % all.len()]),
+    );
+    if linear {
+        BlockRange::linear(a, b)
+    } else {
+        BlockRange::new(a, b)
+    }
+}
+
+fn check_value_type<A: Address + Eq>(
+    r: (usize, usize, bool),
+    s: (usize, usize, bool),
+) -> Result<(), TestCaseError> {
+    let (Some(x), Some(y)) = (
+        block_range::<A>(r.0, r.1, r.2),
+        block_range::<A>(s.0, s.1, s.2),
+    ) else {
+        return Ok(());
+    };
+    let (mx, my) = (members(&x), members(&y));
+    if r.2 {
+        // A run that is also a box is stored as the box: the same addresses.
+        let n = A::FIELDS.len();
+        let f: Vec<u128> = (0..n).map(|i| x.first().field(i)).collect();
+        let l: Vec<u128> = (0..n).map(|i| x.last().field(i)).collect();
+        let run: Vec<Vec<u128>> = all_addresses::<A>()
+            .into_iter()
+            .filter(|v| f <= *v && *v <= l)
+            .collect();
+        prop_assert_eq!(&run, &mx);
+    }
+    prop_assert_eq!(x.len(), mx.len() as u128);
+    for v in &my {
+        prop_assert_eq!(x.contains(&A::from_fields(v)), mx.contains(v));
+    }
+    prop_assert_eq!(x.overlaps(&y), my.iter().any(|v| mx.contains(v)));
+    prop_assert_eq!(y.overlaps(&x), x.overlaps(&y));
+    prop_assert_eq!(x.contains_range(&y), my.iter().all(|v| mx.contains(v)));
+    // Equal values are equal sets; the order is by first, then last address.
+    if x == y {
+        prop_assert_eq!(&mx, &my);
+    }
+    let key = |r: &BlockRange<A>| {
+        let n = A::FIELDS.len();
+        (
+            (0..n).map(|i| r.first().field(i)).collect::<Vec<_>>(),
+            (0..n).map(|i| r.last().field(i)).collect::<Vec<_>>(),
+        )
+    };
+    if key(&x) != key(&y) {
+        prop_assert_eq!(x.cmp(&y), key(&x).cmp(&key(&y)));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `len`, `contains`, `overlaps`, `contains_range` and the order of boxes and linear
+    /// runs against the sets of addresses they hold.
+    #[test]
+    fn block_ranges_compute_like_sets(
+        r in (0usize..200, 0usize..200, any::<bool>()),
+        s in (0usize..200, 0usize..200, any::<bool>()),
+    ) {
+        check_value_type::<Three>(r, s)?;
+        check_value_type::<Holes>(r, s)?;
+        check_value_type::<Rows>(r, s)?;
+    }
 }
