@@ -79,6 +79,8 @@ pub struct PgStore {
     ns: String,
     /// A plan transaction is open (between `load` and `commit`).
     in_plan: bool,
+    /// How long a plan run waits for another to finish.
+    lock_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -140,9 +142,17 @@ impl PgStore {
             url: url.clone(),
             ns: namespace.to_string(),
             in_plan: false,
+            lock_timeout: std::time::Duration::from_secs(60),
         };
         store.setup()?;
         Ok(store)
+    }
+
+    /// Sets how long a plan run ([`Store::load`](addralloc::plan::Store::load)) waits
+    /// for another run of the same namespace to commit (60 s unless set); then it
+    /// fails with [`Error::Locked`].
+    pub fn set_lock_timeout(&mut self, timeout: std::time::Duration) {
+        self.lock_timeout = timeout;
     }
 
     /// The namespace holding the tables.

@@ -122,13 +122,25 @@ impl Store for PgStore {
     fn load(&mut self) -> Result<Option<State>, Error> {
         self.rollback_plan();
         let ns = self.ns.clone();
+        // At least 1 ms: 0 would mean no timeout at all.
+        let ms = self.lock_timeout.as_millis().clamp(1, i32::MAX as u128);
         self.client
-            .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; \
-                 SELECT id FROM \"{ns}\".plan_lock FOR UPDATE;"
-            ))
+            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             .map_err(|e| self.db(e))?;
         self.in_plan = true;
+        let locked = self.client.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {ms}; SELECT id FROM \"{ns}\".plan_lock FOR UPDATE;"
+        ));
+        if let Err(e) = locked {
+            let e = match self.db(e) {
+                Error::Database { code: Some(c), .. } if c == "55P03" => {
+                    Error::Locked(self.lock_timeout)
+                }
+                e => e,
+            };
+            self.rollback_plan();
+            return Err(e);
+        }
         match self.read_state() {
             Ok(s) => Ok(s),
             Err(e) => {

@@ -479,7 +479,7 @@ impl PgStore {
                 e => e.into(),
             })?;
             let (fi, li) = (space.index(got.first())?, space.index(got.last())?);
-            if li - fi + 1 != shape_count(&got) {
+            if (li - fi).saturating_add(1) != shape_count(&got) {
                 return Err(Error::Input(format!(
                     "a block of shape `{block}` is not contiguous in address order \
                      (`{got}`); claim blocks of the last fields"
@@ -703,5 +703,7 @@ fn shape_count(b: &addralloc::dynamic::DynBlockRange) -> u128 {
         .values()
         .iter()
         .zip(b.last().values())
-        .fold(1u128, |n, (lo, hi)| n.saturating_mul(hi - lo + 1))
+        .fold(1u128, |n, (lo, hi)| {
+            n.saturating_mul((hi - lo).saturating_add(1))
+        })
 }

@@ -292,6 +292,14 @@ fn postgres_plan_holder() {
     plan.run_with_store(&mut store, &options).unwrap();
     let before = store.load().unwrap();
     assert!(before.is_some());
+    // While this run holds the plan lock another waits, then gives up with a reason.
+    let mut other = PgStore::connect(&url(), &ns).unwrap();
+    other.set_lock_timeout(Duration::from_millis(200));
+    let start = Instant::now();
+    let e = other.load().unwrap_err();
+    assert!(matches!(e, Error::Locked(_)), "{e}");
+    assert!(e.to_string().contains("gave up after 0.2 s"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5));
     // Loaded, then dropped without a commit.
     drop(store);
     let mut store = PgStore::connect(&url(), &ns).unwrap();
