@@ -150,6 +150,10 @@ impl Store for PgStore {
         }
     }
 
+    fn abort(&mut self) {
+        self.rollback_plan();
+    }
+
     fn commit(&mut self, state: &State) -> Result<(), Error> {
         if !self.in_plan {
             // A commit without a load: take the lock now.

@@ -404,6 +404,15 @@ fn postgres_scopes_leave_other_scopes_untouched() {
     plan("vm1", &["a"])
         .run_with_store(&mut pg, &options)
         .unwrap();
+    // A plan that cannot be placed gives the lock back at once and changes nothing.
+    let bad =
+        Plan::from_toml("scope = \"vm1\"\n[[space]]\nname = \"pci\"\nschema = \"missing.toml\"\n")
+            .unwrap();
+    assert!(bad.run_with_store(&mut pg, &options).is_err());
+    let mut other = PgStore::connect(&url(), &ns).unwrap();
+    other.set_lock_timeout(Duration::from_millis(500));
+    other.load().unwrap();
+    drop(other);
     let state = pg.load().unwrap().unwrap();
     let rows: Vec<(Option<&str>, &str, &str)> = state
         .assignments

@@ -333,6 +333,11 @@ pub trait Store {
     ///
     /// The store's error; the stored state is then the previous one.
     fn commit(&mut self, state: &State) -> Result<(), Self::Error>;
+
+    /// Gives up a run after [`load`](Store::load) without committing: the stored state
+    /// stays as it was and other runs may go ahead (a transaction is rolled back). By
+    /// default nothing: the store's drop does it.
+    fn abort(&mut self) {}
 }
 
 /// The state file as a [`Store`]: [`load`](Store::load) is [`StateFile::load`],
@@ -436,7 +441,10 @@ impl Plan {
             }
             None => self.run(&options.clone().without_previous()),
         }
-        .map_err(RunError::Plan)?;
+        .map_err(|e| {
+            store.abort();
+            RunError::Plan(e)
+        })?;
         store.commit(&placed.state()).map_err(RunError::Store)?;
         Ok(placed)
     }
