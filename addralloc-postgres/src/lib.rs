@@ -10,7 +10,9 @@
 //!   and rewrites them in one transaction, holding `plan_lock`'s row, so runs take
 //!   turns and other scopes' devices stay as they were;
 //! - `reservations`: one row per reservation of a shared space (space, packed first
-//!   and last index, the addresses as text, owner, host), with an exclusion
+//!   and last index, the addresses as text, owner, host) and per address (or run of
+//!   a block) a plan run assigned (`source = 'plan'`, owner the device, its scope),
+//!   rewritten by each plan run for its spaces; with an exclusion
 //!   constraint `EXCLUDE USING gist (space WITH =, r WITH &&)` over
 //!   `r = numrange(first_index, last_index, '[]')`: no two reservations of a space
 //!   overlap, whatever a client does;
@@ -257,6 +259,8 @@ fn tables_sql(ns: &str) -> String {
              last text NOT NULL,
              owner text NOT NULL,
              host text,
+             source text NOT NULL DEFAULT 'op' CHECK (source IN ('op', 'plan')),
+             scope text,
              r numrange GENERATED ALWAYS AS (numrange(first_index, last_index, '[]')) STORED,
              CHECK (first_index <= last_index),
              EXCLUDE USING gist (space WITH =, r WITH &&)

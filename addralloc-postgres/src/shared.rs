@@ -362,7 +362,8 @@ impl PgStore {
     }
 
     /// Releases every reservation of `owner` in the space, as one transaction; returns
-    /// them (none: nothing was held).
+    /// them (none: nothing was held). A plan run's rows are the plan's: only a plan run
+    /// releases them.
     ///
     /// # Errors
     ///
@@ -378,7 +379,7 @@ impl PgStore {
             .query(
                 &format!(
                     "DELETE FROM \"{}\".reservations WHERE space = $1 AND owner = $2 \
-                     RETURNING space, first, last, owner, host",
+                     AND source = 'op' RETURNING space, first, last, owner, host",
                     self.ns
                 ),
                 &[&space.name, &owner],

@@ -338,6 +338,18 @@ pub trait Store {
     /// stays as it was and other runs may go ahead (a transaction is rolled back). By
     /// default nothing: the store's drop does it.
     fn abort(&mut self) {}
+
+    /// Commits a placed plan's [`state`](Placed::state), as [`commit`](Store::commit)
+    /// does (the default). A store may override it to keep more of the run: the
+    /// PostgreSQL store also writes each assignment as a reservation row in its
+    /// address type's packed form ([`Placed::space_types`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Store::commit).
+    fn commit_placed(&mut self, placed: &Placed) -> Result<(), Self::Error> {
+        self.commit(&placed.state())
+    }
 }
 
 /// The state file as a [`Store`]: [`load`](Store::load) is [`StateFile::load`],
@@ -445,7 +457,7 @@ impl Plan {
             store.abort();
             RunError::Plan(e)
         })?;
-        store.commit(&placed.state()).map_err(RunError::Store)?;
+        store.commit_placed(&placed).map_err(RunError::Store)?;
         Ok(placed)
     }
 }
