@@ -339,3 +339,50 @@ impl PgStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use addralloc::dynamic::DynSchema;
+
+    fn rows(first: &str, last: &str) -> Vec<(String, String, String, String)> {
+        let s = DynSchema::from_toml(include_str!("../../schemas/pci.toml")).unwrap();
+        let ty = s.get("PciAddress").unwrap();
+        let a = Assignment {
+            device: "d".into(),
+            space: "pci".into(),
+            first: first.into(),
+            last: last.into(),
+            kind: "auto".into(),
+            scope: None,
+        };
+        runs(ty, &a)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.first, r.last, r.first_index, r.last_index))
+            .collect()
+    }
+
+    #[test]
+    fn blocks_are_recorded_as_contiguous_runs() {
+        let s = |a: &str, b: &str, c: &str, d: &str| {
+            (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+        };
+        assert_eq!(
+            rows("0000:00:01.0", "0000:00:01.0"),
+            [s("0000:00:01.0", "0000:00:01.0", "8", "8")]
+        );
+        assert_eq!(
+            rows("0000:00:01.0", "0000:00:02.7"),
+            [s("0000:00:01.0", "0000:00:02.7", "8", "23")]
+        );
+        // A box whose rows are not adjacent: one run per slot.
+        assert_eq!(
+            rows("0000:00:01.0", "0000:00:02.3"),
+            [
+                s("0000:00:01.0", "0000:00:01.3", "8", "11"),
+                s("0000:00:02.0", "0000:00:02.3", "16", "19")
+            ]
+        );
+    }
+}
