@@ -87,7 +87,8 @@ enum Command {
         /// The PostgreSQL schema holding addralloc's tables (with --store)
         #[arg(long, value_name = "NAME", default_value = addralloc_postgres::DEFAULT_NAMESPACE)]
         namespace: String,
-        /// Seconds to wait for another run to finish with the state file
+        /// Seconds to wait for another run to finish with the state file (or the
+        /// store's plan lock)
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         lock_timeout: u64,
     },

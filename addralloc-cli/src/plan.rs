@@ -72,6 +72,7 @@ pub fn run(
             eprintln!("error: {e}; nothing was written");
             Failure::Input
         })?;
+        store.set_lock_timeout(lock_timeout);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut options = RunOptions::new(base);
         if let Some(s) = scope {

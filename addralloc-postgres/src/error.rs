@@ -43,6 +43,9 @@ pub enum Error {
         /// How many placements were tried.
         attempts: usize,
     },
+    /// Another plan run of the namespace held its lock for the whole timeout
+    /// ([`PgStore::set_lock_timeout`](crate::PgStore::set_lock_timeout)).
+    Locked(std::time::Duration),
     /// An argument is unusable (a schema, a type, a pattern, a name).
     Input(String),
     /// The stored plan state cannot be read back.
@@ -76,6 +79,11 @@ impl fmt::Display for Error {
                 f,
                 "other clients took every address picked in space `{space}`, {attempts} times \
                  in a row; try again"
+            ),
+            Error::Locked(waited) => write!(
+                f,
+                "another run holds the plan lock of this namespace; gave up after {} s",
+                waited.as_secs_f64()
             ),
             Error::Input(reason) => f.write_str(reason),
             Error::Unusable(reason) => write!(f, "the stored plan state is unusable: {reason}"),

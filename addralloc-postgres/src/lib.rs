@@ -10,7 +10,9 @@
 //!   and rewrites them in one transaction, holding `plan_lock`'s row, so runs take
 //!   turns and other scopes' devices stay as they were;
 //! - `reservations`: one row per reservation of a shared space (space, packed first
-//!   and last index, the addresses as text, owner, host), with an exclusion
+//!   and last index, the addresses as text, owner, host) and per address (or run of
+//!   a block) a plan run assigned (`source = 'plan'`, owner the device, its scope),
+//!   rewritten by each plan run for its spaces; with an exclusion
 //!   constraint `EXCLUDE USING gist (space WITH =, r WITH &&)` over
 //!   `r = numrange(first_index, last_index, '[]')`: no two reservations of a space
 //!   overlap, whatever a client does;
@@ -79,6 +81,8 @@ pub struct PgStore {
     ns: String,
     /// A plan transaction is open (between `load` and `commit`).
     in_plan: bool,
+    /// How long a plan run waits for another to finish.
+    lock_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -140,9 +144,17 @@ impl PgStore {
             url: url.clone(),
             ns: namespace.to_string(),
             in_plan: false,
+            lock_timeout: std::time::Duration::from_secs(60),
         };
         store.setup()?;
         Ok(store)
+    }
+
+    /// Sets how long a plan run ([`Store::load`](addralloc::plan::Store::load)) waits
+    /// for another run of the same namespace to commit (60 s unless set); then it
+    /// fails with [`Error::Locked`].
+    pub fn set_lock_timeout(&mut self, timeout: std::time::Duration) {
+        self.lock_timeout = timeout;
     }
 
     /// The namespace holding the tables.
@@ -247,6 +259,8 @@ fn tables_sql(ns: &str) -> String {
              last text NOT NULL,
              owner text NOT NULL,
              host text,
+             source text NOT NULL DEFAULT 'op' CHECK (source IN ('op', 'plan')),
+             scope text,
              r numrange GENERATED ALWAYS AS (numrange(first_index, last_index, '[]')) STORED,
              CHECK (first_index <= last_index),
              EXCLUDE USING gist (space WITH =, r WITH &&)

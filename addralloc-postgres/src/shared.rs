@@ -362,7 +362,8 @@ impl PgStore {
     }
 
     /// Releases every reservation of `owner` in the space, as one transaction; returns
-    /// them (none: nothing was held).
+    /// them (none: nothing was held). A plan run's rows are the plan's: only a plan run
+    /// releases them.
     ///
     /// # Errors
     ///
@@ -378,7 +379,7 @@ impl PgStore {
             .query(
                 &format!(
                     "DELETE FROM \"{}\".reservations WHERE space = $1 AND owner = $2 \
-                     RETURNING space, first, last, owner, host",
+                     AND source = 'op' RETURNING space, first, last, owner, host",
                     self.ns
                 ),
                 &[&space.name, &owner],
@@ -479,7 +480,7 @@ impl PgStore {
                 e => e.into(),
             })?;
             let (fi, li) = (space.index(got.first())?, space.index(got.last())?);
-            if li - fi + 1 != shape_count(&got) {
+            if (li - fi).saturating_add(1) != shape_count(&got) {
                 return Err(Error::Input(format!(
                     "a block of shape `{block}` is not contiguous in address order \
                      (`{got}`); claim blocks of the last fields"
@@ -703,5 +704,7 @@ fn shape_count(b: &addralloc::dynamic::DynBlockRange) -> u128 {
         .values()
         .iter()
         .zip(b.last().values())
-        .fold(1u128, |n, (lo, hi)| n.saturating_mul(hi - lo + 1))
+        .fold(1u128, |n, (lo, hi)| {
+            n.saturating_mul((hi - lo).saturating_add(1))
+        })
 }

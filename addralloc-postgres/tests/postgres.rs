@@ -292,10 +292,22 @@ fn postgres_plan_holder() {
     plan.run_with_store(&mut store, &options).unwrap();
     let before = store.load().unwrap();
     assert!(before.is_some());
+    // While this run holds the plan lock another waits, then gives up with a reason.
+    let mut other = PgStore::connect(&url(), &ns).unwrap();
+    other.set_lock_timeout(Duration::from_millis(200));
+    let start = Instant::now();
+    let e = other.load().unwrap_err();
+    assert!(matches!(e, Error::Locked(_)), "{e}");
+    assert!(e.to_string().contains("gave up after 0.2 s"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5));
     // Loaded, then dropped without a commit.
     drop(store);
     let mut store = PgStore::connect(&url(), &ns).unwrap();
     assert_eq!(store.load().unwrap(), before);
+}
+
+fn taken_device(pg: &mut PgStore) -> String {
+    pg.load().unwrap().unwrap().assignments[0].device.clone()
 }
 
 fn examples() -> PathBuf {
@@ -367,6 +379,56 @@ fn postgres_plan_runs_match_the_file_store() {
             .unwrap()
             .get(0);
         assert_eq!(n as usize, pg.load().unwrap().unwrap().assignments.len());
+        // Each assignment is also reservation rows, none overlapping.
+        let rows: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM \"{ns}\".reservations WHERE source = 'plan'"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            rows as usize >= n as usize,
+            "{name}: {rows} rows, {n} assignments"
+        );
+        assert_eq!(overlaps(&mut c, &ns, "reservations"), 0);
+        if name == "q35.toml" {
+            // A single reservation in the plan's space takes a free address; a
+            // buggy insert over a device's address is refused by the database.
+            let mut pci = SharedSpace::from_schema_text(
+                "pci",
+                include_str!("../../schemas/pci.toml"),
+                None,
+                &["domain=0, bus=0"],
+            )
+            .unwrap();
+            let r = pg.reserve(&mut pci, "*", "lone").unwrap();
+            let taken: Vec<String> = pg
+                .load()
+                .unwrap()
+                .unwrap()
+                .assignments
+                .iter()
+                .map(|a| a.first.clone())
+                .collect();
+            assert!(!taken.contains(&r.first), "{r:?} is a device's");
+            let e = c
+                .execute(
+                    &format!(
+                        "INSERT INTO \"{ns}\".reservations (space, first_index, last_index, first, last, owner) \
+                         SELECT space, first_index, first_index, first, first, 'bug' \
+                         FROM \"{ns}\".reservations WHERE source = 'plan' LIMIT 1"
+                    ),
+                    &[],
+                )
+                .unwrap_err();
+            assert_eq!(e.code().unwrap().code(), "23P01");
+            // Releasing a device's name as an owner does not touch the plan's rows.
+            let device = taken_device(&mut pg);
+            assert!(pg.release(&mut pci, &device).unwrap().is_empty());
+            // The plan runs again: its devices keep their addresses.
+            plan.run_with_store(&mut pg, &options).unwrap();
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -396,6 +458,35 @@ fn postgres_scopes_leave_other_scopes_untouched() {
     plan("vm1", &["a"])
         .run_with_store(&mut pg, &options)
         .unwrap();
+    // A plan that cannot be placed gives the lock back at once and changes nothing.
+    let bad =
+        Plan::from_toml("scope = \"vm1\"\n[[space]]\nname = \"pci\"\nschema = \"missing.toml\"\n")
+            .unwrap();
+    assert!(bad.run_with_store(&mut pg, &options).is_err());
+    let mut other = PgStore::connect(&url(), &ns).unwrap();
+    other.set_lock_timeout(Duration::from_millis(500));
+    other.load().unwrap();
+    drop(other);
+    // A single reservation takes 01.1 in the plan's space; a run that would place a
+    // device there is refused by the database as a whole, and nothing changes.
+    let mut pci = SharedSpace::from_schema_text(
+        "pci",
+        include_str!("../../schemas/pci.toml"),
+        None,
+        &["domain=0, bus=0, slot=1"],
+    )
+    .unwrap();
+    assert_eq!(
+        pg.reserve(&mut pci, "*", "lone").unwrap().first,
+        "0000:00:01.1"
+    );
+    let before = pg.load().unwrap();
+    let Err(e) = plan("vm1", &["a", "d"]).run_with_store(&mut pg, &options) else {
+        panic!("a plan run over a reserved address was committed");
+    };
+    assert!(e.to_string().contains("23P01"), "{e}");
+    assert_eq!(pg.load().unwrap(), before);
+    pg.release(&mut pci, "lone").unwrap();
     let state = pg.load().unwrap().unwrap();
     let rows: Vec<(Option<&str>, &str, &str)> = state
         .assignments

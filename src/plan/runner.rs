@@ -430,6 +430,19 @@ impl Placed {
         self.r.topology()
     }
 
+    /// Each space's name and address type, in plan order (for a store that keeps
+    /// addresses in its own form, such as a packed index).
+    pub fn space_types(
+        &self,
+    ) -> impl Iterator<Item = (&str, &std::sync::Arc<crate::DynType>)> + '_ {
+        self.r
+            .plan
+            .spaces
+            .iter()
+            .zip(&self.r.spaces)
+            .map(|(d, s)| (d.name.value.as_str(), s.ty()))
+    }
+
     /// The scope this run placed.
     pub fn scope(&self) -> Option<&str> {
         self.r.scope.as_deref()

@@ -79,6 +79,10 @@ impl Space {
         self.ty.name()
     }
 
+    pub fn ty(&self) -> &Arc<DynType> {
+        &self.ty
+    }
+
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.ty.field_index(name)
     }

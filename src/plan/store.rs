@@ -333,6 +333,23 @@ pub trait Store {
     ///
     /// The store's error; the stored state is then the previous one.
     fn commit(&mut self, state: &State) -> Result<(), Self::Error>;
+
+    /// Gives up a run after [`load`](Store::load) without committing: the stored state
+    /// stays as it was and other runs may go ahead (a transaction is rolled back). By
+    /// default nothing: the store's drop does it.
+    fn abort(&mut self) {}
+
+    /// Commits a placed plan's [`state`](Placed::state), as [`commit`](Store::commit)
+    /// does (the default). A store may override it to keep more of the run: the
+    /// PostgreSQL store also writes each assignment as a reservation row in its
+    /// address type's packed form ([`Placed::space_types`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Store::commit).
+    fn commit_placed(&mut self, placed: &Placed) -> Result<(), Self::Error> {
+        self.commit(&placed.state())
+    }
 }
 
 /// The state file as a [`Store`]: [`load`](Store::load) is [`StateFile::load`],
@@ -436,8 +453,11 @@ impl Plan {
             }
             None => self.run(&options.clone().without_previous()),
         }
-        .map_err(RunError::Plan)?;
-        store.commit(&placed.state()).map_err(RunError::Store)?;
+        .map_err(|e| {
+            store.abort();
+            RunError::Plan(e)
+        })?;
+        store.commit_placed(&placed).map_err(RunError::Store)?;
         Ok(placed)
     }
 }
