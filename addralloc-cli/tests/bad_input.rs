@@ -130,7 +130,7 @@ const CASES: &[Case] = &[
     lib(
         "allocator",
         "PciAddress default; block bus=0, slot=31 / function=8; block bus=0, slot=31 / function=8",
-        "no free block of `function=8` in `bus=0, slot=31`",
+        "no free block of `function=8` in `bus=0, slot=0x1f`",
     ),
     lib("allocator", "PciAddress default; release 0000:00:05.0", "address 0000:00:05.0 is not reserved"),
     lib("allocator", "PciAddress default; need[hotplug] any", "no pool carries tag `hotplug`"),
@@ -150,7 +150,7 @@ const CASES: &[Case] = &[
     lib("allocator", "typed:PciAddress default; reserve[net0] 0000:00:03.0; reserve 0000:00:03.0", "address 0000:00:03.0 is already reserved by `net0`"),
     lib("allocator", "typed:PciAddress default; reserve 0000:00:00.0", "address 0000:00:00.0 is outside every pool"),
     lib("allocator", "typed:PciAddress default; need[hotplug] any", "no pool carries tag `hotplug`"),
-    lib("allocator", "typed:PciAddress default; block slot=31 / function=8; block slot=31 / function=8", "no free block of `function=8` in `slot=31`"),
+    lib("allocator", "typed:PciAddress default; block slot=31 / function=8; block slot=31 / function=8", "no free block of `function=8` in `slot=0x1f`"),
     lib("allocator", "typed:PciAddress default; block slot=31 / function=0", "invalid block extent 0 for field `function`: an extent is at least 1"),
     lib("allocator", "typed:PciAddress default; release 0000:00:07.0", "address 0000:00:07.0 is not reserved"),
     // A release frees one whole reservation; release_range cuts explicitly.

@@ -393,10 +393,30 @@ fn address_impl(ty: &AddressType) -> TokenStream {
         let v = lit(f.min, f.ty);
         quote!(#ident: #v)
     });
+    // Fields written in hex in the format print their values in hex in patterns.
+    let mut hex: u16 = 0;
+    for p in ty.format.pieces() {
+        use addralloc_runtime::format::__private::{Piece, Radix};
+        if let Piece::Field(spec) = p {
+            if matches!(spec.radix, Radix::LowerHex | Radix::UpperHex) && spec.field < 16 {
+                hex |= 1 << spec.field;
+            }
+        }
+    }
+    let hex_fn = (hex != 0).then(|| {
+        quote! {
+            #[inline]
+            fn hex_field(__i: usize) -> bool {
+                __i < 16 && (#hex >> __i) & 1 == 1
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #krate::Address for #name {
             const FIELDS: &'static [#krate::Field] = &[#(#metas),*];
+
+            #hex_fn
 
             #[inline]
             fn field(&self, __i: usize) -> u128 {

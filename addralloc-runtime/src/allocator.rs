@@ -78,6 +78,14 @@ impl<A: Address> Space for Typed<A> {
     fn text(&self, layout: &Layout, idx: u128) -> String {
         addr_at::<A>(layout, idx).to_string()
     }
+
+    fn radix(&self, i: usize) -> u8 {
+        if A::hex_field(i) {
+            crate::pattern::HEX
+        } else {
+            crate::pattern::DEC
+        }
+    }
 }
 
 /// The address at index `idx`.

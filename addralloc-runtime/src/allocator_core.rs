@@ -30,6 +30,11 @@ pub(crate) trait Space {
     fn fields(&self) -> &[Self::Field];
     /// Prints the address at `idx` in the type's format.
     fn text(&self, layout: &Layout, idx: u128) -> String;
+    /// The radix field `i` prints in within patterns and block shapes
+    /// (`pattern::DEC`, `HEX` or `UPPER_HEX`).
+    fn radix(&self, _i: usize) -> u8 {
+        crate::pattern::DEC
+    }
 }
 
 /// One request's options: owner label and required pool tags.
@@ -126,9 +131,11 @@ impl<S: Space> Core<S> {
     }
 
     pub(crate) fn show(&self, raw: &RawPattern) -> String {
-        raw.display_with(self.space.fields(), |v| {
-            self.text(self.engine.layout.index_of(|i| v[i]))
-        })
+        raw.display_with(
+            self.space.fields(),
+            |v| self.text(self.engine.layout.index_of(|i| v[i])),
+            &|i| self.space.radix(i),
+        )
     }
 
     /// The boxes of a linear range in address order (checked: in range, not reversed).

@@ -130,6 +130,9 @@ pub struct DynType {
     layout: Layout,
     /// `text = "ipv6"`: RFC 5952 text instead of the format.
     ipv6: bool,
+    /// Per field, the radix its values print in within patterns and block shapes: the
+    /// format's (`{reg:x}`: hex).
+    radix: Vec<u8>,
 }
 
 impl PartialEq for DynType {
@@ -152,8 +155,23 @@ impl DynType {
                 def.span.clone(),
             )]
         })?;
+        let format = def.format();
+        let mut radix = vec![crate::pattern::DEC; def.fields.len()];
+        for p in format.pieces() {
+            if let crate::format::__private::Piece::Field(spec) = p {
+                let r = match spec.radix {
+                    crate::format::__private::Radix::LowerHex => crate::pattern::HEX,
+                    crate::format::__private::Radix::UpperHex => crate::pattern::UPPER_HEX,
+                    _ => crate::pattern::DEC,
+                };
+                if let Some(slot) = radix.get_mut(spec.field) {
+                    *slot = r;
+                }
+            }
+        }
         Ok(DynType {
-            format: def.format(),
+            format,
+            radix,
             ipv6: def.text.as_deref() == Some("ipv6"),
             def,
             layout,
@@ -256,6 +274,11 @@ impl DynType {
             Some(a) => a.to_string(),
             None => self.format.to_string(values),
         }
+    }
+
+    /// The radix field `i` prints in within patterns and block shapes.
+    fn radix_of(&self, i: usize) -> u8 {
+        self.radix.get(i).copied().unwrap_or(crate::pattern::DEC)
     }
 
     /// The address as an `Ipv6Addr` when the type's text is `ipv6`.
@@ -503,11 +526,11 @@ impl DynPattern {
 impl fmt::Display for DynPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.ty.def.fields.len();
-        f.write_str(
-            &self
-                .raw
-                .display_with(&self.ty.def.fields, |v| self.ty.format_values(&v[..n])),
-        )
+        f.write_str(&self.raw.display_with(
+            &self.ty.def.fields,
+            |v| self.ty.format_values(&v[..n]),
+            &|i| self.ty.radix_of(i),
+        ))
     }
 }
 
@@ -736,6 +759,10 @@ impl Space for Arc<DynType> {
 
     fn text(&self, _layout: &Layout, idx: u128) -> String {
         self.addr_text(idx)
+    }
+
+    fn radix(&self, i: usize) -> u8 {
+        self.radix_of(i)
     }
 }
 
