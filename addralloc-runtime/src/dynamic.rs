@@ -1239,6 +1239,63 @@ impl<'a> DynRequest<'a> {
     }
 }
 
+/// Nested blocks, as on the typed front.
+impl DynAllocator {
+    /// Makes `block` (one whole reservation) a pool for its own children, as
+    /// [`Allocator::subdivide`](crate::Allocator::subdivide).
+    pub fn subdivide(&mut self, block: &DynBlockRange) -> Result<(), Error> {
+        let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        self.core.subdivide(a, b)
+    }
+
+    /// Runs `f` on the allocator of the subdivided `block`'s children, as
+    /// [`Allocator::child`](crate::Allocator::child).
+    pub fn child<T>(
+        &mut self,
+        block: &DynBlockRange,
+        f: impl FnOnce(&mut DynAllocator) -> T,
+    ) -> Result<T, Error> {
+        let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        let Some(k) = self.core.child_index(a, b) else {
+            return Err(Error::NoSuchPool {
+                pool: format!("{block} (a subdivided block)"),
+            });
+        };
+        let c = self.core.children.remove(k);
+        let mut child = DynAllocator { core: c.core };
+        let out = f(&mut child);
+        self.core.children.insert(
+            k,
+            crate::allocator_core::Child {
+                first: c.first,
+                last: c.last,
+                core: child.core,
+            },
+        );
+        Ok(out)
+    }
+
+    /// The subdivided blocks, in the order they were subdivided.
+    pub fn children(&self) -> impl Iterator<Item = DynBlockRange> + '_ {
+        self.core
+            .children
+            .iter()
+            .map(|c| self.range(c.first, c.last))
+    }
+
+    /// How many disjoint aligned blocks of `block`'s shape are free in the pools within
+    /// `pattern`, as [`Allocator::free_block_count`](crate::Allocator::free_block_count).
+    pub fn free_block_count(
+        &self,
+        pattern: impl PatternArg,
+        block: impl BlockArg,
+    ) -> Result<Count, Error> {
+        let raw = self.raw(pattern)?;
+        let block = block.block(&self.core.space)?;
+        self.core.free_block_count(&raw, &block.extents)
+    }
+}
+
 impl Journaled for DynAllocator {
     fn begin(&mut self) {
         self.core.begin();
