@@ -80,6 +80,9 @@ crate::include_schema!("schemas/dimm.toml", crate = "crate");
 crate::include_schema!("schemas/disk-name.toml", crate = "crate");
 crate::include_schema!("schemas/vlan.toml", crate = "crate");
 
+#[cfg(feature = "ipnet")]
+mod ipnet;
+
 // ---------------------------------------------------------------------------------------
 // Prefixes (CIDR) over address types whose fields are `W`-bit words.
 

@@ -634,7 +634,7 @@ impl<A: Address> Allocator<A> {
         let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
         let Some(k) = self.core.child_index(a, b) else {
             return Err(Error::NoSuchPool {
-                pool: format!("{block} (a subdivided block)"),
+                pool: alloc::format!("{block} (a subdivided block)"),
             });
         };
         let c = self.core.children.remove(k);
