@@ -645,6 +645,21 @@ fn pools(ty: &AddressType) -> TokenStream {
                 Some(quote!(.field::<#t>(#i, #lo..=#hi)))
             });
             let tags = &p.tags;
+            if p.linear {
+                let end = |hi: bool| {
+                    let v = p.ranges.iter().map(move |r| {
+                        let (lo, h) = r.unwrap_or((0, 0));
+                        if hi {
+                            h
+                        } else {
+                            lo
+                        }
+                    });
+                    quote!(<#name as #krate::Address>::from_fields(&[#(#v),*]))
+                };
+                let (first, last) = (end(false), end(true));
+                return quote!((#krate::Pattern::<#name>::linear(#first, #last), &[#(#tags),*]));
+            }
             quote!((#krate::Pattern::<#name>::any() #(#calls)*, &[#(#tags),*]))
         })
         .collect::<Vec<_>>();
