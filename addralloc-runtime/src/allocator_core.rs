@@ -256,12 +256,22 @@ impl<S: Space> Core<S> {
 
     pub(crate) fn remove_pool(&mut self, raw: &RawPattern) -> Result<(), Error> {
         if raw.linear {
-            let Some(k) = self.linear_pool(raw) else {
+            // A restored allocator (snapshots record boxes) has no record of the range:
+            // its boxes, when all are pools, are removed the same way.
+            let k = self.linear_pool(raw);
+            let boxes = match k {
+                Some(k) => self.linear[k].boxes.clone(),
+                None => self.linear_boxes(raw)?,
+            };
+            if k.is_none()
+                && !boxes
+                    .iter()
+                    .all(|b| self.engine.pools().any(|(g, _)| g == b))
+            {
                 return Err(Error::NoSuchPool {
                     pool: self.show(raw),
                 });
-            };
-            let boxes = self.linear[k].boxes.clone();
+            }
             let tags: Vec<String> = self
                 .engine
                 .pools()
@@ -284,7 +294,9 @@ impl<S: Space> Core<S> {
                     });
                 }
             }
-            self.linear.remove(k);
+            if let Some(k) = k {
+                self.linear.remove(k);
+            }
             return Ok(());
         }
         let r = raw.resolve(self.space.fields())?;
@@ -516,13 +528,33 @@ impl<S: Space> Core<S> {
         self.check_runs(&g, || {
             format!("range `{}..={}`", self.text(first), self.text(last))
         })?;
-        self.engine
+        let n = self
+            .engine
             .release_range(&g)
-            .map_err(|f| self.error(f, &[]))
+            .map_err(|f| self.error(f, &[]))?;
+        self.prune_children();
+        Ok(n)
     }
 
     pub(crate) fn release_owner(&mut self, owner: &str) -> Count {
-        self.engine.release_owner(owner)
+        let n = self.engine.release_owner(owner);
+        self.prune_children();
+        n
+    }
+
+    /// Drops the child allocators of blocks that are no longer one whole reservation
+    /// (released by `release_owner` or cut by `release_range`), so a later reservation
+    /// of the same addresses starts without them.
+    fn prune_children(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let engine = &self.engine;
+        self.children.retain(|c| {
+            engine
+                .reservation_at(c.first)
+                .is_some_and(|(f, l, _, _)| f == c.first && l == c.last)
+        });
     }
 
     // ----- queries -----------------------------------------------------------

@@ -381,3 +381,20 @@ fn ipv6_text_prefixes_and_blocks_in_a_dyn_type() {
         errs[0].message
     );
 }
+
+#[test]
+fn a_restored_allocator_removes_a_range_pool_by_its_text() {
+    let ty = dyn_v4();
+    let mut d = DynAllocator::new(Arc::clone(&ty), Policy::LowestFirst);
+    d.add_pool("10.20.0.250..=10.20.1.5").unwrap();
+    let mut back = DynAllocator::restore(Arc::clone(&ty), &d.snapshot()).unwrap();
+    // Snapshots record the boxes: listed as boxes after a restore.
+    assert_eq!(back.pools().count(), 2);
+    assert_eq!(back.free_count().to_string(), "12");
+    back.remove_pool("10.20.0.250..=10.20.1.5").unwrap();
+    assert_eq!(back.pools().count(), 0);
+    assert!(matches!(
+        back.remove_pool("10.20.0.250..=10.20.1.5"),
+        Err(Error::NoSuchPool { .. })
+    ));
+}

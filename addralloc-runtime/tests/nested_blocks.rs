@@ -190,3 +190,24 @@ fn ipv6_site_48_with_a_64_per_rack_dynamic() {
     assert!(net.release_block(&site).is_err());
     assert_eq!(net.children().count(), 1);
 }
+
+#[test]
+fn release_owner_drops_the_children_of_released_blocks() {
+    let mut net = Allocator::<V4>::new();
+    net.add_pool(Pattern::prefix(ip(10, 0, 0, 0), 16).unwrap())
+        .unwrap();
+    let b = net
+        .owned_by("rack")
+        .reserve_block(Pattern::any(), Block::prefix(24).unwrap())
+        .unwrap();
+    net.subdivide(&b).unwrap();
+    net.child(&b, |r| r.reserve_any().unwrap()).unwrap();
+    assert_eq!(net.release_owner("rack").to_string(), "256");
+    assert_eq!(net.children().count(), 0);
+    // The same block reserved again starts without children.
+    let again = net
+        .reserve_block(Pattern::any(), Block::prefix(24).unwrap())
+        .unwrap();
+    assert_eq!(again, b);
+    assert!(net.child(&again, |_| ()).is_err());
+}
