@@ -398,3 +398,24 @@ fn a_restored_allocator_removes_a_range_pool_by_its_text() {
         Err(Error::NoSuchPool { .. })
     ));
 }
+
+#[test]
+fn a_format_with_a_slash_still_reads_single_addresses() {
+    let schema = DynSchema::from_toml(
+        "[[address]]\nname = \"Slot\"\nformat = \"{rack}/{unit}\"\n\
+         [[address.field]]\nname = \"rack\"\ntype = \"u8\"\n\
+         [[address.field]]\nname = \"unit\"\ntype = \"u8\"\n",
+    )
+    .unwrap();
+    let ty = schema.get("Slot").unwrap();
+    assert_eq!(
+        ty.parse_pattern("3/7").unwrap().to_string(),
+        "rack=3, unit=7"
+    );
+    assert_eq!(
+        ty.parse_pattern("3/250..=4/5").unwrap().to_string(),
+        "3/250..=4/5"
+    );
+    // A prefix of such a type: the address, then the length after the last `/`.
+    assert_eq!(ty.parse_pattern("3/0/8").unwrap().to_string(), "rack=3");
+}
