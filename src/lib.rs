@@ -182,7 +182,7 @@ pub use addralloc_derive::AddressSpace;
 /// let mac: MacAddress = "52:54:00:12:34:56".parse()?;
 /// assert_eq!(mac.d, 0x12);
 /// let qemu: addralloc::Pattern<MacAddress> = MacAddress::pattern().a(0x52).b(0x54).c(0).into();
-/// assert_eq!(qemu.to_string(), "a=82, b=84, c=0");
+/// assert_eq!(qemu.to_string(), "a=0x52, b=0x54, c=0");
 /// # Ok::<(), addralloc::Error>(())
 /// ```
 #[cfg(feature = "derive")]

@@ -45,7 +45,7 @@
 //! assert_eq!(ll.to_string(), "fe80::1");
 //! assert_eq!(ll, "fe80:0:0:0:0:0:0:1".parse()?);
 //! assert_eq!(Ipv6Addr::from(ll), Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
-//! assert_eq!(Ipv6Address::cidr("2001:db8::/64")?.to_string(), "a=8193, b=3512, c=0, d=0");
+//! assert_eq!(Ipv6Address::cidr("2001:db8::/64")?.to_string(), "a=0x2001, b=0xdb8, c=0, d=0");
 //!
 //! let mac = MacAddress::from([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
 //! assert_eq!(mac.to_string(), "52:54:00:12:34:56");
@@ -79,6 +79,9 @@ crate::include_schema!("schemas/spapr-vio.toml", crate = "crate");
 crate::include_schema!("schemas/dimm.toml", crate = "crate");
 crate::include_schema!("schemas/disk-name.toml", crate = "crate");
 crate::include_schema!("schemas/vlan.toml", crate = "crate");
+
+#[cfg(feature = "ipnet")]
+mod ipnet;
 
 // ---------------------------------------------------------------------------------------
 // Prefixes (CIDR) over address types whose fields are `W`-bit words.
@@ -295,8 +298,8 @@ impl FromStr for Ipv6Address {
 
 impl Ipv6Address {
     /// The network `2001:db8::/64` as a pattern of its addresses (a /64 fixes the first
-    /// four groups: `a=8193, b=3512, c=0, d=0`). A prefix inside a group constrains that
-    /// group to a range: `2001:db8::/36` is `a=8193, b=3512, c=0..=4095`.
+    /// four groups: `a=0x2001, b=0xdb8, c=0, d=0`). A prefix inside a group constrains that
+    /// group to a range: `2001:db8::/36` is `a=0x2001, b=0xdb8, c=0..=0xfff`.
     ///
     /// # Errors
     ///

@@ -28,6 +28,8 @@ fn the_ipam_plan_places_ranges_and_prefixes() {
         ("rack2", "10.20.129.0", "10.20.129.255"),
         ("containers", "10.20.200.0", "10.20.200.7"),
         ("printer", "10.20.6.0", "10.20.6.0"),
+        ("rack2-web", "10.20.129.0", "10.20.129.0"),
+        ("rack2-db", "10.20.129.1", "10.20.129.1"),
     ];
     for (d, f, l) in want {
         assert!(
@@ -57,4 +59,32 @@ fn bad_ranges_and_prefixes_in_plans_are_errors() {
         };
         assert!(err.contains(words), "{pattern}: {err}");
     }
+}
+
+#[test]
+fn a_block_providing_a_pool_over_itself_nests_and_keeps() {
+    let text = std::fs::read_to_string(plans_dir().join("ipam-site.toml")).unwrap();
+    let plan = Plan::from_toml(&text).unwrap();
+    let mut placed = plan.run(&RunOptions::new(plans_dir())).unwrap();
+    let state = placed.state();
+
+    // A re-run from the state keeps every placement.
+    let again = plan
+        .run(&RunOptions::new(plans_dir()).previous(&state, "state"))
+        .unwrap();
+    assert_eq!(again.state(), state);
+
+    // The rack cannot go while it holds hosts, and nothing changes.
+    let err = placed.remove_device("rack2").unwrap_err().to_string();
+    assert!(
+        err.contains("rack2-web") || err.contains("rack2-db"),
+        "{err}"
+    );
+    assert_eq!(placed.state(), state);
+
+    // Hosts go, then the rack.
+    placed.remove_device("rack2-web").unwrap();
+    placed.remove_device("rack2-db").unwrap();
+    placed.remove_device("rack2").unwrap();
+    assert!(placed.placements().all(|p| p.device != "rack2"));
 }

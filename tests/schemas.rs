@@ -412,14 +412,17 @@ fn ipv4_cidr_errors() {
 
 #[test]
 fn ipv6_cidr() {
-    assert_eq!(v6_pattern("2001:db8::/64"), "a=8193, b=3512, c=0, d=0");
+    assert_eq!(v6_pattern("2001:db8::/64"), "a=0x2001, b=0xdb8, c=0, d=0");
     assert_eq!(
         Ipv6Address::cidr("2001:db8::/64").unwrap(),
         Ipv6Address::pattern().a(0x2001).b(0xdb8).c(0).d(0).into()
     );
-    assert_eq!(v6_pattern("2001:db8::/32"), "a=8193, b=3512");
-    assert_eq!(v6_pattern("2001:db8::/36"), "a=8193, b=3512, c=0..=4095");
-    assert_eq!(v6_pattern("fe80::/10"), "a=65152..=65215");
+    assert_eq!(v6_pattern("2001:db8::/32"), "a=0x2001, b=0xdb8");
+    assert_eq!(
+        v6_pattern("2001:db8::/36"),
+        "a=0x2001, b=0xdb8, c=0..=0xfff"
+    );
+    assert_eq!(v6_pattern("fe80::/10"), "a=0xfe80..=0xfebf");
     assert_eq!(v6_pattern("::/0"), "*");
     assert_eq!(
         v6_pattern("::1/128"),

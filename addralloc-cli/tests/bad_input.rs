@@ -95,10 +95,27 @@ const CASES: &[Case] = &[
     lib("pattern", "PciAddress bus=-1", "invalid pattern `bus=-1`: field `bus`: `-1` is not a number (decimal, or hexadecimal after `0x`)"),
     lib("pattern", "PciAddress slot=1..=2, *", "invalid pattern `slot=1..=2, *`: expected `field=value` or `field=lo..=hi`, found `*`"),
     lib("pattern", "Ipv4Address a=10, octet=1", "invalid pattern `a=10, octet=1`: unknown field `octet`; the fields are `a`, `b`, `c`, `d`"),
+    // linear ranges and prefixes (issue 11)
+    lib("pattern", "Ipv4Address 10.20.0.0/33", "invalid pattern `10.20.0.0/33`: the prefix length /33 is longer than the 32 bits of the address"),
+    lib("pattern", "Ipv4Address 10.20.0.0/x", "invalid pattern `10.20.0.0/x`: the prefix length `x` is not a number from 0 to 32"),
+    lib("pattern", "Ipv4Address 10.20.0.0/", "invalid pattern `10.20.0.0/`: the prefix length `` is not a number from 0 to 32"),
+    lib("pattern", "Ipv4Address 10.20.1.0/16", "invalid pattern `10.20.1.0/16`: host bits are set: the bits after the first 16 must be 0; the /16 network is 10.20.0.0/16"),
+    lib("pattern", "Ipv4Address 10.20.0.0/-1", "invalid pattern `10.20.0.0/-1`: the prefix length `-1` is not a number from 0 to 32"),
+    lib("pattern", "Ipv4Address 10.20.1.5..=10.20.0.250", "invalid pattern `10.20.1.5..=10.20.0.250`: the range is reversed: 10.20.1.5 comes after 10.20.0.250 in address order"),
+    lib("pattern", "Ipv4Address 10.20.0.1..10.20.0.5", "invalid pattern `10.20.0.1..10.20.0.5`: a range of addresses is written `first..=last` (both ends included)"),
+    lib("pattern", "Ipv4Address 10.20.0.1..=10.20.0.300", "invalid pattern `10.20.0.1..=10.20.0.300`: the range's last address: invalid address `10.20.0.300` at column 9 (field `d`): `300` is out of range 0..=255"),
+    lib("pattern", "Ipv4Address 10.20.0.x..=10.20.0.3", "invalid pattern `10.20.0.x..=10.20.0.3`: the range's first address: invalid address `10.20.0.x` at column 9 (field `d`): expected a decimal digit"),
+    lib("pattern", "Ipv4Address 10.20.0/16", "invalid pattern `10.20.0/16`: the prefix's address: invalid address `10.20.0` at column 8: expected `.`, found the end"),
+    lib("pattern", "UsbPortAddress 0-1/4", "invalid pattern `0-1/4`: a prefix needs fields that form one bit string (each from 0 to a power of two minus 1); the fields `bus`, `port` do not"),
+    lib("pattern", "Ipv6Address 2001:db8::1/48", "invalid pattern `2001:db8::1/48`: host bits are set: the bits after the first 48 must be 0; the /48 network is 2001:db8::/48"),
+    lib("pattern", "Ipv6Address 2001:db8::/129", "invalid pattern `2001:db8::/129`: the prefix length /129 is longer than the 128 bits of the address"),
     // ----- blocks: "TYPE text" ------------------------------------------------------
     lib("block", "PciAddress function=0", "invalid block extent 0 for field `function`: an extent is at least 1"),
     lib("block", "PciAddress function=16", "invalid block extent 16 for field `function`: the field has only 8 values (0..=7)"),
     lib("block", "Ipv4Address c=0", "invalid block extent 0 for field `c`: an extent is at least 1"),
+    lib("block", "Ipv4Address /33", "invalid block `/33`: the prefix length /33 is longer than the 32 bits of the address"),
+    lib("block", "Ipv4Address /x", "invalid block `/x`: the prefix length `x` is not a number from 0 to 32"),
+    lib("block", "UsbPortAddress /2", "invalid block `/2`: a prefix needs fields that form one bit string (each from 0 to a power of two minus 1); the fields `bus`, `port` do not"),
     lib("block", "PciAddress slot=64", "invalid block extent 64 for field `slot`: the field has only 32 values (0..=31)"),
     lib("block", "Ipv4Address d=512", "invalid block extent 512 for field `d`: the field has only 256 values (0..=255)"),
     lib("block", "Ipv4Address a=1, b=1, c=1, d=257", "invalid block extent 257 for field `d`: the field has only 256 values (0..=255)"),
@@ -130,7 +147,7 @@ const CASES: &[Case] = &[
     lib(
         "allocator",
         "PciAddress default; block bus=0, slot=31 / function=8; block bus=0, slot=31 / function=8",
-        "no free block of `function=8` in `bus=0, slot=31`",
+        "no free block of `function=8` in `bus=0, slot=0x1f`",
     ),
     lib("allocator", "PciAddress default; release 0000:00:05.0", "address 0000:00:05.0 is not reserved"),
     lib("allocator", "PciAddress default; need[hotplug] any", "no pool carries tag `hotplug`"),
@@ -150,7 +167,7 @@ const CASES: &[Case] = &[
     lib("allocator", "typed:PciAddress default; reserve[net0] 0000:00:03.0; reserve 0000:00:03.0", "address 0000:00:03.0 is already reserved by `net0`"),
     lib("allocator", "typed:PciAddress default; reserve 0000:00:00.0", "address 0000:00:00.0 is outside every pool"),
     lib("allocator", "typed:PciAddress default; need[hotplug] any", "no pool carries tag `hotplug`"),
-    lib("allocator", "typed:PciAddress default; block slot=31 / function=8; block slot=31 / function=8", "no free block of `function=8` in `slot=31`"),
+    lib("allocator", "typed:PciAddress default; block slot=31 / function=8; block slot=31 / function=8", "no free block of `function=8` in `slot=0x1f`"),
     lib("allocator", "typed:PciAddress default; block slot=31 / function=0", "invalid block extent 0 for field `function`: an extent is at least 1"),
     lib("allocator", "typed:PciAddress default; release 0000:00:07.0", "address 0000:00:07.0 is not reserved"),
     // A release frees one whole reservation; release_range cuts explicitly.
@@ -579,8 +596,11 @@ fn generated_parse(ty: &str, text: &str) -> Option<Result<String, String>> {
 
 /// The message of `Pattern<A>::from_str` for the generated types.
 fn generated_pattern(ty: &str, text: &str) -> Option<Result<String, String>> {
-    fn go<A: Address>(text: &str) -> Result<String, String> {
-        text.parse::<Pattern<A>>()
+    fn go<A: Address + std::str::FromStr>(text: &str) -> Result<String, String>
+    where
+        A::Err: fmt::Display,
+    {
+        Pattern::<A>::from_text(text)
             .map(|p| p.to_string())
             .map_err(|e| e.to_string())
     }

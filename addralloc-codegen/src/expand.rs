@@ -474,10 +474,30 @@ fn address_impl(ty: &AddressType) -> TokenStream {
         let v = lit(f.min, f.ty);
         quote!(#ident: #v)
     });
+    // Fields written in hex in the format print their values in hex in patterns.
+    let mut hex: u16 = 0;
+    for p in ty.format.pieces() {
+        use addralloc_runtime::format::__private::{Piece, Radix};
+        if let Piece::Field(spec) = p {
+            if matches!(spec.radix, Radix::LowerHex | Radix::UpperHex) && spec.field < 16 {
+                hex |= 1 << spec.field;
+            }
+        }
+    }
+    let hex_fn = (hex != 0).then(|| {
+        quote! {
+            #[inline]
+            fn hex_field(__i: usize) -> bool {
+                __i < 16 && (#hex >> __i) & 1 == 1
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #krate::Address for #name {
             const FIELDS: &'static [#krate::Field] = &[#(#metas),*];
+
+            #hex_fn
 
             #[inline]
             fn field(&self, __i: usize) -> u128 {
@@ -739,6 +759,21 @@ fn pools(ty: &AddressType) -> TokenStream {
                 Some(quote!(.field::<#t>(#i, #lo..=#hi)))
             });
             let tags = &p.tags;
+            if p.linear {
+                let end = |hi: bool| {
+                    let v = p.ranges.iter().map(move |r| {
+                        let (lo, h) = r.unwrap_or((0, 0));
+                        if hi {
+                            h
+                        } else {
+                            lo
+                        }
+                    });
+                    quote!(<#name as #krate::Address>::from_fields(&[#(#v),*]))
+                };
+                let (first, last) = (end(false), end(true));
+                return quote!((#krate::Pattern::<#name>::linear(#first, #last), &[#(#tags),*]));
+            }
             quote!((#krate::Pattern::<#name>::any() #(#calls)*, &[#(#tags),*]))
         })
         .collect::<Vec<_>>();

@@ -49,6 +49,15 @@ pub fn address_type(
     let mut pools = Vec::new();
     let mut errors = Vec::new();
     for p in &td.pools {
+        if let Ok(Some((first, last))) = td.pool_ends(p) {
+            pools.push(PoolModel {
+                text: p.pattern.clone(),
+                ranges: first.into_iter().zip(last).map(Some).collect(),
+                linear: true,
+                tags: p.tags.clone(),
+            });
+            continue;
+        }
         match td.pool_ranges(p) {
             Ok(ranges) => pools.push(PoolModel {
                 text: p.pattern.clone(),
@@ -56,6 +65,7 @@ pub fn address_type(
                     .into_iter()
                     .map(|r| r.map(|r| (*r.start(), *r.end())))
                     .collect(),
+                linear: false,
                 tags: p.tags.clone(),
             }),
             Err(d) => errors.push(d),

@@ -78,6 +78,8 @@ pub struct PoolModel {
     pub text: String,
     /// Per field: `Some((lo, hi))` when constrained.
     pub ranges: Vec<Option<(u128, u128)>>,
+    /// A linear range: `ranges` hold the fields of its first and last address.
+    pub linear: bool,
     /// The pool's tags.
     pub tags: Vec<String>,
 }

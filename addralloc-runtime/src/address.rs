@@ -91,6 +91,15 @@ pub trait Address: Copy + fmt::Display + 'static {
     /// within the fields' ranges; use [`Address::try_from_fields`] for other input.
     fn from_fields(values: &[u128]) -> Self;
 
+    /// Whether field `i` is written in hexadecimal in the type's text (`{bus:02x}`):
+    /// patterns and errors then print its values in hex too (`slot=1..=0x1f`, values
+    /// below 10 without `0x`). Generated types answer from their format; the default
+    /// is decimal for every field.
+    fn hex_field(i: usize) -> bool {
+        let _ = i;
+        false
+    }
+
     /// Builds an address from one value per field, checking the count and every range.
     fn try_from_fields(values: &[u128]) -> Result<Self, Error> {
         if values.len() != Self::FIELDS.len() {

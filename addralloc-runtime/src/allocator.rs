@@ -79,6 +79,14 @@ impl<A: Address> Space for Typed<A> {
     fn text(&self, layout: &Layout, idx: u128) -> String {
         addr_at::<A>(layout, idx).to_string()
     }
+
+    fn radix(&self, i: usize) -> u8 {
+        if A::hex_field(i) {
+            crate::pattern::HEX
+        } else {
+            crate::pattern::DEC
+        }
+    }
 }
 
 /// The address at index `idx`.
@@ -646,6 +654,116 @@ impl<'a, A: Address> Request<'a, A> {
     /// As [`Allocator::reserve_range`].
     pub fn reserve_range(self, first: A, last: A) -> Result<BlockRange<A>, Error> {
         self.alloc.reserve_range_with(first, last, self.opts)
+    }
+}
+
+/// Nested blocks: a reserved block made a pool for its own children, to any depth (a
+/// /16 per site, a /24 per rack, hosts in the rack).
+impl<A: Address> Allocator<A> {
+    /// Makes `block` — one whole reservation, as a reserve call returned it — a pool for
+    /// its own children. It stays reserved here for everyone else; [`Allocator::child`]
+    /// places inside it. Releasing it while it has children is refused naming one of
+    /// them ([`Error::PoolInUse`]); releasing it empty drops its child allocator. A
+    /// block already subdivided is left as it is.
+    ///
+    /// Children are not part of this allocator's snapshots and transactions, and
+    /// [`Allocator::release_owner`] releases a subdivided block with its children.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotReserved`] or [`Error::NotWhole`] when `block` is not exactly one
+    /// reservation.
+    ///
+    /// ```
+    /// # use addralloc_runtime::{Address, Allocator, Block, Field, Pattern};
+    /// # use core::fmt;
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    /// # struct V4([u8; 4]);
+    /// # impl Address for V4 {
+    /// #     const FIELDS: &'static [Field] = &[
+    /// #         Field::new("a", 0, 255), Field::new("b", 0, 255),
+    /// #         Field::new("c", 0, 255), Field::new("d", 0, 255),
+    /// #     ];
+    /// #     fn field(&self, i: usize) -> u128 { self.0[i].into() }
+    /// #     fn from_fields(v: &[u128]) -> Self { V4([v[0] as u8, v[1] as u8, v[2] as u8, v[3] as u8]) }
+    /// # }
+    /// # impl fmt::Display for V4 {
+    /// #     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// #         let [a, b, c, d] = self.0;
+    /// #         write!(f, "{a}.{b}.{c}.{d}")
+    /// #     }
+    /// # }
+    /// let mut net = Allocator::<V4>::new();
+    /// net.add_pool(Pattern::prefix(V4([10, 0, 0, 0]), 8)?)?;
+    /// let site = net.reserve_block(Pattern::any(), Block::prefix(16)?)?;
+    /// net.subdivide(&site)?;
+    /// let rack = net.child(&site, |s| s.reserve_block(Pattern::any(), Block::prefix(24)?))??;
+    /// assert_eq!(rack.to_string(), "10.0.0.0..=10.0.0.255");
+    /// // How many /24s are left in the site.
+    /// let left = net.child(&site, |s| s.free_block_count(Pattern::any(), Block::prefix(24)?))??;
+    /// assert_eq!(left.to_string(), "255");
+    /// assert!(net.release_block(&site).is_err());
+    /// # Ok::<(), addralloc_runtime::Error>(())
+    /// ```
+    pub fn subdivide(&mut self, block: &BlockRange<A>) -> Result<(), Error> {
+        let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
+        self.core.subdivide(a, b)
+    }
+
+    /// Runs `f` on the allocator of the subdivided `block`'s children (see
+    /// [`Allocator::subdivide`]), which may subdivide its own blocks in turn.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchPool`] when `block` was not subdivided.
+    pub fn child<T>(
+        &mut self,
+        block: &BlockRange<A>,
+        f: impl FnOnce(&mut Allocator<A>) -> T,
+    ) -> Result<T, Error> {
+        let (a, b) = (self.index(&block.first())?, self.index(&block.last())?);
+        let Some(k) = self.core.child_index(a, b) else {
+            return Err(Error::NoSuchPool {
+                pool: alloc::format!("{block} (a subdivided block)"),
+            });
+        };
+        let c = self.core.children.remove(k);
+        let mut child = Allocator { core: c.core };
+        let out = f(&mut child);
+        self.core.children.insert(
+            k,
+            crate::allocator_core::Child {
+                first: c.first,
+                last: c.last,
+                core: child.core,
+            },
+        );
+        Ok(out)
+    }
+
+    /// The subdivided blocks, in the order they were subdivided.
+    pub fn children(&self) -> impl Iterator<Item = BlockRange<A>> + '_ {
+        self.core
+            .children
+            .iter()
+            .filter_map(|c| self.range(c.first, c.last).ok())
+    }
+
+    /// How many disjoint aligned blocks of `block`'s shape are free in the pools within
+    /// `pattern`: how many /24s are left. The shape must be one run of addresses on a
+    /// type whose fields form one bit string (a prefix size).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadBlock`] for another shape; pattern errors as elsewhere.
+    pub fn free_block_count(
+        &self,
+        pattern: impl Into<Pattern<A>>,
+        block: impl Into<Block<A>>,
+    ) -> Result<Count, Error> {
+        let block = block.into();
+        self.core
+            .free_block_count(&pattern.into().raw(), &block.extents()[..A::FIELDS.len()])
     }
 }
 

@@ -32,6 +32,11 @@ pub(crate) trait Space {
     fn fields(&self) -> &[Self::Field];
     /// Prints the address at `idx` in the type's format.
     fn text(&self, layout: &Layout, idx: u128) -> String;
+    /// The radix field `i` prints in within patterns and block shapes
+    /// (`pattern::DEC`, `HEX` or `UPPER_HEX`).
+    fn radix(&self, _i: usize) -> u8 {
+        crate::pattern::DEC
+    }
 }
 
 /// One request's options: owner label and required pool tags.
@@ -50,6 +55,17 @@ pub(crate) struct Core<S> {
     /// pool for [`Core::pools`] and [`Core::remove_pool`]. An entry whose boxes are not
     /// all in the engine (a rolled-back transaction) is stale and ignored.
     pub(crate) linear: Vec<LinearPool>,
+    /// Reserved blocks made pools of their own ([`Core::subdivide`]): each holds its
+    /// children in an allocator whose one pool is the block.
+    pub(crate) children: Vec<Child<S>>,
+}
+
+/// A subdivided block and the allocator of its children.
+#[derive(Clone)]
+pub(crate) struct Child<S> {
+    pub(crate) first: u128,
+    pub(crate) last: u128,
+    pub(crate) core: Core<S>,
 }
 
 /// A pool added as a linear range, and the boxes it was cut into.
@@ -74,6 +90,7 @@ impl<S: Space> Core<S> {
             engine,
             space,
             linear: Vec::new(),
+            children: Vec::new(),
         }
     }
 
@@ -128,9 +145,11 @@ impl<S: Space> Core<S> {
     }
 
     pub(crate) fn show(&self, raw: &RawPattern) -> String {
-        raw.display_with(self.space.fields(), |v| {
-            self.text(self.engine.layout.index_of(|i| v[i]))
-        })
+        raw.display_with(
+            self.space.fields(),
+            |v| self.text(self.engine.layout.index_of(|i| v[i])),
+            &|i| self.space.radix(i),
+        )
     }
 
     /// The boxes of a linear range in address order (checked: in range, not reversed).
@@ -239,12 +258,22 @@ impl<S: Space> Core<S> {
 
     pub(crate) fn remove_pool(&mut self, raw: &RawPattern) -> Result<(), Error> {
         if raw.linear {
-            let Some(k) = self.linear_pool(raw) else {
+            // A restored allocator (snapshots record boxes) has no record of the range:
+            // its boxes, when all are pools, are removed the same way.
+            let k = self.linear_pool(raw);
+            let boxes = match k {
+                Some(k) => self.linear[k].boxes.clone(),
+                None => self.linear_boxes(raw)?,
+            };
+            if k.is_none()
+                && !boxes
+                    .iter()
+                    .all(|b| self.engine.pools().any(|(g, _)| g == b))
+            {
                 return Err(Error::NoSuchPool {
                     pool: self.show(raw),
                 });
-            };
-            let boxes = self.linear[k].boxes.clone();
+            }
             let tags: Vec<String> = self
                 .engine
                 .pools()
@@ -267,7 +296,9 @@ impl<S: Space> Core<S> {
                     });
                 }
             }
-            self.linear.remove(k);
+            if let Some(k) = k {
+                self.linear.remove(k);
+            }
             return Ok(());
         }
         let r = raw.resolve(self.space.fields())?;
@@ -450,6 +481,14 @@ impl<S: Space> Core<S> {
 
     #[inline]
     pub(crate) fn release(&mut self, idx: u128) -> Result<(), Error> {
+        if !self.children.is_empty() {
+            if let Some(k) = self.child_index(idx, idx) {
+                self.check_childless(k)?;
+                self.engine.release(idx).map_err(|f| self.error(f, &[]))?;
+                self.children.remove(k);
+                return Ok(());
+            }
+        }
         self.engine.release(idx).map_err(|f| self.error(f, &[]))
     }
 
@@ -457,23 +496,33 @@ impl<S: Space> Core<S> {
         if !self.engine.layout.ordered(first, last) {
             return Err(self.unordered(first, last));
         }
-        self.engine.release_whole(first, last).map_err(|f| match f {
-            Fail::PartOf { .. } if first != last => match self.error(f, &[]) {
-                Error::NotWhole {
-                    address,
-                    reservation,
-                    owner,
-                    ..
-                } => Error::NotWhole {
-                    request: Some(format!("{}..={}", self.text(first), self.text(last))),
-                    address,
-                    reservation,
-                    owner,
+        let child = self.child_index(first, last);
+        if let Some(k) = child {
+            self.check_childless(k)?;
+        }
+        self.engine
+            .release_whole(first, last)
+            .map_err(|f| match f {
+                Fail::PartOf { .. } if first != last => match self.error(f, &[]) {
+                    Error::NotWhole {
+                        address,
+                        reservation,
+                        owner,
+                        ..
+                    } => Error::NotWhole {
+                        request: Some(format!("{}..={}", self.text(first), self.text(last))),
+                        address,
+                        reservation,
+                        owner,
+                    },
+                    e => e,
                 },
-                e => e,
-            },
-            f => self.error(f, &[]),
-        })
+                f => self.error(f, &[]),
+            })?;
+        if let Some(k) = child {
+            self.children.remove(k);
+        }
+        Ok(())
     }
 
     pub(crate) fn release_range(&mut self, first: u128, last: u128) -> Result<Count, Error> {
@@ -481,13 +530,33 @@ impl<S: Space> Core<S> {
         self.check_runs(&g, || {
             format!("range `{}..={}`", self.text(first), self.text(last))
         })?;
-        self.engine
+        let n = self
+            .engine
             .release_range(&g)
-            .map_err(|f| self.error(f, &[]))
+            .map_err(|f| self.error(f, &[]))?;
+        self.prune_children();
+        Ok(n)
     }
 
     pub(crate) fn release_owner(&mut self, owner: &str) -> Count {
-        self.engine.release_owner(owner)
+        let n = self.engine.release_owner(owner);
+        self.prune_children();
+        n
+    }
+
+    /// Drops the child allocators of blocks that are no longer one whole reservation
+    /// (released by `release_owner` or cut by `release_range`), so a later reservation
+    /// of the same addresses starts without them.
+    fn prune_children(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let engine = &self.engine;
+        self.children.retain(|c| {
+            engine
+                .reservation_at(c.first)
+                .is_some_and(|(f, l, _, _)| f == c.first && l == c.last)
+        });
     }
 
     // ----- queries -----------------------------------------------------------
@@ -505,6 +574,166 @@ impl<S: Space> Core<S> {
         self.engine
             .reservation_at(idx)
             .map(|(f, l, _, o)| (f, l, o))
+    }
+
+    // ----- nested blocks -----------------------------------------------------
+
+    /// The child allocator of the subdivided block `first..=last`.
+    pub(crate) fn child_index(&self, first: u128, last: u128) -> Option<usize> {
+        self.children
+            .iter()
+            .position(|c| c.first == first && c.last == last)
+    }
+
+    /// Refuses to release subdivided block `k` while its allocator holds reservations,
+    /// naming the first of them and its owner.
+    fn check_childless(&self, k: usize) -> Result<(), Error> {
+        let c = &self.children[k];
+        let Some((s, _)) = c.core.engine.reserved_ranges().next() else {
+            return Ok(());
+        };
+        // The first whole reservation (adjacent ones are coalesced in the set).
+        let (s, e) = c
+            .core
+            .engine
+            .reservation_at(s)
+            .map_or((s, s), |(f, l, _, _)| (f, l));
+        let n = c.core.engine.reserved_count();
+        let what = if s == e {
+            self.text(s)
+        } else {
+            format!("{}..={}", self.text(s), self.text(e))
+        };
+        Err(Error::PoolInUse {
+            pool: format!(
+                "{}..={} (subdivided; {n} address{} reserved in it)",
+                self.text(c.first),
+                self.text(c.last),
+                if n == Count::from(1u128) { "" } else { "es" }
+            ),
+            address: what,
+            owner: c.core.engine.owner_of(s).map(String::from),
+        })
+    }
+
+    /// Makes the reserved block `first..=last` (one whole reservation) a pool for its own
+    /// children: it stays reserved here, and a child allocator whose one pool is the
+    /// block places inside it.
+    pub(crate) fn subdivide(&mut self, first: u128, last: u128) -> Result<(), Error>
+    where
+        S: Clone,
+    {
+        if !self.engine.layout.ordered(first, last) {
+            return Err(self.unordered(first, last));
+        }
+        match self.engine.reservation_at(first) {
+            Some((f, l, _, _)) if f == first && l == last => {}
+            Some((f, l, _, owner)) => {
+                return Err(Error::NotWhole {
+                    request: Some(format!("{}..={}", self.text(first), self.text(last))),
+                    address: self.text(first),
+                    reservation: format!("{}..={}", self.text(f), self.text(l)),
+                    owner: owner.map(String::from),
+                })
+            }
+            None => {
+                return Err(Error::NotReserved {
+                    address: self.text(first),
+                })
+            }
+        }
+        if self.child_index(first, last).is_some() {
+            return Ok(());
+        }
+        let mut engine = Engine::new(self.engine.layout.clone(), self.engine.policy());
+        let g = self.spanned(first, last)?;
+        engine.add_pool(g, &[]).map_err(|f| self.error(f, &[]))?;
+        self.children.push(Child {
+            first,
+            last,
+            core: Core::from_engine(engine, self.space.clone()),
+        });
+        Ok(())
+    }
+
+    /// How many disjoint aligned blocks of `extents` are free in the pools (in `raw`),
+    /// for blocks that are one run of addresses (a prefix size on a type whose fields
+    /// form one bit string: how many /24s are left).
+    pub(crate) fn free_block_count(
+        &self,
+        raw: &RawPattern,
+        extents: &[u128],
+    ) -> Result<Count, Error> {
+        let fields = self.space.fields();
+        for (f, &e) in fields.iter().zip(extents) {
+            check_extent(f, e)?;
+        }
+        let shape = || display_extents(&extents[..fields.len().min(extents.len())], fields);
+        let not_run = || Error::BadBlock {
+            field: fields
+                .first()
+                .map_or(String::new(), |f| f.name().to_string()),
+            extent: extents.first().copied().unwrap_or(1),
+            reason: format!(
+                "counting free blocks needs a block that is one run of addresses on a type \
+                 whose fields form one bit string (a prefix size such as `/24`); `{}` is not",
+                shape()
+            ),
+        };
+        if !linear::is_bit_string(fields) {
+            return Err(not_run());
+        }
+        // A run: fields whole below the first one with an extent over 1, which is a
+        // power of two.
+        let n = fields.len();
+        let top = (0..n).find(|&i| extents[i] > 1).unwrap_or(n);
+        let mut bits = 0u32;
+        for i in (0..n).rev() {
+            let w = 128 - fields[i].max().leading_zeros();
+            if i > top {
+                if extents[i] != fields[i].max() + 1 {
+                    return Err(not_run());
+                }
+                bits += w;
+            } else if i == top {
+                if !extents[i].is_power_of_two() {
+                    return Err(not_run());
+                }
+                bits += extents[i].trailing_zeros();
+            }
+        }
+        if bits >= 128 {
+            return Err(not_run());
+        }
+        let size = 1u128 << bits;
+        let grids = self.search_grids(raw)?;
+        let mut total = Count::from(0u128);
+        for (s, e) in self.engine.free_ranges() {
+            for g in &grids {
+                // The part of the free run inside the search box, as runs.
+                let parts: Vec<(u128, u128)> = match g {
+                    None => alloc::vec![(s, e)],
+                    Some(g) => g
+                        .runs(&self.engine.layout)
+                        .filter_map(|(a, b)| {
+                            let (a, b) = (a.max(s), b.min(e));
+                            (a <= b).then_some((a, b))
+                        })
+                        .collect(),
+                };
+                for (a, b) in parts {
+                    let start = a.div_ceil(size);
+                    let end = (b - (size - 1).min(b)) / size;
+                    if b >= size - 1
+                        && end >= start
+                        && start.checked_mul(size).is_some_and(|x| x <= b)
+                    {
+                        total = total.add(Count::from(end - start + 1));
+                    }
+                }
+            }
+        }
+        Ok(total)
     }
 
     // ----- transactions ------------------------------------------------------

@@ -131,6 +131,9 @@ pub struct DynType {
     layout: Layout,
     /// `text = "ipv6"`: RFC 5952 text instead of the format.
     ipv6: bool,
+    /// Per field, the radix its values print in within patterns and block shapes: the
+    /// format's (`{reg:x}`: hex).
+    radix: Vec<u8>,
 }
 
 impl PartialEq for DynType {
@@ -153,8 +156,23 @@ impl DynType {
                 def.span.clone(),
             )]
         })?;
+        let format = def.format();
+        let mut radix = vec![crate::pattern::DEC; def.fields.len()];
+        for p in format.pieces() {
+            if let crate::format::__private::Piece::Field(spec) = p {
+                let r = match spec.radix {
+                    crate::format::__private::Radix::LowerHex => crate::pattern::HEX,
+                    crate::format::__private::Radix::UpperHex => crate::pattern::UPPER_HEX,
+                    _ => crate::pattern::DEC,
+                };
+                if let Some(slot) = radix.get_mut(spec.field) {
+                    *slot = r;
+                }
+            }
+        }
         Ok(DynType {
-            format: def.format(),
+            format,
+            radix,
             ipv6: def.text.as_deref() == Some("ipv6"),
             def,
             layout,
@@ -258,6 +276,11 @@ impl DynType {
             Some(a) => a.to_string(),
             None => self.format.to_string(values),
         }
+    }
+
+    /// The radix field `i` prints in within patterns and block shapes.
+    fn radix_of(&self, i: usize) -> u8 {
+        self.radix.get(i).copied().unwrap_or(crate::pattern::DEC)
     }
 
     /// The address as an `Ipv6Addr` when the type's text is `ipv6`.
@@ -505,11 +528,11 @@ impl DynPattern {
 impl fmt::Display for DynPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.ty.def.fields.len();
-        f.write_str(
-            &self
-                .raw
-                .display_with(&self.ty.def.fields, |v| self.ty.format_values(&v[..n])),
-        )
+        f.write_str(&self.raw.display_with(
+            &self.ty.def.fields,
+            |v| self.ty.format_values(&v[..n]),
+            &|i| self.ty.radix_of(i),
+        ))
     }
 }
 
@@ -823,6 +846,10 @@ impl Space for Arc<DynType> {
 
     fn text(&self, _layout: &Layout, idx: u128) -> String {
         self.addr_text(idx)
+    }
+
+    fn radix(&self, i: usize) -> u8 {
+        self.radix_of(i)
     }
 }
 
@@ -1369,6 +1396,63 @@ impl<'a> DynRequest<'a> {
         last: impl AddressArg,
     ) -> Result<DynBlockRange, Error> {
         self.alloc.reserve_range_with(first, last, self.opts)
+    }
+}
+
+/// Nested blocks, as on the typed front.
+impl DynAllocator {
+    /// Makes `block` (one whole reservation) a pool for its own children, as
+    /// [`Allocator::subdivide`](crate::Allocator::subdivide).
+    pub fn subdivide(&mut self, block: &DynBlockRange) -> Result<(), Error> {
+        let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        self.core.subdivide(a, b)
+    }
+
+    /// Runs `f` on the allocator of the subdivided `block`'s children, as
+    /// [`Allocator::child`](crate::Allocator::child).
+    pub fn child<T>(
+        &mut self,
+        block: &DynBlockRange,
+        f: impl FnOnce(&mut DynAllocator) -> T,
+    ) -> Result<T, Error> {
+        let (a, b) = (self.index(&block.first)?, self.index(&block.last)?);
+        let Some(k) = self.core.child_index(a, b) else {
+            return Err(Error::NoSuchPool {
+                pool: format!("{block} (a subdivided block)"),
+            });
+        };
+        let c = self.core.children.remove(k);
+        let mut child = DynAllocator { core: c.core };
+        let out = f(&mut child);
+        self.core.children.insert(
+            k,
+            crate::allocator_core::Child {
+                first: c.first,
+                last: c.last,
+                core: child.core,
+            },
+        );
+        Ok(out)
+    }
+
+    /// The subdivided blocks, in the order they were subdivided.
+    pub fn children(&self) -> impl Iterator<Item = DynBlockRange> + '_ {
+        self.core
+            .children
+            .iter()
+            .map(|c| self.range(c.first, c.last))
+    }
+
+    /// How many disjoint aligned blocks of `block`'s shape are free in the pools within
+    /// `pattern`, as [`Allocator::free_block_count`](crate::Allocator::free_block_count).
+    pub fn free_block_count(
+        &self,
+        pattern: impl PatternArg,
+        block: impl BlockArg,
+    ) -> Result<Count, Error> {
+        let raw = self.raw(pattern)?;
+        let block = block.block(&self.core.space)?;
+        self.core.free_block_count(&raw, &block.extents)
     }
 }
 

@@ -269,7 +269,11 @@ pub(crate) fn parse_text<F: FieldInfo>(
         }
         return Ok(RawPattern::linear(&first, &last, fields.len()));
     }
-    if let Some((a, len)) = t.split_once('/') {
+    if let Some((a, len)) = t.rsplit_once('/') {
+        // A format may itself contain `/`: a whole address comes first.
+        if let Ok(v) = parse(t) {
+            return Ok(exact(&v, fields.len()));
+        }
         let a = a.trim();
         let n = parse_prefix_len(len, fields).map_err(bad)?;
         let v = parse(a).map_err(|e| bad(format!("the prefix's address: {}", why(e))))?;
@@ -288,17 +292,20 @@ pub(crate) fn parse_text<F: FieldInfo>(
         ));
     }
     match parse(t) {
-        Ok(v) => {
-            let mut raw = RawPattern::ANY;
-            for (i, &x) in v.iter().enumerate().take(fields.len()) {
-                raw.set_range(i, x, x);
-            }
-            Ok(raw)
-        }
+        Ok(v) => Ok(exact(&v, fields.len())),
         // Not an address either: the field syntax's own message, the one `FromStr`
         // of a typed pattern gives.
         Err(_) => RawPattern::parse(text, fields),
     }
+}
+
+/// The pattern of exactly the address `v` (`n` fields).
+fn exact(v: &Values, n: usize) -> RawPattern {
+    let mut raw = RawPattern::ANY;
+    for (i, &x) in v.iter().enumerate().take(n.min(MAX_FIELDS)) {
+        raw.set_range(i, x, x);
+    }
+    raw
 }
 
 #[cfg(test)]

@@ -263,13 +263,24 @@ impl RawPattern {
     /// (`{a=10, b=20}..={a=10, b=21}`): use [`RawPattern::display_with`] where the
     /// type's text is known.
     pub(crate) fn display<F: FieldInfo>(&self, fields: &[F]) -> String {
+        self.display_in(fields, &|_| DEC)
+    }
+
+    /// [`RawPattern::display`] with each field's values in its own radix
+    /// (`radix(i)`: [`DEC`], [`HEX`] or [`UPPER_HEX`]; hex prints as `0x2800`, which
+    /// the pattern parser reads back).
+    pub(crate) fn display_in<F: FieldInfo>(
+        &self,
+        fields: &[F],
+        radix: &dyn Fn(usize) -> u8,
+    ) -> String {
         if self.linear {
             let (first, last) = self.ends();
             let one = |v: &crate::linear::Values| {
                 let parts: Vec<String> = fields
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| format!("{}={}", f.name(), v[i]))
+                    .map(|(i, f)| format!("{}={}", f.name(), show_value(v[i], radix(i))))
                     .collect();
                 format!("{{{}}}", parts.join(", "))
             };
@@ -281,10 +292,16 @@ impl RawPattern {
                 if !s.is_empty() {
                     s.push_str(", ");
                 }
+                let r = radix(i);
                 if lo == hi {
-                    s.push_str(&format!("{}={lo}", f.name()));
+                    s.push_str(&format!("{}={}", f.name(), show_value(lo, r)));
                 } else {
-                    s.push_str(&format!("{}={lo}..={hi}", f.name()));
+                    s.push_str(&format!(
+                        "{}={}..={}",
+                        f.name(),
+                        show_value(lo, r),
+                        show_value(hi, r)
+                    ));
                 }
             }
         }
@@ -295,17 +312,18 @@ impl RawPattern {
     }
 
     /// The pattern's text, a linear range's ends printed by `show` in the type's text
-    /// (`10.20.0.250..=10.20.1.5`).
+    /// (`10.20.0.250..=10.20.1.5`), other values in each field's `radix`.
     pub(crate) fn display_with<F: FieldInfo>(
         &self,
         fields: &[F],
         show: impl Fn(&crate::linear::Values) -> String,
+        radix: &dyn Fn(usize) -> u8,
     ) -> String {
         if self.linear {
             let (first, last) = self.ends();
             return format!("{}..={}", show(&first), show(&last));
         }
-        self.display(fields)
+        self.display_in(fields, radix)
     }
 
     /// Parses `bus=0, slot=1..=31` (`*` or nothing: any address).
@@ -347,6 +365,27 @@ impl RawPattern {
             e => e,
         })?;
         Ok(p)
+    }
+}
+
+/// A field printed in decimal.
+pub(crate) const DEC: u8 = 0;
+/// A field printed in lower-case hexadecimal (`{reg:x}`).
+pub(crate) const HEX: u8 = 1;
+/// A field printed in upper-case hexadecimal (`{reg:X}`).
+pub(crate) const UPPER_HEX: u8 = 2;
+
+/// A value in a pattern or block shape, in its field's radix: `4096`, `0x1000`,
+/// `0x1A`; what [`parse_number`] reads back. Values below 10 are the same digits in
+/// either radix and print without `0x` (`slot=1..=0x1f`).
+pub(crate) fn show_value(v: u128, radix: u8) -> String {
+    if v < 10 {
+        return format!("{v}");
+    }
+    match radix {
+        HEX => format!("{v:#x}"),
+        UPPER_HEX => format!("0x{v:X}"),
+        _ => format!("{v}"),
     }
 }
 
@@ -743,10 +782,14 @@ impl<A: Address> Pattern<A> {
 
     /// The pattern's text, a linear range's ends in the type's own text.
     fn text(&self) -> String {
-        self.raw().display_with(A::FIELDS, |v| {
-            let n = A::FIELDS.len().min(MAX_FIELDS);
-            A::from_fields(&v[..n]).to_string()
-        })
+        self.raw().display_with(
+            A::FIELDS,
+            |v| {
+                let n = A::FIELDS.len().min(MAX_FIELDS);
+                A::from_fields(&v[..n]).to_string()
+            },
+            &|i| if A::hex_field(i) { HEX } else { DEC },
+        )
     }
 }
 
@@ -1106,6 +1149,7 @@ pub(crate) fn check_extent<F: FieldInfo>(f: &F, ext: u128) -> Result<(), Error> 
 }
 
 pub(crate) fn display_extents<F: FieldInfo>(extents: &[u128], fields: &[F]) -> String {
+    // Extents are counts, not values: always decimal.
     let parts: Vec<String> = fields
         .iter()
         .zip(extents)

@@ -381,3 +381,41 @@ fn ipv6_text_prefixes_and_blocks_in_a_dyn_type() {
         errs[0].message
     );
 }
+
+#[test]
+fn a_restored_allocator_removes_a_range_pool_by_its_text() {
+    let ty = dyn_v4();
+    let mut d = DynAllocator::new(Arc::clone(&ty), Policy::LowestFirst);
+    d.add_pool("10.20.0.250..=10.20.1.5").unwrap();
+    let mut back = DynAllocator::restore(Arc::clone(&ty), &d.snapshot()).unwrap();
+    // Snapshots record the boxes: listed as boxes after a restore.
+    assert_eq!(back.pools().count(), 2);
+    assert_eq!(back.free_count().to_string(), "12");
+    back.remove_pool("10.20.0.250..=10.20.1.5").unwrap();
+    assert_eq!(back.pools().count(), 0);
+    assert!(matches!(
+        back.remove_pool("10.20.0.250..=10.20.1.5"),
+        Err(Error::NoSuchPool { .. })
+    ));
+}
+
+#[test]
+fn a_format_with_a_slash_still_reads_single_addresses() {
+    let schema = DynSchema::from_toml(
+        "[[address]]\nname = \"Slot\"\nformat = \"{rack}/{unit}\"\n\
+         [[address.field]]\nname = \"rack\"\ntype = \"u8\"\n\
+         [[address.field]]\nname = \"unit\"\ntype = \"u8\"\n",
+    )
+    .unwrap();
+    let ty = schema.get("Slot").unwrap();
+    assert_eq!(
+        ty.parse_pattern("3/7").unwrap().to_string(),
+        "rack=3, unit=7"
+    );
+    assert_eq!(
+        ty.parse_pattern("3/250..=4/5").unwrap().to_string(),
+        "3/250..=4/5"
+    );
+    // A prefix of such a type: the address, then the length after the last `/`.
+    assert_eq!(ty.parse_pattern("3/0/8").unwrap().to_string(), "rack=3");
+}

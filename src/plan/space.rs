@@ -47,6 +47,20 @@ pub struct Space {
     pools: Vec<(String, Vec<String>)>,
     /// How automatic choice searches the pools.
     order: PoolOrder,
+    /// Reserved blocks that provide a pool over themselves (a rack's /24 holding its
+    /// hosts): each has its own allocator, whose one pool is the block; requests
+    /// carrying every tag of the pool are placed there.
+    nested: Vec<Nested>,
+}
+
+/// A block that provides a pool over itself.
+#[derive(Clone)]
+struct Nested {
+    pattern: String,
+    first: Values,
+    last: Values,
+    tags: Vec<String>,
+    alloc: DynAllocator,
 }
 
 fn range_values(r: &DynBlockRange) -> (Values, Values) {
@@ -72,6 +86,7 @@ impl Space {
             ty,
             pools: Vec::new(),
             order: PoolOrder::Address,
+            nested: Vec::new(),
         })
     }
 
@@ -92,12 +107,70 @@ impl Space {
     }
 
     pub fn add_pool(&mut self, pattern: &str, tags: &[&str]) -> Result<(), Error> {
+        if let Some((first, last)) = self.whole_reservation(pattern) {
+            // A device's own block provides a pool over itself: it stays reserved here,
+            // and its own allocator places inside it.
+            let mut alloc = DynAllocator::new(Arc::clone(&self.ty), self.alloc.policy());
+            alloc.add_pool(pattern)?;
+            self.nested.push(Nested {
+                pattern: pattern.to_string(),
+                first,
+                last,
+                tags: tags.iter().map(|t| (*t).to_string()).collect(),
+                alloc,
+            });
+            self.pools.push((
+                pattern.to_string(),
+                tags.iter().map(|t| (*t).to_string()).collect(),
+            ));
+            return Ok(());
+        }
         self.alloc.add_pool_tagged(pattern, tags)?;
         self.pools.push((
             pattern.to_string(),
             tags.iter().map(|t| (*t).to_string()).collect(),
         ));
         Ok(())
+    }
+
+    /// The ends of `pattern` when it is a box that is exactly one whole reservation.
+    fn whole_reservation(&self, pattern: &str) -> Option<(Values, Values)> {
+        let p = self.ty.parse_pattern(pattern).ok()?;
+        if p.is_linear() || p.is_any() {
+            return None;
+        }
+        let (first, last): (Values, Values) = self
+            .ty
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                p.range(i)
+                    .map_or((f.min, f.max), |r| (*r.start(), *r.end()))
+            })
+            .unzip();
+        let (f, l, _) = self.alloc.reservation(self.ty.address(&first).ok()?)?;
+        (f.values() == first.as_slice() && l.values() == last.as_slice()).then_some((first, last))
+    }
+
+    /// The nested pool a request goes to: the first whose tags include every tag of
+    /// `tags` (none for a request without tags).
+    fn nested_for(&self, tags: &[&str]) -> Option<usize> {
+        if tags.is_empty() {
+            return None;
+        }
+        self.nested
+            .iter()
+            .position(|n| tags.iter().all(|t| n.tags.iter().any(|x| x == t)))
+    }
+
+    /// The nested pool holding `first..=last` inside its block (not the block itself).
+    fn nested_holding(&self, first: &[u128], last: &[u128]) -> Option<usize> {
+        self.nested.iter().position(|n| {
+            !(n.first == first && n.last == last)
+                && (0..first.len())
+                    .all(|i| n.first[i] <= first[i] && last[i] <= n.last[i] && first[i] <= last[i])
+        })
     }
 
     /// Whether a pool was added with exactly this pattern.
@@ -132,6 +205,24 @@ impl Space {
 
     /// Removes a pool added with `pattern`; refused while it holds a reservation.
     pub fn remove_pool(&mut self, pattern: &str) -> Result<(), Error> {
+        if let Some(k) = self.nested.iter().position(|n| n.pattern == pattern) {
+            if let Some((first, last, owner)) = self.nested[k].alloc.owners().next() {
+                return Err(Error::PoolInUse {
+                    pool: pattern.to_string(),
+                    address: if first == last {
+                        first.to_string()
+                    } else {
+                        format!("{first}..={last}")
+                    },
+                    owner: Some(owner.to_string()),
+                });
+            }
+            self.nested.remove(k);
+            if let Some(i) = self.pools.iter().rposition(|(p, _)| p == pattern) {
+                self.pools.remove(i);
+            }
+            return Ok(());
+        }
         self.alloc.remove_pool(pattern)?;
         if let Some(i) = self.pools.iter().rposition(|(p, _)| p == pattern) {
             self.pools.remove(i);
@@ -144,7 +235,8 @@ impl Space {
     pub fn owners_in(&self, pattern: &str, except: &str) -> Result<Vec<String>, Error> {
         let p = self.ty.parse_pattern(pattern)?;
         let mut out: Vec<String> = Vec::new();
-        for (first, last, owner) in self.alloc.owners() {
+        let nested = self.nested.iter().flat_map(|n| n.alloc.owners());
+        for (first, last, owner) in self.alloc.owners().chain(nested) {
             if owner != except
                 && (p.matches(&first) || p.matches(&last))
                 && !out.iter().any(|o| o == owner)
@@ -281,6 +373,17 @@ impl Space {
     ) -> Result<(), Error> {
         let f = self.ty.address(first)?;
         let l = self.ty.address(last)?;
+        if let Some(k) = self
+            .nested_for(tags)
+            .or_else(|| self.nested_holding(first, last))
+        {
+            let req = self.nested[k].alloc.owned_by(owner);
+            return if first == last {
+                req.reserve(f).map(|_| ())
+            } else {
+                req.reserve_range(f, l).map(|_| ())
+            };
+        }
         let req = self.alloc.owned_by(owner).requiring(tags);
         if first == last {
             req.reserve(f).map(|_| ())
@@ -298,6 +401,24 @@ impl Space {
         tags: &[&str],
     ) -> Result<(Values, Values), Error> {
         let pattern = within.unwrap_or("*");
+        if let Some(k) = self.nested_for(tags) {
+            let block = if Self::is_single(ext) {
+                None
+            } else {
+                Some(self.ty.parse_block(&self.block_text(ext))?)
+            };
+            let alloc = &mut self.nested[k].alloc;
+            return match block {
+                None => alloc
+                    .owned_by(owner)
+                    .reserve_first(pattern)
+                    .map(|a| single(&a)),
+                Some(b) => alloc
+                    .owned_by(owner)
+                    .reserve_block(pattern, b)
+                    .map(|r| range_values(&r)),
+            };
+        }
         if self.order != PoolOrder::Address {
             let whole = self.ty.parse_pattern(pattern)?;
             for narrowed in self.ordered_pools(&whole, tags) {
@@ -421,6 +542,7 @@ impl Space {
             alloc: DynAllocator::new(Arc::clone(&self.ty), self.alloc.policy()),
             pools: Vec::new(),
             order: self.order,
+            nested: Vec::new(),
         }
     }
 
@@ -428,6 +550,38 @@ impl Space {
     /// becomes what it would be had that reservation never been made (the next-fit
     /// position stays).
     pub fn release_owned(&mut self, owner: &str, first: &str, last: &str) -> Result<(), Error> {
+        let (f, l) = (self.parse(first)?, self.parse(last)?);
+        if let Some(k) = self.nested_holding(&f, &l) {
+            let n = &mut self.nested[k];
+            let mut snap = n.alloc.snapshot();
+            let before = snap.reservations.len();
+            snap.reservations.retain(|r| {
+                !(r.owner.as_deref() == Some(owner)
+                    && r.first == first
+                    && r.last.as_deref().unwrap_or(first) == last)
+            });
+            if snap.reservations.len() == before {
+                return Err(Error::Snapshot {
+                    reason: format!("no reservation of `{owner}` from {first} to {last}"),
+                });
+            }
+            n.alloc = DynAllocator::restore(Arc::clone(&self.ty), &snap)?;
+            return Ok(());
+        }
+        if let Some(n) = self.nested.iter().find(|n| n.first == f && n.last == l) {
+            if let Some((a, b, o)) = n.alloc.owners().next() {
+                return Err(Error::PoolInUse {
+                    pool: n.pattern.clone(),
+                    address: if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}..={b}")
+                    },
+                    owner: Some(o.to_string()),
+                });
+            }
+        }
+        self.nested.retain(|n| !(n.first == f && n.last == l));
         let mut snap = self.alloc.snapshot();
         let before = snap.reservations.len();
         snap.reservations.retain(|r| {

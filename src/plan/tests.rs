@@ -14,7 +14,8 @@ fn bundled(name: &str) -> Plan {
     Plan::from_toml(&text).unwrap()
 }
 
-const BUNDLED: [&str; 11] = [
+const BUNDLED: [&str; 12] = [
+    "ipam-site",
     "i440fx",
     "q35",
     "disks",

@@ -75,6 +75,10 @@ const _: () = {
             ::addralloc::Field::new("h", 0u128, 65535u128),
         ];
         #[inline]
+        fn hex_field(__i: usize) -> bool {
+            __i < 16 && (255u16 >> __i) & 1 == 1
+        }
+        #[inline]
         fn field(&self, __i: usize) -> u128 {
             match __i {
                 0usize => ::core::convert::From::from(self.a),

@@ -65,6 +65,10 @@ const _: () = {
             ::addralloc::Field::new("f", 0u128, 255u128),
         ];
         #[inline]
+        fn hex_field(__i: usize) -> bool {
+            __i < 16 && (63u16 >> __i) & 1 == 1
+        }
+        #[inline]
         fn field(&self, __i: usize) -> u128 {
             match __i {
                 0usize => ::core::convert::From::from(self.a),

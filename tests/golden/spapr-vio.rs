@@ -51,6 +51,10 @@ const _: () = {
         const FIELDS: &'static [::addralloc::Field] =
             &[::addralloc::Field::new("reg", 0u128, 4294967295u128)];
         #[inline]
+        fn hex_field(__i: usize) -> bool {
+            __i < 16 && (1u16 >> __i) & 1 == 1
+        }
+        #[inline]
         fn field(&self, __i: usize) -> u128 {
             match __i {
                 0usize => ::core::convert::From::from(self.reg),

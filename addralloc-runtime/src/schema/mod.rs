@@ -663,9 +663,8 @@ impl TypeDef {
         if raw.linear {
             return Err(Diagnostic::new(
                 format!(
-                    "pool `{}` is a linear range, which is not a box of field ranges: the \
-                     schema compiler does not generate linear default pools yet (a \
-                     `DynSchema`, the CLI and plan files read them); write it as boxes",
+                    "pool `{}` is a linear range, not a box of field ranges: read it with \
+                     `TypeDef::pool_ends` or `TypeDef::pool_boxes`",
                     pool.pattern
                 ),
                 pool.span.clone(),
@@ -706,6 +705,30 @@ impl TypeDef {
             .enumerate()
             .map(|(i, f)| raw.range(i).unwrap_or((f.min, f.max)))
             .collect()])
+    }
+
+    /// The first and last address of a pool that is a linear range (`first..=last`),
+    /// one value per field; `None` for a box pool. What the schema compiler generates a
+    /// linear default pool from.
+    ///
+    /// ```
+    /// use addralloc_runtime::schema::{FieldDef, FieldType, PoolDef, TypeDef};
+    /// let mut t = TypeDef::new("Port");
+    /// t.format = Some("{bus}-{port}".into());
+    /// t.fields.push(FieldDef::new("bus", FieldType::U8));
+    /// t.fields.push(FieldDef::new("port", FieldType::U8));
+    /// assert_eq!(t.pool_ends(&PoolDef::new("0-250..=1-5")), Ok(Some((vec![0, 250], vec![1, 5]))));
+    /// assert_eq!(t.pool_ends(&PoolDef::new("bus=1")), Ok(None));
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn pool_ends(&self, pool: &PoolDef) -> Result<Option<(Vec<u128>, Vec<u128>)>, Diagnostic> {
+        let raw = self.pool_raw(pool)?;
+        if !raw.linear {
+            return Ok(None);
+        }
+        let n = self.fields.len();
+        let (first, last) = raw.ends();
+        Ok(Some((first[..n].to_vec(), last[..n].to_vec())))
     }
 
     /// A pool's pattern read with the type's text (fields, an address, a linear range
