@@ -1263,9 +1263,16 @@ impl Engine {
         // the lowest free index of the lowest eligible pool. Appending to the last range
         // needs no look-up; otherwise one look-up checks and inserts (churn: the address
         // just released).
-        if x > b || !with_set!(&mut self.set, s => s.try_extend_last(x) || s.try_insert(x, x)) {
+        if x > b {
             return None;
         }
+        let x = if with_set!(&mut self.set, s => s.try_extend_last(x)) {
+            x
+        } else {
+            // `x` itself, or the point just past the range holding it (churn: the
+            // address just released, or the end of the run the last refill joined).
+            with_set!(&mut self.set, s => s.claim_from(x, b))?
+        };
         self.inserted(x, x);
         self.pools[i].hint = x.saturating_add(1);
         self.record(&[(x, x)], x, x, owner);
