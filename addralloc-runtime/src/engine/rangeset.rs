@@ -372,6 +372,7 @@ impl<I: Idx> RangeSet<I> {
         }
         if self.blocks.capacity() > 2 * n + 8 {
             self.blocks.shrink_to(n + n / 8);
+            self.seals.shrink_to(n + n / 8);
             self.firsts.shrink_to(n + n / 8);
             self.gaps.shrink_to(n + n / 8);
             self.group_gaps.shrink_to(groups + 1);

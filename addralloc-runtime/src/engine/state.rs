@@ -1256,9 +1256,13 @@ impl Engine {
                 i += 1;
             }
         }
-        let p = &self.pools[i];
-        let (a, b) = p.grid.interval()?;
-        let x = p.hint.max(a);
+        // The span says whether the pool is one run (no read of its box).
+        let sp = self.span_at(i);
+        if !sp.whole {
+            return None;
+        }
+        let (a, b) = (sp.first, sp.last);
+        let x = self.pools[i].hint.max(a);
         // Everything in the pool below the hint is taken: if `x` itself is free it is
         // the lowest free index of the lowest eligible pool. Appending to the last range
         // needs no look-up; otherwise one look-up checks and inserts (churn: the address
