@@ -35,17 +35,11 @@ macro_rules! with_set {
 /// A pool: a box of addresses that automatic choice may use, with tags.
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
-    /// Boxed: the hot fields (tags and hints) of thousands of pools stay contiguous
-    /// (48 bytes a pool), and the box is read only where a search needs it.
+    /// Boxed: the pools' hot fields (in the pool index, see `Engine::spans`) stay
+    /// contiguous, and the box is read only where a search needs it.
     pub(crate) grid: Box<Grid>,
     /// Bit `i` set: carries tag `tags[i]`.
     pub(crate) tags: u64,
-    /// Every pool index below `hint` is reserved: forward searches start here, so
-    /// sequential lowest-first reservation is O(1) amortized instead of a walk from
-    /// the pool's start.
-    pub(crate) hint: u128,
-    /// Every pool index above `top` is reserved: highest-first searches start here.
-    pub(crate) top: u128,
 }
 
 /// Why an engine operation failed; the typed layers turn it into [`crate::Error`].
@@ -166,6 +160,25 @@ struct PoolSpan {
     tags: TagMask,
     /// The pool is exactly `first..=last` (one run): containment needs no grid.
     whole: bool,
+    /// Every pool index below `hint` is reserved: forward searches start here, so
+    /// sequential lowest-first reservation is O(1) amortized instead of a walk from
+    /// the pool's start.
+    hint: u128,
+    /// Every pool index above `top` is reserved: highest-first searches start here.
+    top: u128,
+}
+
+impl PoolSpan {
+    /// A new pool's span before `reindex_pools` fills in its interval.
+    const FRESH: PoolSpan = PoolSpan {
+        first: 0,
+        last: 0,
+        reach: 0,
+        tags: 0,
+        whole: false,
+        hint: 0,
+        top: u128::MAX,
+    };
 }
 
 /// See [`Engine::pattern_hints`].
@@ -277,13 +290,7 @@ impl Engine {
             set,
             pools: Vec::new(),
             spans: Vec::new(),
-            solo: PoolSpan {
-                first: 0,
-                last: 0,
-                reach: 0,
-                tags: 0,
-                whole: false,
-            },
+            solo: PoolSpan::FRESH,
             span_firsts: Vec::new(),
             full_below: 0,
             full_run: (0, 0),
@@ -395,10 +402,9 @@ impl Engine {
             Pool {
                 grid: Box::new(grid),
                 tags: mask,
-                hint: 0,
-                top: u128::MAX,
             },
         );
+        self.span_inserted(at);
         self.reindex_pools(at);
         self.pool_inserted(at);
         self.journal.push(Op::PoolInsert(at, tags_before));
@@ -431,9 +437,57 @@ impl Engine {
     /// The span of pool `i`.
     #[inline]
     fn span_at(&self, i: usize) -> PoolSpan {
+        *self.hot(i)
+    }
+
+    /// The span (with the hints) of pool `i`.
+    #[inline]
+    fn hot(&self, i: usize) -> &PoolSpan {
         match self.spans.get(i) {
-            Some(sp) => *sp,
-            None => self.solo,
+            Some(sp) => sp,
+            None => &self.solo,
+        }
+    }
+
+    /// The span (with the hints) of pool `i`, to change its hints.
+    #[inline]
+    fn hot_mut(&mut self, i: usize) -> &mut PoolSpan {
+        match self.spans.get_mut(i) {
+            Some(sp) => sp,
+            None => &mut self.solo,
+        }
+    }
+
+    /// A pool went in at `at` (already in `pools`): its span, with fresh hints, goes
+    /// in at the same place (`reindex_pools` fills in the interval).
+    fn span_inserted(&mut self, at: usize) {
+        match self.pools.len() {
+            1 => self.solo = PoolSpan::FRESH,
+            2 if self.spans.is_empty() => {
+                let old = self.solo;
+                self.spans = if at == 0 {
+                    alloc::vec![PoolSpan::FRESH, old]
+                } else {
+                    alloc::vec![old, PoolSpan::FRESH]
+                };
+            }
+            _ => self.spans.insert(at, PoolSpan::FRESH),
+        }
+    }
+
+    /// The pool at `at` went (already out of `pools`): so does its span.
+    fn span_removed(&mut self, at: usize) {
+        match self.pools.len() {
+            0 => self.solo = PoolSpan::FRESH,
+            1 if self.spans.len() == 2 => {
+                self.solo = self.spans[1 - at.min(1)];
+                self.spans = Vec::new();
+            }
+            _ => {
+                if at < self.spans.len() {
+                    self.spans.remove(at);
+                }
+            }
         }
     }
 
@@ -453,38 +507,41 @@ impl Engine {
 
     /// Rebuilds `spans` from pool `from` on (after pools changed there).
     fn reindex_pools(&mut self, from: usize) {
+        // The hints stay; `span_inserted` / `span_removed` kept the spans in step
+        // with the pools.
         let layout = &self.layout;
-        let span = |p: &Pool, reach: u128| {
+        let fill = |sp: &mut PoolSpan, p: &Pool, reach: u128| {
             let (first, last) = (p.grid.first(layout), p.grid.last(layout));
-            PoolSpan {
-                first,
-                last,
-                reach: reach.max(last),
-                tags: p.tags,
-                whole: p.grid.interval() == Some((first, last)),
-            }
+            sp.first = first;
+            sp.last = last;
+            sp.reach = reach.max(last);
+            sp.tags = p.tags;
+            sp.whole = p.grid.interval() == Some((first, last));
         };
         if self.pools.len() <= 1 {
             self.spans = Vec::new();
             self.span_firsts = Vec::new();
             if let Some(p) = self.pools.first() {
-                self.solo = span(p, 0);
+                fill(&mut self.solo, p, 0);
             }
             return;
         }
-        let from = from.min(self.spans.len());
-        self.spans.truncate(from);
+        debug_assert_eq!(self.spans.len(), self.pools.len());
+        // From the first pool whose first index is not listed yet (all of them when
+        // the second pool just came).
+        let from = from.min(self.spans.len()).min(self.span_firsts.len());
         self.span_firsts.truncate(from);
         if self.pools.len() < 16 {
-            self.spans.reserve_exact(self.pools.len() - from);
             self.span_firsts.reserve_exact(self.pools.len() - from);
         }
-        let mut reach = self.spans.last().map_or(0, |p| p.reach);
-        for p in &self.pools[from..] {
-            let sp = span(p, reach);
+        let mut reach = from
+            .checked_sub(1)
+            .and_then(|i| self.spans.get(i))
+            .map_or(0, |p| p.reach);
+        for (sp, p) in self.spans[from..].iter_mut().zip(&self.pools[from..]) {
+            fill(sp, p, reach);
             reach = sp.reach;
             self.span_firsts.push(sp.first);
-            self.spans.push(sp);
         }
     }
 
@@ -536,7 +593,7 @@ impl Engine {
 
     fn pool_full(&self, i: usize) -> bool {
         let sp = self.span_at(i);
-        self.pools[i].hint.max(sp.first) > sp.last
+        sp.hint.max(sp.first) > sp.last
     }
 
     /// Moves `full_below` past the pools that are full now.
@@ -941,11 +998,11 @@ impl Engine {
         let pattern = Some(pattern);
         let boxes = self
             .pools_meeting(pf, pl)
-            .map(|i| &self.pools[i])
-            .filter(|p| p.tags & mask == mask)
-            .filter_map(|p| {
+            .map(|i| (&self.pools[i], self.hot(i)))
+            .filter(|(p, _)| p.tags & mask == mask)
+            .filter_map(|(p, h)| {
                 let b = Self::clip(&p.grid, pattern, &self.layout)?;
-                Some((b, p.hint.max(phint), p.top.min(ptop)))
+                Some((b, h.hint.max(phint), h.top.min(ptop)))
             });
         match self.policy {
             Policy::LowestFirst => {
@@ -1034,20 +1091,25 @@ impl Engine {
     /// `choose` without a pattern: the pools themselves, no clipping, no copies.
     fn choose_any(&self, mask: TagMask) -> Option<u128> {
         let layout = &self.layout;
-        let mut pools = self.pools.iter().filter(|p| p.tags & mask == mask);
+        let mut pools = self
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.tags & mask == mask)
+            .map(|(i, p)| (p, self.hot(i)));
         match self.policy {
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
                 let open = self
                     .open_pools()
-                    .map(|i| &self.pools[i])
-                    .filter(|p| p.tags & mask == mask);
-                for p in open {
+                    .map(|i| (&self.pools[i], self.hot(i)))
+                    .filter(|(p, _)| p.tags & mask == mask);
+                for (p, h) in open {
                     // Whole pools are sorted by first index and disjoint.
                     if best.is_some_and(|x| x < p.grid.first(layout)) {
                         break;
                     }
-                    if let Some(x) = self.first_free_fwd(&p.grid, p.hint) {
+                    if let Some(x) = self.first_free_fwd(&p.grid, h.hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
@@ -1055,11 +1117,11 @@ impl Engine {
             }
             Policy::HighestFirst => {
                 let mut best: Option<u128> = None;
-                for p in pools {
+                for (p, h) in pools {
                     if best.is_some_and(|x| x > p.grid.last(layout)) {
                         continue;
                     }
-                    if let Some(x) = self.first_free_back(&p.grid, p.top) {
+                    if let Some(x) = self.first_free_back(&p.grid, h.top) {
                         best = Some(best.map_or(x, |y| y.max(x)));
                     }
                 }
@@ -1069,12 +1131,12 @@ impl Engine {
                 let from = self.cursor_of(&(false, 0, 0, mask));
                 pools
                     .clone()
-                    .filter_map(|p| self.first_free_fwd(&p.grid, from.max(p.hint)))
+                    .filter_map(|(p, h)| self.first_free_fwd(&p.grid, from.max(h.hint)))
                     .min()
                     .or_else(|| {
                         pools
                             .by_ref()
-                            .filter_map(|p| self.first_free_fwd(&p.grid, p.hint))
+                            .filter_map(|(p, h)| self.first_free_fwd(&p.grid, h.hint))
                             .min()
                     })
             }
@@ -1092,36 +1154,34 @@ impl Engine {
     #[inline]
     fn raise_hints_upto(&mut self, end: usize, s: u128, e: u128) {
         if self.spans.is_empty() {
-            let sp = self.solo;
-            if let Some(p) = self.pools.first_mut() {
-                Self::raise_pool(p, &sp, s, e);
+            if !self.pools.is_empty() {
+                Self::raise_pool(&mut self.solo, s, e);
             }
             return;
         }
-        for i in (0..end).rev() {
-            let sp = self.span_at(i);
+        for sp in self.spans[..end].iter_mut().rev() {
             if sp.reach < s {
                 break;
             }
             if sp.last < s {
                 continue;
             }
-            Self::raise_pool(&mut self.pools[i], &sp, s, e);
+            Self::raise_pool(sp, s, e);
         }
     }
 
     #[inline]
-    fn raise_pool(p: &mut Pool, sp: &PoolSpan, s: u128, e: u128) {
+    fn raise_pool(sp: &mut PoolSpan, s: u128, e: u128) {
         if sp.last < s || sp.first > e {
             return;
         }
-        let low = p.hint.max(sp.first);
+        let low = sp.hint.max(sp.first);
         if s <= low && low <= e {
-            p.hint = e.saturating_add(1);
+            sp.hint = e.saturating_add(1);
         }
-        let high = p.top.min(sp.last);
+        let high = sp.top.min(sp.last);
         if s <= high && high <= e {
-            p.top = s.saturating_sub(1);
+            sp.top = s.saturating_sub(1);
         }
     }
 
@@ -1130,13 +1190,12 @@ impl Engine {
     pub(crate) fn lower_hints(&mut self, s: u128, e: u128) {
         if self.spans.is_empty() {
             // One pool (or none): no search.
-            if let Some(p) = self.pools.first_mut() {
-                if self.solo.last >= s && self.solo.first <= e {
-                    p.hint = p.hint.min(s);
-                    p.top = p.top.max(e);
-                    self.full_below = 0;
-                    self.full_run = (0, 0);
-                }
+            let sp = &mut self.solo;
+            if !self.pools.is_empty() && sp.last >= s && sp.first <= e {
+                sp.hint = sp.hint.min(s);
+                sp.top = sp.top.max(e);
+                self.full_below = 0;
+                self.full_run = (0, 0);
             }
         } else {
             self.lower_pool_hints(s, e);
@@ -1169,9 +1228,9 @@ impl Engine {
             if sp.last < s {
                 continue;
             }
-            let p = &mut self.pools[i];
-            p.hint = p.hint.min(s);
-            p.top = p.top.max(e);
+            let sp = &mut self.spans[i];
+            sp.hint = sp.hint.min(s);
+            sp.top = sp.top.max(e);
             self.pool_freed(i);
         }
     }
@@ -1250,7 +1309,7 @@ impl Engine {
             }
             if a <= i && i < b {
                 i = b;
-            } else if self.pools[i].tags & mask == mask {
+            } else if self.hot(i).tags & mask == mask {
                 break;
             } else {
                 i += 1;
@@ -1262,7 +1321,7 @@ impl Engine {
             return None;
         }
         let (a, b) = (sp.first, sp.last);
-        let x = self.pools[i].hint.max(a);
+        let x = sp.hint.max(a);
         // Everything in the pool below the hint is taken: if `x` itself is free it is
         // the lowest free index of the lowest eligible pool. Appending to the last range
         // needs no look-up; otherwise one look-up checks and inserts (churn: the address
@@ -1278,7 +1337,7 @@ impl Engine {
             with_set!(&mut self.set, s => s.claim_from(x, b))?
         };
         self.inserted(x, x);
-        self.pools[i].hint = x.saturating_add(1);
+        self.hot_mut(i).hint = x.saturating_add(1);
         self.record(&[(x, x)], x, x, owner);
         Some(x)
     }
@@ -1320,8 +1379,9 @@ impl Engine {
             // The lowest (highest) free index of its pool: everything below (above)
             // it there is taken.
             if let Some(i) = self.pool_of(idx, 0) {
-                let p = &mut self.pools[i];
-                if self.policy == Policy::LowestFirst {
+                let lowest = self.policy == Policy::LowestFirst;
+                let p = self.hot_mut(i);
+                if lowest {
                     p.hint = p.hint.max(idx.saturating_add(1));
                 } else {
                     p.top = p.top.min(idx.saturating_sub(1));
@@ -1479,7 +1539,7 @@ impl Engine {
                     if best.is_some_and(|x| x < l.first(&self.layout)) {
                         continue;
                     }
-                    let hint = self.pools[*pool].hint.max(bhint);
+                    let hint = self.hot(*pool).hint.max(bhint);
                     if let Some(x) = self.block_fwd(l, offs, hint) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
@@ -1492,7 +1552,7 @@ impl Engine {
                     if best.is_some_and(|x| x > l.last(&self.layout)) {
                         continue;
                     }
-                    let top = self.pools[*pool].top.min(btop);
+                    let top = self.hot(*pool).top.min(btop);
                     if let Some(x) = self.block_back(l, offs, top) {
                         best = Some(best.map_or(x, |y| y.max(x)));
                     }
@@ -1503,14 +1563,14 @@ impl Engine {
                 let from = self.cursor_of(&self.cursor_key(pattern, mask));
                 let mut best = None;
                 for (l, pool) in lattices {
-                    let hint = self.pools[*pool].hint;
+                    let hint = self.hot(*pool).hint;
                     if let Some(x) = self.block_fwd(l, offs, from.max(hint)) {
                         best = Some(best.map_or(x, |y: u128| y.min(x)));
                     }
                 }
                 if best.is_none() {
                     for (l, pool) in lattices {
-                        let hint = self.pools[*pool].hint;
+                        let hint = self.hot(*pool).hint;
                         if let Some(x) = self.block_fwd(l, offs, hint) {
                             best = Some(best.map_or(x, |y: u128| y.min(x)));
                         }
@@ -1818,6 +1878,7 @@ impl Engine {
             return Err(Fail::PoolInUse { index });
         }
         let pool = self.pools.remove(at);
+        self.span_removed(at);
         self.reindex_pools(at);
         self.pool_removed(at);
         self.block_cache = None;
@@ -1904,6 +1965,7 @@ impl Engine {
             Op::PoolInsert(at, tags) => {
                 if at < self.pools.len() {
                     self.pools.remove(at);
+                    self.span_removed(at);
                     self.reindex_pools(at);
                     self.pool_removed(at);
                 }
@@ -1912,11 +1974,11 @@ impl Engine {
                 self.pattern_hints.clear();
                 self.block_hints.clear();
             }
-            Op::PoolRemove(at, mut pool) => {
-                pool.hint = 0;
-                pool.top = u128::MAX;
+            Op::PoolRemove(at, pool) => {
+                // Fresh hints: what they said may no longer hold.
                 let at = at.min(self.pools.len());
                 self.pools.insert(at, *pool);
+                self.span_inserted(at);
                 self.reindex_pools(at);
                 self.pool_inserted(at);
                 self.block_cache = None;
