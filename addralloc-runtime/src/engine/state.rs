@@ -89,10 +89,12 @@ pub(crate) struct Engine {
     pub(crate) set: Set,
     /// Sorted by first index; pairwise disjoint.
     pub(crate) pools: Vec<Pool>,
-    /// Per pool (same order): its first and last index, and the largest last index of
-    /// it and every pool before it. The pools whose index interval meets `s..=e` are
-    /// found from a binary search without visiting the others (see `pools_meeting`).
-    /// Empty while there is at most one pool (its span is `solo` then).
+    /// Per pool (same order): its first and last index, the largest last index of it
+    /// and every pool before it, its tags, whether it is one run, and its search
+    /// hints: the hot fields, contiguous. The pools whose index interval meets `s..=e`
+    /// are found from a binary search without visiting the others (see
+    /// `pools_meeting`). Empty while there is at most one pool (its span is `solo`
+    /// then); kept in step with `pools` by `span_inserted` / `span_removed`.
     spans: Vec<PoolSpan>,
     /// `spans[i].first` for every `i`: the binary search of `pools_meeting` reads this
     /// compact array (16 bytes a pool) rather than the spans, so that with thousands of
@@ -1309,35 +1311,36 @@ impl Engine {
             }
             if a <= i && i < b {
                 i = b;
-            } else if self.hot(i).tags & mask == mask {
+            } else if mask == 0 || self.hot(i).tags & mask == mask {
                 break;
             } else {
                 i += 1;
             }
         }
-        // The span says whether the pool is one run (no read of its box).
-        let sp = self.span_at(i);
+        // The span says whether the pool is one run (no read of its box). Borrowed
+        // field by field, so the set can change while it is held.
+        let sp = match self.spans.get_mut(i) {
+            Some(sp) => sp,
+            None => &mut self.solo,
+        };
         if !sp.whole {
             return None;
         }
-        let (a, b) = (sp.first, sp.last);
-        let x = sp.hint.max(a);
+        let (b, x) = (sp.last, sp.hint.max(sp.first));
         // Everything in the pool below the hint is taken: if `x` itself is free it is
         // the lowest free index of the lowest eligible pool. Appending to the last range
         // needs no look-up; otherwise one look-up checks and inserts (churn: the address
-        // just released).
+        // just released, or the point just past the range holding the hint).
         if x > b {
             return None;
         }
         let x = if with_set!(&mut self.set, s => s.try_extend_last(x)) {
             x
         } else {
-            // `x` itself, or the point just past the range holding it (churn: the
-            // address just released, or the end of the run the last refill joined).
             with_set!(&mut self.set, s => s.claim_from(x, b))?
         };
+        sp.hint = x.saturating_add(1);
         self.inserted(x, x);
-        self.hot_mut(i).hint = x.saturating_add(1);
         self.record(&[(x, x)], x, x, owner);
         Some(x)
     }
