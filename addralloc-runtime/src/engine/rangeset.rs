@@ -601,17 +601,16 @@ impl<I: Idx> RangeSet<I> {
     /// sequential filling) and returns true.
     #[inline]
     pub(crate) fn try_extend_last(&mut self, x: u128) -> bool {
-        let Some(b) = self.blocks.len().checked_sub(1) else {
+        let b = self.blocks.len().wrapping_sub(1);
+        let (Some(blk), Some(&seals)) = (self.blocks.last_mut(), self.seals.last()) else {
             return false;
         };
-        if (self.seals[b] >> (self.blocks[b].len() - 1)) & 1 != 0 {
-            return false;
-        }
-        let blk = &mut self.blocks[b];
+        let n = blk.len();
         let Some(last) = blk.last_mut() else {
             return false;
         };
-        if last.1.to_u128().checked_add(1) != Some(x) {
+        // A sealed last range is a whole reservation: never extended.
+        if last.1.to_u128().checked_add(1) != Some(x) || seals >> (n - 1) & 1 != 0 {
             return false;
         }
         last.1 = I::from_u128(x);
