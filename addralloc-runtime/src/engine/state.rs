@@ -97,9 +97,9 @@ pub(crate) struct Engine {
     /// then); kept in step with `pools` by `span_inserted` / `span_removed`.
     spans: Vec<PoolSpan>,
     /// `spans[i].first` for every `i`: the binary search of `pools_meeting` reads this
-    /// compact array (16 bytes a pool) rather than the spans, so that with thousands of
-    /// pools its probes stay in cache.
-    span_firsts: Vec<u128>,
+    /// compact array (8 bytes a pool in spaces of at most 64 bits, else 16) rather than
+    /// the spans, so that with thousands of pools its probes stay in cache.
+    span_firsts: Firsts,
     /// The span of the only pool.
     solo: PoolSpan,
     /// Every pool before this position is full (its hint is past its last index):
@@ -150,6 +150,86 @@ struct BlockHint {
 
 /// How many block hints are kept (the least recently used dropped first).
 const BLOCK_HINTS: usize = 16;
+
+/// The first index of every pool (see [`Engine::span_firsts`]), as `u64` when the
+/// space has at most 64 bits.
+#[derive(Clone, Debug)]
+enum Firsts {
+    Narrow(Vec<u64>),
+    Wide(Vec<u128>),
+}
+
+impl Firsts {
+    fn len(&self) -> usize {
+        match self {
+            Firsts::Narrow(v) => v.len(),
+            Firsts::Wide(v) => v.len(),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Firsts::Narrow(v) => v.truncate(n),
+            Firsts::Wide(v) => v.truncate(n),
+        }
+    }
+
+    fn reserve_exact(&mut self, n: usize) {
+        match self {
+            Firsts::Narrow(v) => v.reserve_exact(n),
+            Firsts::Wide(v) => v.reserve_exact(n),
+        }
+    }
+
+    /// Frees the storage (at most one pool).
+    fn clear(&mut self) {
+        match self {
+            Firsts::Narrow(v) => *v = Vec::new(),
+            Firsts::Wide(v) => *v = Vec::new(),
+        }
+    }
+
+    /// Appends `x`, which fits the variant (a narrow space's indices fit `u64`).
+    fn push(&mut self, x: u128) {
+        match self {
+            Firsts::Narrow(v) => v.push(x as u64),
+            Firsts::Wide(v) => v.push(x),
+        }
+    }
+
+    /// How many first indices are at most `x` (below `x` when `strict`); they are
+    /// sorted.
+    #[inline]
+    fn count_below(&self, x: u128, strict: bool) -> usize {
+        match self {
+            Firsts::Narrow(v) => {
+                // Every stored index fits u64: an `x` past them counts them all.
+                let Ok(x) = u64::try_from(x) else {
+                    return v.len();
+                };
+                if strict {
+                    v.partition_point(|&f| f < x)
+                } else {
+                    v.partition_point(|&f| f <= x)
+                }
+            }
+            Firsts::Wide(v) => {
+                if strict {
+                    v.partition_point(|&f| f < x)
+                } else {
+                    v.partition_point(|&f| f <= x)
+                }
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Firsts::Narrow(v) => v.capacity() * core::mem::size_of::<u64>(),
+            Firsts::Wide(v) => v.capacity() * core::mem::size_of::<u128>(),
+        }
+    }
+}
 
 /// See [`Engine::spans`].
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +362,11 @@ pub(crate) type TagMask = u64;
 
 impl Engine {
     pub(crate) fn new(layout: Layout, policy: Policy) -> Engine {
+        let span_firsts = if layout.total_bits <= 64 {
+            Firsts::Narrow(Vec::new())
+        } else {
+            Firsts::Wide(Vec::new())
+        };
         let set = if layout.total_bits <= 64 {
             Set::Narrow(RangeSet::new())
         } else {
@@ -293,7 +378,7 @@ impl Engine {
             pools: Vec::new(),
             spans: Vec::new(),
             solo: PoolSpan::FRESH,
-            span_firsts: Vec::new(),
+            span_firsts,
             full_below: 0,
             full_run: (0, 0),
             tags: Vec::new(),
@@ -343,7 +428,7 @@ impl Engine {
         let set = with_set!(&self.set, s => s.heap_bytes());
         let pools = self.pools.capacity() * core::mem::size_of::<Pool>()
             + self.spans.capacity() * core::mem::size_of::<PoolSpan>()
-            + self.span_firsts.capacity() * core::mem::size_of::<u128>();
+            + self.span_firsts.heap_bytes();
         let tags: usize = self.tags.iter().map(|t| t.len()).sum::<usize>()
             + self.tags.capacity() * core::mem::size_of::<Box<str>>();
         set + pools + tags + self.records.heap_bytes()
@@ -501,9 +586,9 @@ impl Engine {
             let f = self.solo.first;
             usize::from(!self.pools.is_empty() && (f < x || (!strict && f == x)))
         } else if strict {
-            self.span_firsts.partition_point(|&f| f < x)
+            self.span_firsts.count_below(x, true)
         } else {
-            self.span_firsts.partition_point(|&f| f <= x)
+            self.span_firsts.count_below(x, false)
         }
     }
 
@@ -522,7 +607,7 @@ impl Engine {
         };
         if self.pools.len() <= 1 {
             self.spans = Vec::new();
-            self.span_firsts = Vec::new();
+            self.span_firsts.clear();
             if let Some(p) = self.pools.first() {
                 fill(&mut self.solo, p, 0);
             }
