@@ -2223,6 +2223,54 @@ mod tests {
     /// everywhere, releases in random pools: every `reserve_first` without a pattern
     /// takes what a plain scan of the free points would (lowest or highest), so the
     /// full-pool skipping, the pool index and the hints stay exact.
+    /// The search of first indices agrees with a scan, on even and skewed spreads, at
+    /// and between the stored values and past both ends.
+    #[test]
+    fn first_indices_match_a_scan() {
+        let mut seed = 3u64;
+        let spreads: Vec<Vec<u64>> = vec![
+            (0..1000).map(|k| 256 * k).collect(),
+            (0..1000).map(|k| k * k * k).collect(),
+            (0..200)
+                .map(|k| if k < 190 { k } else { 1 << (k - 150) })
+                .collect(),
+            {
+                let mut v: Vec<u64> = (0..500).map(|_| rng(&mut seed) % 100_000).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
+        ];
+        for v in spreads {
+            let f = Firsts::Narrow(v.clone());
+            let last = *v.last().unwrap();
+            let mut probes: Vec<u128> = v
+                .iter()
+                .flat_map(|&x| [x.saturating_sub(1), x, x + 1])
+                .map(u128::from)
+                .collect();
+            probes.extend([0, u128::from(last) + 5, u128::from(u64::MAX), u128::MAX]);
+            for _ in 0..2000 {
+                probes.push(u128::from(rng(&mut seed) % (last + 10)));
+            }
+            for x in probes {
+                for strict in [false, true] {
+                    let want = v
+                        .iter()
+                        .filter(|&&g| {
+                            if strict {
+                                u128::from(g) < x
+                            } else {
+                                u128::from(g) <= x
+                            }
+                        })
+                        .count();
+                    assert_eq!(f.count_below(x, strict), want, "x={x} strict={strict}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn many_pools_match_a_scan() {
         for policy in [Policy::LowestFirst, Policy::HighestFirst] {
