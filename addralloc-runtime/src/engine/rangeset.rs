@@ -372,6 +372,7 @@ impl<I: Idx> RangeSet<I> {
         }
         if self.blocks.capacity() > 2 * n + 8 {
             self.blocks.shrink_to(n + n / 8);
+            self.seals.shrink_to(n + n / 8);
             self.firsts.shrink_to(n + n / 8);
             self.gaps.shrink_to(n + n / 8);
             self.group_gaps.shrink_to(groups + 1);
@@ -490,6 +491,65 @@ impl<I: Idx> RangeSet<I> {
         true
     }
 
+    /// Lowest-first filling in one look-up: adds and returns the lowest free point in
+    /// `x..=limit` when it is `x` itself or the point just after the range holding `x`
+    /// (joined to the ranges it touches, as [`RangeSet::try_insert`] would); `None`
+    /// when it lies further on (nothing changed then).
+    pub(crate) fn claim_from(&mut self, x: u128, limit: u128) -> Option<u128> {
+        let p = self.locate(x);
+        let (c, prev) = match p {
+            Some(p) => {
+                let (_, e) = self.at(p);
+                if e >= x {
+                    (e.checked_add(1)?, Some(p))
+                } else {
+                    (x, Some(p))
+                }
+            }
+            None => (x, None),
+        };
+        if c > limit {
+            return None;
+        }
+        let next = match prev {
+            Some(p) => self.next_pos(p),
+            None => self.first_pos(),
+        };
+        let next_start = next.map(|q| self.at(q).0);
+        if next_start.is_some_and(|ns| ns <= c) {
+            return None;
+        }
+        let merge_prev = prev.filter(|&p| self.at(p).1 + 1 == c && !self.sealed(p));
+        let merge_next = next.filter(|&q| c + 1 == self.at(q).0 && !self.sealed(q));
+        match (merge_prev, merge_next) {
+            (Some(p), Some(q)) => {
+                let end = self.blocks[q.b][q.o].1;
+                self.blocks[p.b][p.o].1 = end;
+                self.touch(p.b);
+                self.remove_at(q);
+            }
+            (Some(p), None) => {
+                self.blocks[p.b][p.o].1 = I::from_u128(c);
+                self.touch_shrink(p.b);
+            }
+            (None, Some(q)) => {
+                self.blocks[q.b][q.o].0 = I::from_u128(c);
+                if q.o == 0 {
+                    self.firsts[q.b] = I::from_u128(c);
+                }
+                self.touch_shrink(q.b);
+            }
+            (None, None) => {
+                let at = match prev {
+                    Some(p) => Pos { b: p.b, o: p.o + 1 },
+                    None => Pos { b: 0, o: 0 },
+                };
+                self.insert_at(at, (I::from_u128(c), I::from_u128(c)), false);
+            }
+        }
+        Some(c)
+    }
+
     /// Adds `s..=e` as a sealed range (never coalesced with a neighbour) if no range
     /// meets it; returns whether it did.
     pub(crate) fn try_insert_sealed(&mut self, s: u128, e: u128) -> bool {
@@ -541,17 +601,16 @@ impl<I: Idx> RangeSet<I> {
     /// sequential filling) and returns true.
     #[inline]
     pub(crate) fn try_extend_last(&mut self, x: u128) -> bool {
-        let Some(b) = self.blocks.len().checked_sub(1) else {
+        let b = self.blocks.len().wrapping_sub(1);
+        let (Some(blk), Some(&seals)) = (self.blocks.last_mut(), self.seals.last()) else {
             return false;
         };
-        if (self.seals[b] >> (self.blocks[b].len() - 1)) & 1 != 0 {
-            return false;
-        }
-        let blk = &mut self.blocks[b];
+        let n = blk.len();
         let Some(last) = blk.last_mut() else {
             return false;
         };
-        if last.1.to_u128().checked_add(1) != Some(x) {
+        // A sealed last range is a whole reservation: never extended.
+        if last.1.to_u128().checked_add(1) != Some(x) || seals >> (n - 1) & 1 != 0 {
             return false;
         }
         last.1 = I::from_u128(x);
@@ -999,6 +1058,67 @@ mod tests {
         t.remove_sealed(10, 13);
         assert_eq!(t.iter().collect::<Vec<_>>(), vec![(9, 9), (14, 14)]);
         t.check();
+    }
+
+    /// `claim_from` against a point model: the lowest free point at or after `x`
+    /// when it is `x` or just past the range holding `x`, else nothing changes.
+    #[test]
+    fn claim_from_matches_a_scan() {
+        let mut s = RangeSet::<u64>::new();
+        let mut model: BTreeSet<u128> = BTreeSet::new();
+        let mut k = 5u64;
+        let mut next = || {
+            k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (k >> 33) as u128
+        };
+        for step in 0..20_000 {
+            let x = next() % 600;
+            match step % 4 {
+                0 => {
+                    if s.try_insert(x, x) {
+                        model.insert(x);
+                    }
+                }
+                1 => {
+                    if s.try_remove(x, x) {
+                        model.remove(&x);
+                    }
+                }
+                2 if x % 7 == 0 && x + 3 < 600 => {
+                    if s.try_insert_sealed(x, x + 3) {
+                        model.extend(x..=x + 3);
+                    }
+                }
+                _ => {
+                    let limit = 580;
+                    let want = (x..=limit).find(|p| !model.contains(p));
+                    let before: Vec<(u128, u128, bool)> = s.entries().collect();
+                    match s.claim_from(x, limit) {
+                        Some(c) => {
+                            assert_eq!(Some(c), want, "claim_from({x})");
+                            model.insert(c);
+                        }
+                        None => {
+                            // Only when `x` is held and the point after its range is
+                            // held too or past the limit.
+                            assert_eq!(s.entries().collect::<Vec<_>>(), before);
+                            if x <= limit {
+                                let (_, e, _) = s.containing_entry(x).expect("x is held");
+                                assert!(e + 1 > limit || model.contains(&(e + 1)), "{x}");
+                            }
+                        }
+                    }
+                }
+            }
+            if step % 1000 == 0 {
+                s.check();
+                assert_eq!(points(&s), model);
+            }
+        }
+        s.check();
+        assert_eq!(points(&s), model);
     }
 
     #[test]
