@@ -60,6 +60,26 @@ pub(crate) struct Core<S> {
     pub(crate) children: Vec<Child<S>>,
 }
 
+/// The boxes one search goes through ([`Core::search_grids`]): one for a box
+/// pattern, kept inline so that the common search allocates nothing.
+pub(crate) enum SearchGrids {
+    /// A box pattern (`None` for `*`).
+    One([Option<Grid>; 1]),
+    /// A linear range's boxes, in search order.
+    Many(Vec<Option<Grid>>),
+}
+
+impl core::ops::Deref for SearchGrids {
+    type Target = [Option<Grid>];
+
+    fn deref(&self) -> &[Option<Grid>] {
+        match self {
+            SearchGrids::One(one) => one,
+            SearchGrids::Many(many) => many,
+        }
+    }
+}
+
 /// A subdivided block and the allocator of its children.
 #[derive(Clone)]
 pub(crate) struct Child<S> {
@@ -176,15 +196,16 @@ impl<S: Space> Core<S> {
     /// The boxes a search in `raw` goes through, in the policy's order: one (`None` for
     /// `*`) for a box pattern, a linear range's boxes lowest first (highest first under
     /// the highest-first policy).
-    pub(crate) fn search_grids(&self, raw: &RawPattern) -> Result<Vec<Option<Grid>>, Error> {
+    /// A box pattern (every search but a linear range's) allocates nothing.
+    pub(crate) fn search_grids(&self, raw: &RawPattern) -> Result<SearchGrids, Error> {
         if !raw.linear {
-            return Ok(alloc::vec![self.grid(raw)?]);
+            return Ok(SearchGrids::One([self.grid(raw)?]));
         }
         let mut boxes: Vec<Option<Grid>> = self.linear_boxes(raw)?.into_iter().map(Some).collect();
         if self.engine.policy() == Policy::HighestFirst {
             boxes.reverse();
         }
-        Ok(boxes)
+        Ok(SearchGrids::Many(boxes))
     }
 
     /// The index of the live linear pool `raw`, if any.
@@ -346,7 +367,7 @@ impl<S: Space> Core<S> {
         if raw.linear {
             let grids = self.search_grids(raw)?;
             let mask = self.mask(o.tags)?;
-            for g in &grids {
+            for g in grids.iter() {
                 match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
                     Err(Fail::Exhausted) => continue,
                     r => return r.map_err(|f| self.error(f, o.tags)),
@@ -392,7 +413,7 @@ impl<S: Space> Core<S> {
             .collect::<Result<Vec<_>, _>>()?;
         let mask = self.mask(o.tags)?;
         for (i, gs) in grids.iter().enumerate() {
-            for g in gs {
+            for g in gs.iter() {
                 match self.engine.reserve_first(g.as_ref(), mask, o.owner) {
                     Ok(idx) => return Ok((idx, i)),
                     Err(Fail::Exhausted) => continue,
@@ -438,7 +459,7 @@ impl<S: Space> Core<S> {
         }
         let mask = self.mask(o.tags)?;
         let mut res = Err(Fail::Exhausted);
-        for g in &grids {
+        for g in grids.iter() {
             res = self.engine.reserve_block(g.as_ref(), ext, mask, o.owner);
             if !matches!(res, Err(Fail::Exhausted)) {
                 break;
@@ -563,7 +584,7 @@ impl<S: Space> Core<S> {
 
     pub(crate) fn free_count_in(&self, raw: &RawPattern) -> Result<Count, Error> {
         let mut total = Count::from(0u128);
-        for g in self.search_grids(raw)? {
+        for g in self.search_grids(raw)?.iter() {
             total = total.add(self.engine.free_count_in(g.as_ref(), 0));
         }
         Ok(total)
@@ -709,7 +730,7 @@ impl<S: Space> Core<S> {
         let grids = self.search_grids(raw)?;
         let mut total = Count::from(0u128);
         for (s, e) in self.engine.free_ranges() {
-            for g in &grids {
+            for g in grids.iter() {
                 // The part of the free run inside the search box, as runs.
                 let parts: Vec<(u128, u128)> = match g {
                     None => alloc::vec![(s, e)],

@@ -168,3 +168,19 @@ fn whole_block_churn_allocates_nothing() {
     let e = a.release(held[0].first()).unwrap_err();
     assert!(e.to_string().contains(&held[0].first().to_string()), "{e}");
 }
+
+#[test]
+fn pattern_searches_allocate_nothing() {
+    let mut a = warm();
+    let pattern = "a=10, b=0, c=7".parse::<Pattern<Ipv4>>().unwrap();
+    // The first search of a pattern keeps its hint: once.
+    let x = a.reserve_first(pattern).unwrap();
+    a.release(x).unwrap();
+    let n = allocations_in(|| {
+        for _ in 0..OPS {
+            let x = a.reserve_first(pattern).unwrap();
+            a.release(x).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in {OPS} reserve_first/release pairs");
+}

@@ -114,9 +114,13 @@ impl Engine {
 
     /// The lowest aligned start of a free window, over every eligible pool.
     fn sized_first(&mut self, size_m1: u128, align: u128, mask: TagMask) -> Option<u128> {
-        let (pools, set, layout) = (&self.pools, &mut self.set, &self.layout);
         let mut best: Option<u128> = None;
-        for p in pools.iter().filter(|p| p.tags & mask == mask) {
+        for i in 0..self.pools.len() {
+            let (hint, _) = self.pool_hints(i);
+            let (p, set, layout) = (&self.pools[i], &mut self.set, &self.layout);
+            if p.tags & mask != mask {
+                continue;
+            }
             let g = &p.grid;
             let first = g.first(layout);
             if best.is_some_and(|b| b < first) {
@@ -128,7 +132,7 @@ impl Engine {
                 continue;
             }
             // Everything in the pool below its hint is reserved.
-            let Some(mut x) = g.ceil(layout, p.hint.max(first)) else {
+            let Some(mut x) = g.ceil(layout, hint.max(first)) else {
                 continue;
             };
             'runs: loop {
@@ -170,7 +174,11 @@ impl Engine {
     fn sized_last(&self, size_m1: u128, align: u128, mask: TagMask) -> Option<u128> {
         let layout = &self.layout;
         let mut best: Option<u128> = None;
-        for p in self.pools.iter().rev().filter(|p| p.tags & mask == mask) {
+        for (i, p) in self.pools.iter().enumerate().rev() {
+            if p.tags & mask != mask {
+                continue;
+            }
+            let (_, top) = self.pool_hints(i);
             let g = &p.grid;
             let (first, last) = (g.first(layout), g.last(layout));
             if best.is_some_and(|b| b >= last) {
@@ -181,7 +189,7 @@ impl Engine {
                 continue;
             }
             // Everything in the pool above its top is reserved.
-            let Some(mut x) = g.floor(layout, p.top.min(last)) else {
+            let Some(mut x) = g.floor(layout, top.min(last)) else {
                 continue;
             };
             'runs: loop {

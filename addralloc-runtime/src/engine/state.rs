@@ -536,6 +536,14 @@ impl Engine {
         }
     }
 
+    /// Pool `i`'s search hints: every pool index below the first and above the second
+    /// is reserved.
+    #[inline]
+    pub(crate) fn pool_hints(&self, i: usize) -> (u128, u128) {
+        let sp = self.hot(i);
+        (sp.hint, sp.top)
+    }
+
     /// The span (with the hints) of pool `i`, to change its hints.
     #[inline]
     fn hot_mut(&mut self, i: usize) -> &mut PoolSpan {
