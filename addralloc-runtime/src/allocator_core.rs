@@ -62,6 +62,9 @@ pub(crate) struct Core<S> {
 
 /// The boxes one search goes through ([`Core::search_grids`]): one for a box
 /// pattern, kept inline so that the common search allocates nothing.
+// Inline on purpose: boxing the one grid would be the allocation this type avoids; it
+// lives on the stack for one call.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum SearchGrids {
     /// A box pattern (`None` for `*`).
     One([Option<Grid>; 1]),
