@@ -211,3 +211,345 @@ fn release_owner_drops_the_children_of_released_blocks() {
     assert_eq!(again, b);
     assert!(net.child(&again, |_| ()).is_err());
 }
+
+impl std::str::FromStr for V4 {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<u8> = s
+            .split('.')
+            .map(|p| p.parse::<u8>().map_err(|e| format!("`{p}`: {e}")))
+            .collect::<Result<_, _>>()?;
+        match parts[..] {
+            [a, b, c, d] => Ok(V4([a, b, c, d])),
+            _ => Err(format!("`{s}` is not four numbers")),
+        }
+    }
+}
+
+fn prefix(len: u32) -> Block<V4> {
+    Block::prefix(len).unwrap()
+}
+
+/// A site /16 with two racks /24, one of them subdivided with two hosts: three levels.
+fn three_levels() -> (
+    Allocator<V4>,
+    addralloc_runtime::BlockRange<V4>,
+    addralloc_runtime::BlockRange<V4>,
+) {
+    let mut net = Allocator::<V4>::new();
+    net.add_pool(Pattern::prefix(ip(10, 20, 0, 0), 14).unwrap())
+        .unwrap();
+    let site = net
+        .owned_by("site-a")
+        .reserve_block(Pattern::any(), prefix(16))
+        .unwrap();
+    net.subdivide(&site).unwrap();
+    let rack = net
+        .child(&site, |s| {
+            s.reserve_block(Pattern::any(), prefix(24)).unwrap();
+            let r = s
+                .owned_by("rack1")
+                .reserve_block(Pattern::any(), prefix(24))
+                .unwrap();
+            s.subdivide(&r).unwrap();
+            s.child(&r, |h| {
+                h.owned_by("web").reserve_any().unwrap();
+                h.owned_by("db").reserve(ip(10, 20, 1, 9)).unwrap();
+            })
+            .unwrap();
+            r
+        })
+        .unwrap();
+    (net, site, rack)
+}
+
+#[test]
+fn snapshots_keep_children_to_depth_three_typed() {
+    let (net, site, rack) = three_levels();
+    let snap = net.snapshot();
+    assert_eq!(snap.version, addralloc_runtime::SNAPSHOT_VERSION);
+    assert_eq!(snap.children.len(), 1);
+    assert_eq!(snap.children[0].first, "10.20.0.0");
+    assert_eq!(snap.children[0].allocator.children[0].last, "10.20.1.255");
+    let mut back = Allocator::<V4>::restore(&snap).unwrap();
+    assert_eq!(back.snapshot(), snap);
+    assert_eq!(back.children().collect::<Vec<_>>(), [site]);
+    let owner = back
+        .child(&site, |s| {
+            s.child(&rack, |h| h.owner_of(ip(10, 20, 1, 9)).map(String::from))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.as_deref(), Some("db"));
+    // The restored children work: a next host, and the release rules.
+    let next = back
+        .child(&site, |s| s.child(&rack, |h| h.reserve_any().unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, ip(10, 20, 1, 1));
+    assert!(matches!(
+        back.release_block(&site),
+        Err(Error::PoolInUse { .. })
+    ));
+    // A snapshot without children or linear pools stays version 2.
+    let mut plain = Allocator::<V4>::new();
+    plain
+        .add_pool(Pattern::prefix(ip(10, 0, 0, 0), 24).unwrap())
+        .unwrap();
+    plain.reserve_any().unwrap();
+    assert_eq!(plain.snapshot().version, 2);
+    assert!(Allocator::<V4>::restore(&plain.snapshot()).is_ok());
+}
+
+#[test]
+fn snapshots_keep_children_to_depth_three_dynamic() {
+    let schema = DynSchema::from_toml(include_str!("../../schemas/ipv6.toml")).unwrap();
+    let ty = Arc::clone(schema.get("Ipv6Address").unwrap());
+    let mut net = DynAllocator::new(Arc::clone(&ty), Policy::LowestFirst);
+    net.add_pool("2001:db8::/32").unwrap();
+    let site = net.owned_by("site").reserve_block("*", "/48").unwrap();
+    net.subdivide(&site).unwrap();
+    let rack = net
+        .child(&site, |s| {
+            s.reserve_block("*", "/64").unwrap();
+            let r = s.owned_by("rack").reserve_block("*", "/64").unwrap();
+            s.subdivide(&r).unwrap();
+            s.child(&r, |h| {
+                h.owned_by("host").reserve_block("*", "/120").unwrap()
+            })
+            .unwrap();
+            r
+        })
+        .unwrap();
+    let snap = net.snapshot();
+    assert_eq!(snap.children[0].allocator.children.len(), 1);
+    let mut back = DynAllocator::restore(Arc::clone(&ty), &snap).unwrap();
+    assert_eq!(back.snapshot(), snap);
+    let owners: Vec<String> = back
+        .child(&site, |s| {
+            s.child(&rack, |h| {
+                h.owners()
+                    .map(|(a, b, o)| format!("{a}..={b} {o}"))
+                    .collect()
+            })
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(owners, ["2001:db8:0:1::..=2001:db8:0:1::ff host"]);
+    assert!(back.release_block(&site).is_err());
+}
+
+#[test]
+fn restore_refuses_children_off_the_parents_reservations() {
+    let (net, _, _) = three_levels();
+    let good = net.snapshot();
+    let refuse = |f: &dyn Fn(&mut addralloc_runtime::Snapshot)| {
+        let mut s = good.clone();
+        f(&mut s);
+        Allocator::<V4>::restore(&s).unwrap_err().to_string()
+    };
+    assert_eq!(
+        refuse(&|s| s.children[0].first = "10.21.0.0".into()),
+        "invalid snapshot: child 1 `10.21.0.0..=10.20.255.255`: the block is not reserved"
+    );
+    assert_eq!(
+        refuse(&|s| s.children[0].last = "10.20.0.255".into()),
+        "invalid snapshot: child 1 `10.20.0.0..=10.20.0.255`: the block is not one whole \
+         reservation (the reservation there is `10.20.0.0..=10.20.255.255`)"
+    );
+    assert_eq!(
+        refuse(&|s| {
+            s.children[0]
+                .allocator
+                .pools
+                .push(addralloc_runtime::PoolSnapshot {
+                    pattern: "a=10, b=21".into(),
+                    tags: Vec::new(),
+                })
+        }),
+        "invalid snapshot: child 1 `10.20.0.0..=10.20.255.255`: its pool \
+         `a=10, b=21` lies outside the block"
+    );
+    // Errors deep down name the path to them.
+    let err = refuse(&|s| {
+        s.children[0].allocator.children[0].allocator.reservations[0].first = "10.20.1.999".into()
+    });
+    assert!(
+        err.starts_with(
+            "invalid snapshot: child 1 `10.20.0.0..=10.20.255.255`: child 1 \
+             `10.20.1.0..=10.20.1.255`: reservation 1: address `10.20.1.999`"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        refuse(&|s| {
+            let c = s.children[0].clone();
+            s.children.push(c);
+        }),
+        "invalid snapshot: child 2 `10.20.0.0..=10.20.255.255`: the block is listed twice"
+    );
+    assert_eq!(
+        refuse(&|s| s.children[0].allocator.space = "port=0..=31".into()),
+        "invalid snapshot: child 1 `10.20.0.0..=10.20.255.255`: the snapshot is of address \
+         space `port=0..=31`, not `a=0..=255, b=0..=255, c=0..=255, d=0..=255`"
+    );
+}
+
+#[test]
+fn a_rolled_back_transaction_restores_the_children() {
+    let (mut net, site, rack) = three_levels();
+    let before = net.snapshot();
+    // Err: a child reservation, a new subdivided block and a release inside.
+    let r: Result<(), Error> = net.transaction(|tx| {
+        tx.child(&site, |s| {
+            s.child(&rack, |h| h.release(ip(10, 20, 1, 9)))??;
+            let r = s.reserve_block(Pattern::any(), prefix(24))?;
+            s.subdivide(&r)?;
+            s.child(&r, |h| h.reserve_any())??;
+            Ok::<(), Error>(())
+        })??;
+        let other = tx.reserve_block(Pattern::any(), prefix(16))?;
+        tx.subdivide(&other)?;
+        Err(Error::TooManyTags)
+    });
+    assert!(r.is_err());
+    assert_eq!(net.snapshot(), before);
+    assert_eq!(net.children().count(), 1);
+
+    // A panic inside a child's closure, inside a transaction.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net.transaction(|tx| {
+            tx.child(&site, |s| {
+                s.reserve_any().unwrap();
+                panic!("boom");
+            })
+        })
+    }));
+    assert!(caught.is_err());
+    assert_eq!(net.snapshot(), before);
+
+    // Nested: the inner transaction rolls back, the outer one commits.
+    net.transaction(|tx| {
+        let kept = tx.reserve_block(Pattern::any(), prefix(16))?;
+        tx.subdivide(&kept)?;
+        let inner: Result<(), Error> = tx.transaction(|t2| {
+            t2.child(&kept, |k| k.reserve_any())??;
+            t2.release_block(&kept)
+                .expect_err("a block with children is refused");
+            Err(Error::TooManyTags)
+        });
+        assert!(inner.is_err());
+        tx.child(&kept, |k| k.reserved_count().to_string())
+            .map(|n| assert_eq!(n, "0"))
+    })
+    .unwrap();
+    assert_eq!(net.children().count(), 2);
+    assert_eq!(net.snapshot().children[0], before.children[0]);
+}
+
+#[test]
+fn release_range_refuses_a_subdivided_block_with_children() {
+    let (mut net, site, _) = three_levels();
+    let before = net.snapshot();
+    let err = net
+        .release_range(ip(10, 20, 255, 0), ip(10, 20, 255, 255))
+        .unwrap_err();
+    assert!(matches!(err, Error::PoolInUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("10.20.0.0..=10.20.255.255"),
+        "{err}"
+    );
+    assert_eq!(net.snapshot(), before);
+    // Emptied, the block may be cut; it loses its child allocator.
+    net.child(&site, |s| {
+        let rack = s.children().next().unwrap();
+        s.child(&rack, |h| {
+            let all: Vec<_> = h.reserved().collect();
+            for (a, b) in all {
+                h.release_range(a, b).unwrap();
+            }
+        })
+        .unwrap();
+        let all: Vec<_> = s.reserved().collect();
+        for (a, b) in all {
+            s.release_range(a, b).unwrap();
+        }
+        assert_eq!(s.children().count(), 0);
+    })
+    .unwrap();
+    assert_eq!(
+        net.release_range(ip(10, 20, 255, 0), ip(10, 20, 255, 255))
+            .unwrap()
+            .to_string(),
+        "256"
+    );
+    assert_eq!(net.children().count(), 0);
+    assert!(net.is_reserved(ip(10, 20, 0, 0)));
+}
+
+#[test]
+fn release_owner_cascades_only_into_the_owners_blocks() {
+    let (mut net, site, _) = three_levels();
+    let other = net
+        .owned_by("site-b")
+        .reserve_block(Pattern::any(), prefix(16))
+        .unwrap();
+    net.subdivide(&other).unwrap();
+    net.child(&other, |s| s.owned_by("x").reserve_any().unwrap())
+        .unwrap();
+    assert_eq!(net.release_owner("site-a").to_string(), "65536");
+    assert_eq!(net.children().collect::<Vec<_>>(), [other]);
+    assert!(!net.is_reserved(site.first()));
+    let back = Allocator::<V4>::restore(&net.snapshot()).unwrap();
+    assert_eq!(back.children().collect::<Vec<_>>(), [other]);
+}
+
+#[test]
+fn linear_pools_stay_one_pool_through_restore_and_rollback() {
+    let mut a = Allocator::<V4>::new();
+    a.add_pool(ip(10, 20, 4, 10)..=ip(10, 20, 7, 250)).unwrap();
+    a.add_pool(Pattern::prefix(ip(10, 30, 0, 0), 24).unwrap())
+        .unwrap();
+    a.reserve_any().unwrap();
+    let listed =
+        |a: &Allocator<V4>| -> Vec<String> { a.pools().map(|(p, _)| p.to_string()).collect() };
+    let pools = listed(&a);
+    assert_eq!(pools.len(), 2);
+    let snap = a.snapshot();
+    assert_eq!(snap.linear.len(), 1);
+    assert_eq!(snap.linear[0].first, "10.20.4.10");
+    assert_eq!(snap.linear[0].last, "10.20.7.250");
+    let mut b = Allocator::<V4>::restore(&snap).unwrap();
+    assert_eq!(listed(&b), pools);
+    assert_eq!(b.snapshot(), snap);
+    // A removal rolled back leaves the range one pool.
+    let r: Result<(), Error> = b.transaction(|tx| {
+        tx.remove_pool(Pattern::prefix(ip(10, 30, 0, 0), 24).unwrap())?;
+        Err(Error::TooManyTags)
+    });
+    assert!(r.is_err());
+    let r: Result<(), Error> = b.transaction(|tx| {
+        tx.release(ip(10, 20, 4, 10))?;
+        tx.remove_pool(ip(10, 20, 4, 10)..=ip(10, 20, 7, 250))?;
+        Err(Error::TooManyTags)
+    });
+    assert!(r.is_err());
+    assert_eq!(listed(&b), pools);
+    // A linear pool whose boxes are not pools is refused.
+    let mut bad = snap.clone();
+    bad.linear[0].last = "10.20.7.251".into();
+    let err = Allocator::<V4>::restore(&bad).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid snapshot: linear pool 1 `10.20.4.10..=10.20.7.251`: its boxes are not all \
+         among the pools"
+    );
+    // The dynamic front lists the range once too.
+    let schema = DynSchema::from_toml(include_str!("../../schemas/ipv4.toml")).unwrap();
+    let ty = schema.get("Ipv4Address").unwrap();
+    let mut d = DynAllocator::new(Arc::clone(ty), Policy::LowestFirst);
+    d.add_pool("10.20.4.10..=10.20.7.250").unwrap();
+    let back = DynAllocator::restore(Arc::clone(ty), &d.snapshot()).unwrap();
+    let pools: Vec<String> = back.pools().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(pools, ["10.20.4.10..=10.20.7.250"]);
+}
