@@ -553,3 +553,238 @@ fn linear_pools_stay_one_pool_through_restore_and_rollback() {
     let pools: Vec<String> = back.pools().map(|(p, _)| p.to_string()).collect();
     assert_eq!(pools, ["10.20.4.10..=10.20.7.250"]);
 }
+
+/// A model of one level of nesting: sixteen /28 blocks of `10.0.0.0/24` (slots), each
+/// free or reserved whole with an owner, and a subdivided one with its children's
+/// reservations (single addresses, by offset in the block).
+mod model {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use addralloc_runtime::{
+        Allocator, Block, BlockRange, DynAllocator, DynSchema, Error, Pattern,
+    };
+    use proptest::prelude::*;
+
+    use super::{ip, V4};
+
+    const OWNERS: [Option<&str>; 3] = [None, Some("a"), Some("b")];
+
+    #[derive(Clone, Debug)]
+    pub enum Op {
+        Reserve(u8, usize),
+        Subdivide(u8),
+        ChildReserve(u8, u8, usize),
+        ChildRelease(u8, u8),
+        Release(u8),
+        ReleaseRange(u8),
+        ReleaseOwner(usize),
+        /// The operation inside a transaction that then fails.
+        RolledBack(Box<Op>),
+        /// Replace the allocator by a restore of its snapshot through the other front.
+        CrossRestore,
+    }
+
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Slot {
+        owner: Option<String>,
+        /// Offset in the block -> owner, when subdivided.
+        children: Option<BTreeMap<u8, Option<String>>>,
+    }
+
+    /// Reserved slots.
+    pub type State = BTreeMap<u8, Slot>;
+
+    fn first(slot: u8) -> V4 {
+        ip(10, 0, 0, slot * 16)
+    }
+
+    fn block(slot: u8) -> BlockRange<V4> {
+        BlockRange::new(first(slot), ip(10, 0, 0, slot * 16 + 15)).unwrap()
+    }
+
+    fn owner(o: usize) -> Option<String> {
+        OWNERS[o].map(String::from)
+    }
+
+    /// The model's step: whether it succeeds.
+    fn step(m: &mut State, op: &Op) -> bool {
+        match op {
+            Op::Reserve(s, o) => {
+                if m.contains_key(s) {
+                    return false;
+                }
+                m.insert(
+                    *s,
+                    Slot {
+                        owner: owner(*o),
+                        children: None,
+                    },
+                );
+                true
+            }
+            Op::Subdivide(s) => match m.get_mut(s) {
+                Some(slot) => {
+                    slot.children.get_or_insert_with(BTreeMap::new);
+                    true
+                }
+                None => false,
+            },
+            Op::ChildReserve(s, k, o) => match m.get_mut(s).and_then(|x| x.children.as_mut()) {
+                Some(c) if !c.contains_key(k) => {
+                    c.insert(*k, owner(*o));
+                    true
+                }
+                _ => false,
+            },
+            Op::ChildRelease(s, k) => m
+                .get_mut(s)
+                .and_then(|x| x.children.as_mut())
+                .is_some_and(|c| c.remove(k).is_some()),
+            Op::Release(s) | Op::ReleaseRange(s) => match m.get(s) {
+                Some(slot) if slot.children.as_ref().is_none_or(|c| c.is_empty()) => {
+                    m.remove(s);
+                    true
+                }
+                _ => false,
+            },
+            Op::ReleaseOwner(o) => {
+                let o = owner(*o);
+                if o.is_some() {
+                    m.retain(|_, slot| slot.owner != o);
+                }
+                true
+            }
+            Op::RolledBack(inner) => {
+                let mut scratch = m.clone();
+                step(&mut scratch, inner)
+            }
+            Op::CrossRestore => true,
+        }
+    }
+
+    /// The allocator's step: whether it succeeds.
+    fn apply(net: &mut Allocator<V4>, op: &Op) -> bool {
+        let in_child = |net: &mut Allocator<V4>,
+                        s: u8,
+                        f: &mut dyn FnMut(&mut Allocator<V4>) -> Result<(), Error>|
+         -> bool { matches!(net.child(&block(s), |c| f(c)), Ok(Ok(()))) };
+        match op {
+            Op::Reserve(s, o) => {
+                let p = Pattern::prefix(first(*s), 28).unwrap();
+                let b = Block::prefix(28).unwrap();
+                match OWNERS[*o] {
+                    Some(o) => net.owned_by(o).reserve_block(p, b).is_ok(),
+                    None => net.reserve_block(p, b).is_ok(),
+                }
+            }
+            Op::Subdivide(s) => net.subdivide(&block(*s)).is_ok(),
+            Op::ChildReserve(s, k, o) => {
+                let a = ip(10, 0, 0, s * 16 + k);
+                in_child(net, *s, &mut |c| match OWNERS[*o] {
+                    Some(o) => c.owned_by(o).reserve(a).map(|_| ()),
+                    None => c.reserve(a).map(|_| ()),
+                })
+            }
+            Op::ChildRelease(s, k) => {
+                let a = ip(10, 0, 0, s * 16 + k);
+                in_child(net, *s, &mut |c| c.release(a))
+            }
+            Op::Release(s) => net.release_block(&block(*s)).is_ok(),
+            Op::ReleaseRange(s) => {
+                let b = block(*s);
+                net.release_range(b.first(), b.last()).is_ok()
+            }
+            Op::ReleaseOwner(o) => {
+                if let Some(o) = OWNERS[*o] {
+                    net.release_owner(o);
+                }
+                true
+            }
+            Op::RolledBack(inner) => {
+                let mut ok = false;
+                let r: Result<(), ()> = net.transaction(|tx| {
+                    ok = apply(tx, inner);
+                    Err(())
+                });
+                assert!(r.is_err());
+                ok
+            }
+            Op::CrossRestore => {
+                let schema = DynSchema::from_toml(include_str!("../../schemas/ipv4.toml")).unwrap();
+                let ty = schema.get("Ipv4Address").unwrap();
+                let snap = net.snapshot();
+                let d = DynAllocator::restore(Arc::clone(ty), &snap).unwrap();
+                assert_eq!(d.snapshot(), snap);
+                *net = Allocator::<V4>::restore(&d.snapshot()).unwrap();
+                true
+            }
+        }
+    }
+
+    /// The allocator's state in the model's terms.
+    fn view(net: &mut Allocator<V4>) -> State {
+        let subdivided: Vec<BlockRange<V4>> = net.children().collect();
+        let mut out = State::new();
+        for s in 0..16u8 {
+            if !net.is_reserved(first(s)) {
+                continue;
+            }
+            let b = block(s);
+            let children = subdivided.contains(&b).then(|| {
+                net.child(&b, |c| {
+                    (0..16u8)
+                        .filter(|k| c.is_reserved(ip(10, 0, 0, s * 16 + k)))
+                        .map(|k| (k, c.owner_of(ip(10, 0, 0, s * 16 + k)).map(String::from)))
+                        .collect()
+                })
+                .unwrap()
+            });
+            out.insert(
+                s,
+                Slot {
+                    owner: net.owner_of(first(s)).map(String::from),
+                    children,
+                },
+            );
+        }
+        out
+    }
+
+    fn plain_op() -> impl Strategy<Value = Op> {
+        // Few slots and offsets, so that operations meet.
+        prop_oneof![
+            (0..4u8, 0..3usize).prop_map(|(s, o)| Op::Reserve(s, o)),
+            (0..4u8).prop_map(Op::Subdivide),
+            (0..4u8, 0..3u8, 0..3usize).prop_map(|(s, k, o)| Op::ChildReserve(s, k, o)),
+            (0..4u8, 0..3u8).prop_map(|(s, k)| Op::ChildRelease(s, k)),
+            (0..4u8).prop_map(Op::Release),
+            (0..4u8).prop_map(Op::ReleaseRange),
+            (1..3usize).prop_map(Op::ReleaseOwner),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => plain_op(),
+            2 => plain_op().prop_map(|o| Op::RolledBack(Box::new(o))),
+            1 => Just(Op::CrossRestore),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn nested_blocks_follow_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut net = Allocator::<V4>::new();
+            net.add_pool(Pattern::prefix(ip(10, 0, 0, 0), 24).unwrap()).unwrap();
+            let mut m = State::new();
+            for (i, o) in ops.iter().enumerate() {
+                let want = step(&mut m, o);
+                let got = apply(&mut net, o);
+                prop_assert_eq!(got, want, "step {} {:?}", i, o);
+                prop_assert_eq!(&view(&mut net), &m, "after step {} {:?}", i, o);
+            }
+        }
+    }
+}
