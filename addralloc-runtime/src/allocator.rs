@@ -724,7 +724,9 @@ impl<A: Address> Allocator<A> {
     }
 
     /// Runs `f` on the allocator of the subdivided `block`'s children (see
-    /// [`Allocator::subdivide`]), which may subdivide its own blocks in turn.
+    /// [`Allocator::subdivide`]), which may subdivide its own blocks in turn. Should
+    /// `f` panic, the child allocator stays in place with whatever `f` changed before
+    /// (inside a transaction, the rollback undoes that too).
     ///
     /// # Errors
     ///
@@ -740,18 +742,9 @@ impl<A: Address> Allocator<A> {
                 pool: alloc::format!("{block} (a subdivided block)"),
             });
         };
-        let c = self.core.children.remove(k);
-        let mut child = Allocator { core: c.core };
-        let out = f(&mut child);
-        self.core.children.insert(
-            k,
-            crate::allocator_core::Child {
-                first: c.first,
-                last: c.last,
-                core: child.core,
-            },
-        );
-        Ok(out)
+        Ok(self
+            .core
+            .with_child(k, |core| Allocator { core }, |a| a.core, f))
     }
 
     /// The subdivided blocks, in the order they were subdivided.

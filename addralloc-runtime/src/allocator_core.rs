@@ -626,6 +626,55 @@ impl<S: Space> Core<S> {
             .position(|c| c.first == first && c.last == last)
     }
 
+    /// Runs `f` on the allocator of subdivided block `k`, as a front `F` (`wrap` and
+    /// `unwrap` convert). The child is put back in its place even when `f` panics, so
+    /// an unwinding closure does not lose it.
+    pub(crate) fn with_child<F, T>(
+        &mut self,
+        k: usize,
+        wrap: fn(Core<S>) -> F,
+        unwrap: fn(F) -> Core<S>,
+        f: impl FnOnce(&mut F) -> T,
+    ) -> T {
+        /// Puts the child back on drop (return or unwind).
+        struct PutBack<'a, S, F> {
+            children: &'a mut Vec<Child<S>>,
+            k: usize,
+            first: u128,
+            last: u128,
+            front: Option<F>,
+            unwrap: fn(F) -> Core<S>,
+        }
+        impl<S, F> Drop for PutBack<'_, S, F> {
+            fn drop(&mut self) {
+                if let Some(front) = self.front.take() {
+                    self.children.insert(
+                        self.k,
+                        Child {
+                            first: self.first,
+                            last: self.last,
+                            core: (self.unwrap)(front),
+                        },
+                    );
+                }
+            }
+        }
+        let c = self.children.remove(k);
+        let mut guard = PutBack {
+            children: &mut self.children,
+            k,
+            first: c.first,
+            last: c.last,
+            front: Some(wrap(c.core)),
+            unwrap,
+        };
+        match guard.front.as_mut() {
+            Some(front) => f(front),
+            // Set just above; only the guard's drop takes it.
+            None => unreachable!("the child is in the guard until it drops"),
+        }
+    }
+
     /// Refuses to release subdivided block `k` while its allocator holds reservations,
     /// naming the first of them and its owner.
     fn check_childless(&self, k: usize) -> Result<(), Error> {

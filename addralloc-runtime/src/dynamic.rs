@@ -1422,18 +1422,9 @@ impl DynAllocator {
                 pool: format!("{block} (a subdivided block)"),
             });
         };
-        let c = self.core.children.remove(k);
-        let mut child = DynAllocator { core: c.core };
-        let out = f(&mut child);
-        self.core.children.insert(
-            k,
-            crate::allocator_core::Child {
-                first: c.first,
-                last: c.last,
-                core: child.core,
-            },
-        );
-        Ok(out)
+        Ok(self
+            .core
+            .with_child(k, |core| DynAllocator { core }, |a| a.core, f))
     }
 
     /// The subdivided blocks, in the order they were subdivided.

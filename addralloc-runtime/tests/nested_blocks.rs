@@ -788,3 +788,21 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_panic_in_a_child_closure_keeps_the_child() {
+    let (mut net, site, _) = three_levels();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net.child(&site, |s| {
+            s.reserve_any().unwrap();
+            panic!("boom");
+        })
+    }));
+    assert!(caught.is_err());
+    // No transaction: the reservation made before the panic stays, and so does the child.
+    assert_eq!(net.children().collect::<Vec<_>>(), [site]);
+    let n = net
+        .child(&site, |s| s.reserved_count().to_string())
+        .unwrap();
+    assert_eq!(n, "513"); // two racks and the address reserved before the panic
+}
