@@ -364,8 +364,16 @@ pub(crate) fn restore_core<S: Space + Clone>(
                 what()
             )));
         }
-        if core.linear.iter().any(|p| p.raw == raw) {
-            return Err(bad(format!("{}: listed twice", what())));
+        if let Some(j) = core
+            .linear
+            .iter()
+            .position(|p| p.boxes.iter().any(|b| boxes.contains(b)))
+        {
+            return Err(bad(format!(
+                "{}: it shares a pool with linear pool {}",
+                what(),
+                j + 1
+            )));
         }
         core.linear.push(LinearPool { raw, boxes });
     }

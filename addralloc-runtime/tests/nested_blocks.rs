@@ -544,6 +544,13 @@ fn linear_pools_stay_one_pool_through_restore_and_rollback() {
         "invalid snapshot: linear pool 1 `10.20.4.10..=10.20.7.251`: its boxes are not all \
          among the pools"
     );
+    let mut twice = snap.clone();
+    twice.linear.push(twice.linear[0].clone());
+    assert_eq!(
+        Allocator::<V4>::restore(&twice).unwrap_err().to_string(),
+        "invalid snapshot: linear pool 2 `10.20.4.10..=10.20.7.250`: it shares a pool with \
+         linear pool 1"
+    );
     // The dynamic front lists the range once too.
     let schema = DynSchema::from_toml(include_str!("../../schemas/ipv4.toml")).unwrap();
     let ty = schema.get("Ipv4Address").unwrap();
@@ -805,4 +812,33 @@ fn a_panic_in_a_child_closure_keeps_the_child() {
         .child(&site, |s| s.reserved_count().to_string())
         .unwrap();
     assert_eq!(n, "513"); // two racks and the address reserved before the panic
+}
+
+#[test]
+fn dynamic_transactions_and_releases_cover_the_children() {
+    let schema = DynSchema::from_toml(include_str!("../../schemas/ipv4.toml")).unwrap();
+    let ty = Arc::clone(schema.get("Ipv4Address").unwrap());
+    let mut net = DynAllocator::new(ty, Policy::LowestFirst);
+    net.add_pool("10.0.0.0/16").unwrap();
+    let site = net.owned_by("site").reserve_block("*", "/20").unwrap();
+    net.subdivide(&site).unwrap();
+    net.child(&site, |s| s.owned_by("web").reserve_any().unwrap())
+        .unwrap();
+    let before = net.snapshot();
+    let r: Result<(), Error> = net.transaction(|tx| {
+        tx.child(&site, |s| {
+            let r = s.reserve_block("*", "/24")?;
+            s.subdivide(&r)
+        })??;
+        let b = tx.reserve_block("*", "/20")?;
+        tx.subdivide(&b)?;
+        Err(Error::TooManyTags)
+    });
+    assert!(r.is_err());
+    assert_eq!(net.snapshot(), before);
+    let err = net.release_range("10.0.15.0", "10.0.15.255").unwrap_err();
+    assert!(matches!(err, Error::PoolInUse { .. }), "{err}");
+    assert_eq!(net.snapshot(), before);
+    assert_eq!(net.release_owner("site").to_string(), "4096");
+    assert_eq!(net.children().count(), 0);
 }
