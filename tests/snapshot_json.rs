@@ -55,3 +55,56 @@ fn restore_refuses_a_snapshot_of_another_type() {
          `a=0..=255, b=0..=255, c=0..=255, d=0..=255, e=0..=255, f=0..=255`"
     );
 }
+
+#[test]
+fn nested_blocks_round_trip_through_json_and_toml() {
+    let mut a = populated();
+    let bus = a
+        .owned_by("hub")
+        .reserve_block(
+            PciAddress::pattern().slot(8..=15),
+            PciAddress::block().slot(2).function(8),
+        )
+        .unwrap();
+    a.subdivide(&bus).unwrap();
+    let inner = a
+        .child(&bus, |c| {
+            let f = c
+                .owned_by("nic")
+                .reserve_block(PciAddress::pattern(), PciAddress::block().function(8))
+                .unwrap();
+            c.subdivide(&f).unwrap();
+            c.child(&f, |g| g.owned_by("vf0").reserve_any().unwrap())
+                .unwrap();
+            f
+        })
+        .unwrap();
+    let snap = a.snapshot();
+    assert_eq!(snap.version, addralloc::SNAPSHOT_VERSION);
+    let json = serde_json::to_string_pretty(&snap).unwrap();
+    assert!(json.contains("\"children\""), "{json}");
+    let from_json: Snapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(from_json, snap);
+    let text = toml::to_string(&snap).unwrap();
+    let from_toml: Snapshot = toml::from_str(&text).unwrap();
+    assert_eq!(from_toml, snap);
+    let mut b = Allocator::<PciAddress>::restore(&from_toml).unwrap();
+    assert_eq!(b.snapshot(), snap);
+    let owner = b
+        .child(&bus, |c| {
+            c.child(&inner, |g| {
+                g.owners()
+                    .map(|(_, _, o)| o.to_string())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner, ["vf0"]);
+    // A version 2 snapshot (no children) still restores.
+    let plain = populated().snapshot();
+    assert_eq!(plain.version, 2);
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("children"), "{json}");
+    Allocator::<PciAddress>::restore(&serde_json::from_str(&json).unwrap()).unwrap();
+}

@@ -365,7 +365,7 @@ const CASES: &[Case] = &[
     // pools, `vga` on 0000:00:02.0..=0000:00:02.7 and `net0` on 0000:00:03.0:
     // "FIND => REPLACE" applied once to its JSON; restored as DynAllocator,
     // Allocator<PciAddress> (generated) and Allocator<Pci>, which must agree ---------
-    lib("snapshot", "\"version\":2 => \"version\":3", "invalid snapshot: unsupported snapshot version 3; this build reads versions 1 and 2"),
+    lib("snapshot", "\"version\":2 => \"version\":4", "invalid snapshot: unsupported snapshot version 4; this build reads versions 1 to 3"),
     lib(
         "snapshot",
         "domain=0..=65535 => domain=0..=255",

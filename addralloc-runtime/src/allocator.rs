@@ -379,6 +379,10 @@ impl<A: Address> Allocator<A> {
     /// The parts of reservations outside the box stay reserved with their owners (each
     /// remaining run becomes a reservation of its own). Returns how many addresses
     /// were freed.
+    ///
+    /// A subdivided block (see [`Allocator::subdivide`]) the box meets must hold no
+    /// children: otherwise [`Error::PoolInUse`] names one of them and nothing changes.
+    /// An empty subdivided block released or cut loses its child allocator.
     pub fn release_range(&mut self, first: A, last: A) -> Result<Count, Error> {
         let (a, b) = (self.index(&first)?, self.index(&last)?);
         self.core.release_range(a, b)
@@ -386,6 +390,12 @@ impl<A: Address> Allocator<A> {
 
     /// Gives back every reservation labelled `owner`; returns how many addresses were
     /// freed (zero when `owner` holds nothing).
+    ///
+    /// This cascades: a subdivided block of `owner` (see [`Allocator::subdivide`]) is
+    /// released with its children, whoever owns them (the block's child allocator is
+    /// dropped, and the addresses freed in it are not counted). Releasing everything
+    /// a tenant holds is what this call is for; to refuse a block that still has
+    /// children, release it with [`Allocator::release_block`].
     pub fn release_owner(&mut self, owner: &str) -> Count {
         self.core.release_owner(owner)
     }
@@ -666,8 +676,11 @@ impl<A: Address> Allocator<A> {
     /// them ([`Error::PoolInUse`]); releasing it empty drops its child allocator. A
     /// block already subdivided is left as it is.
     ///
-    /// Children are not part of this allocator's snapshots and transactions, and
-    /// [`Allocator::release_owner`] releases a subdivided block with its children.
+    /// Children are part of this allocator's snapshots (recursively) and transactions:
+    /// a rolled-back transaction restores them as they were. [`Allocator::release_range`]
+    /// refuses to cut or release a subdivided block that has children, as
+    /// [`Allocator::release_block`] does; [`Allocator::release_owner`] releases a
+    /// subdivided block of that owner with its children.
     ///
     /// # Errors
     ///
@@ -711,7 +724,9 @@ impl<A: Address> Allocator<A> {
     }
 
     /// Runs `f` on the allocator of the subdivided `block`'s children (see
-    /// [`Allocator::subdivide`]), which may subdivide its own blocks in turn.
+    /// [`Allocator::subdivide`]), which may subdivide its own blocks in turn. Should
+    /// `f` panic, the child allocator stays in place with whatever `f` changed before
+    /// (inside a transaction, the rollback undoes that too).
     ///
     /// # Errors
     ///
@@ -727,18 +742,9 @@ impl<A: Address> Allocator<A> {
                 pool: alloc::format!("{block} (a subdivided block)"),
             });
         };
-        let c = self.core.children.remove(k);
-        let mut child = Allocator { core: c.core };
-        let out = f(&mut child);
-        self.core.children.insert(
-            k,
-            crate::allocator_core::Child {
-                first: c.first,
-                last: c.last,
-                core: child.core,
-            },
-        );
-        Ok(out)
+        Ok(self
+            .core
+            .with_child(k, |core| Allocator { core }, |a| a.core, f))
     }
 
     /// The subdivided blocks, in the order they were subdivided.

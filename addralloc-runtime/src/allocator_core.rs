@@ -58,6 +58,10 @@ pub(crate) struct Core<S> {
     /// Reserved blocks made pools of their own ([`Core::subdivide`]): each holds its
     /// children in an allocator whose one pool is the block.
     pub(crate) children: Vec<Child<S>>,
+    /// One entry per open transaction, innermost last: the children and linear pools
+    /// as they were when it began (the engine journals only itself). Cloning them
+    /// allocates nothing while there are none.
+    saved: Vec<(Vec<Child<S>>, Vec<LinearPool>)>,
 }
 
 /// The boxes one search goes through ([`Core::search_grids`]): one for a box
@@ -94,8 +98,8 @@ pub(crate) struct Child<S> {
 /// A pool added as a linear range, and the boxes it was cut into.
 #[derive(Clone)]
 pub(crate) struct LinearPool {
-    raw: RawPattern,
-    boxes: Vec<Grid>,
+    pub(crate) raw: RawPattern,
+    pub(crate) boxes: Vec<Grid>,
 }
 
 impl<S: Space> Core<S> {
@@ -114,6 +118,7 @@ impl<S: Space> Core<S> {
             space,
             linear: Vec::new(),
             children: Vec::new(),
+            saved: Vec::new(),
         }
     }
 
@@ -176,7 +181,7 @@ impl<S: Space> Core<S> {
     }
 
     /// The boxes of a linear range in address order (checked: in range, not reversed).
-    fn linear_boxes(&self, raw: &RawPattern) -> Result<Vec<Grid>, Error> {
+    pub(crate) fn linear_boxes(&self, raw: &RawPattern) -> Result<Vec<Grid>, Error> {
         let fields = self.space.fields();
         raw.resolve(fields).map_err(|e| match e {
             Error::BadPattern { reason, .. } => Error::BadPattern {
@@ -218,7 +223,7 @@ impl<S: Space> Core<S> {
             .position(|p| p.raw == *raw && self.is_live(p))
     }
 
-    fn is_live(&self, p: &LinearPool) -> bool {
+    pub(crate) fn is_live(&self, p: &LinearPool) -> bool {
         p.boxes
             .iter()
             .all(|b| self.engine.pools().any(|(g, _)| g == b))
@@ -554,6 +559,16 @@ impl<S: Space> Core<S> {
         self.check_runs(&g, || {
             format!("range `{}..={}`", self.text(first), self.text(last))
         })?;
+        // A subdivided block the range meets, released whole or cut, must be empty
+        // (as for `release_block`); an empty one loses its child allocator.
+        for k in 0..self.children.len() {
+            let c = &self.children[k];
+            if let Some(b) = Grid::spanned(&self.engine.layout, c.first, c.last) {
+                if b.meets(&g) {
+                    self.check_childless(k)?;
+                }
+            }
+        }
         let n = self
             .engine
             .release_range(&g)
@@ -562,6 +577,8 @@ impl<S: Space> Core<S> {
         Ok(n)
     }
 
+    /// Releases every reservation of `owner`; a subdivided block among them is released
+    /// with its children (its child allocator, whatever it holds, is dropped).
     pub(crate) fn release_owner(&mut self, owner: &str) -> Count {
         let n = self.engine.release_owner(owner);
         self.prune_children();
@@ -607,6 +624,55 @@ impl<S: Space> Core<S> {
         self.children
             .iter()
             .position(|c| c.first == first && c.last == last)
+    }
+
+    /// Runs `f` on the allocator of subdivided block `k`, as a front `F` (`wrap` and
+    /// `unwrap` convert). The child is put back in its place even when `f` panics, so
+    /// an unwinding closure does not lose it.
+    pub(crate) fn with_child<F, T>(
+        &mut self,
+        k: usize,
+        wrap: fn(Core<S>) -> F,
+        unwrap: fn(F) -> Core<S>,
+        f: impl FnOnce(&mut F) -> T,
+    ) -> T {
+        /// Puts the child back on drop (return or unwind).
+        struct PutBack<'a, S, F> {
+            children: &'a mut Vec<Child<S>>,
+            k: usize,
+            first: u128,
+            last: u128,
+            front: Option<F>,
+            unwrap: fn(F) -> Core<S>,
+        }
+        impl<S, F> Drop for PutBack<'_, S, F> {
+            fn drop(&mut self) {
+                if let Some(front) = self.front.take() {
+                    self.children.insert(
+                        self.k,
+                        Child {
+                            first: self.first,
+                            last: self.last,
+                            core: (self.unwrap)(front),
+                        },
+                    );
+                }
+            }
+        }
+        let c = self.children.remove(k);
+        let mut guard = PutBack {
+            children: &mut self.children,
+            k,
+            first: c.first,
+            last: c.last,
+            front: Some(wrap(c.core)),
+            unwrap,
+        };
+        match guard.front.as_mut() {
+            Some(front) => f(front),
+            // Set just above; only the guard's drop takes it.
+            None => unreachable!("the child is in the guard until it drops"),
+        }
     }
 
     /// Refuses to release subdivided block `k` while its allocator holds reservations,
@@ -762,16 +828,31 @@ impl<S: Space> Core<S> {
 
     // ----- transactions ------------------------------------------------------
 
-    pub(crate) fn begin(&mut self) {
+    /// Opens a (possibly nested) transaction: the engine journals its changes, and the
+    /// children and linear pools are kept as they are (a clone, which allocates
+    /// nothing while there are none) for a rollback.
+    pub(crate) fn begin(&mut self)
+    where
+        S: Clone,
+    {
         self.engine.begin();
+        self.saved
+            .push((self.children.clone(), self.linear.clone()));
     }
 
     pub(crate) fn commit(&mut self) {
         self.engine.commit();
+        self.saved.pop();
     }
 
+    /// Undoes the innermost transaction: the engine's journal, and the children and
+    /// linear pools as they were when it began.
     pub(crate) fn rollback(&mut self) {
         self.engine.rollback();
+        if let Some((children, linear)) = self.saved.pop() {
+            self.children = children;
+            self.linear = linear;
+        }
     }
 }
 

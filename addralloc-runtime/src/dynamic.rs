@@ -971,20 +971,18 @@ impl DynAllocator {
 
     /// The allocator's whole state as plain data (see [`Snapshot`]).
     pub fn snapshot(&self) -> Snapshot {
-        let ty = &self.core.space;
-        snapshot::take(&self.core.engine, &ty.def.fields, |i| ty.addr_text(i))
+        snapshot::take_core(&self.core)
     }
 
     /// Rebuilds an allocator of `ty` from a snapshot, checking everything first, as
     /// [`Allocator::restore`](crate::Allocator::restore) does.
     pub fn restore(ty: Arc<DynType>, snapshot: &Snapshot) -> Result<DynAllocator, Error> {
-        let engine = snapshot::restore(snapshot, &ty.def.fields, ty.layout.clone(), |text| {
+        let parse = |text: &str| -> Result<u128, String> {
             let a = ty.parse_address(text).map_err(|e| e.to_string())?;
             ty.index(&a.values).map_err(|e| e.to_string())
-        })?;
-        Ok(DynAllocator {
-            core: Core::from_engine(engine, ty),
-        })
+        };
+        let core = snapshot::restore_core(snapshot, Arc::clone(&ty), ty.layout.clone(), &parse)?;
+        Ok(DynAllocator { core })
     }
 
     // ----- requests ----------------------------------------------------------
@@ -1138,7 +1136,8 @@ impl DynAllocator {
 
     /// Gives back every address of the box from `first` to `last`, all reserved,
     /// cutting the reservations it meets, as
-    /// [`Allocator::release_range`](crate::Allocator::release_range).
+    /// [`Allocator::release_range`](crate::Allocator::release_range): a subdivided block
+    /// it meets that still has children is refused.
     pub fn release_range(
         &mut self,
         first: impl AddressArg,
@@ -1148,7 +1147,9 @@ impl DynAllocator {
         self.core.release_range(a, b)
     }
 
-    /// Gives back every reservation labelled `owner`; how many addresses were freed.
+    /// Gives back every reservation labelled `owner`; how many addresses were freed. A
+    /// subdivided block of `owner` goes with its children, as
+    /// [`Allocator::release_owner`](crate::Allocator::release_owner).
     pub fn release_owner(&mut self, owner: &str) -> Count {
         self.core.release_owner(owner)
     }
@@ -1421,18 +1422,9 @@ impl DynAllocator {
                 pool: format!("{block} (a subdivided block)"),
             });
         };
-        let c = self.core.children.remove(k);
-        let mut child = DynAllocator { core: c.core };
-        let out = f(&mut child);
-        self.core.children.insert(
-            k,
-            crate::allocator_core::Child {
-                first: c.first,
-                last: c.last,
-                core: child.core,
-            },
-        );
-        Ok(out)
+        Ok(self
+            .core
+            .with_child(k, |core| DynAllocator { core }, |a| a.core, f))
     }
 
     /// The subdivided blocks, in the order they were subdivided.

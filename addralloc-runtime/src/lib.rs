@@ -75,7 +75,8 @@ pub use crate::shared::SharedDynAllocator;
 #[cfg(feature = "std")]
 pub use crate::shared::{Shared, SharedAllocator};
 pub use crate::snapshot::{
-    NextFitSnapshot, PoolSnapshot, ReservationSnapshot, Snapshot, SNAPSHOT_VERSION,
+    ChildSnapshot, LinearSnapshot, NextFitSnapshot, PoolSnapshot, ReservationSnapshot, Snapshot,
+    SNAPSHOT_VERSION,
 };
 pub use crate::transaction::Transaction;
 pub use crate::window::Fit;

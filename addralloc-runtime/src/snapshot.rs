@@ -8,6 +8,7 @@ use core::str::FromStr;
 
 use crate::address::Address;
 use crate::allocator::Allocator;
+use crate::allocator_core::{Child, Core, LinearPool, Space};
 use crate::engine::grid::{Grid, Layout};
 use crate::engine::state::{Engine, Fail, Part, Restored, Shape};
 use crate::error::Error;
@@ -15,10 +16,12 @@ use crate::front;
 use crate::pattern::{FieldInfo, RawPattern};
 use crate::policy::Policy;
 
-/// The snapshot format this build writes. It also reads version 1, whose
+/// The newest snapshot format this build writes and reads: version 3 adds
+/// [`Snapshot::linear`] and [`Snapshot::children`]. A snapshot with neither is written
+/// as version 2, which earlier builds read too. This build also reads version 1, whose
 /// reservations are runs: an unlabelled run is read as single-address reservations and
 /// a labelled run as one reservation.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// An allocator's state as plain data: pools with tags, policy and next-fit positions,
 /// and reservations with owners, every address in its type's own format.
@@ -64,6 +67,51 @@ pub struct Snapshot {
     /// The reservations, in address order.
     #[cfg_attr(any(feature = "serde", feature = "schema"), serde(default))]
     pub reservations: Vec<ReservationSnapshot>,
+    /// The pools added as linear ranges (version 3), each listed in `pools` as the
+    /// boxes it was cut into: with this, [`Allocator::pools`] lists each range as one
+    /// pool after a restore.
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub linear: Vec<LinearSnapshot>,
+    /// The subdivided blocks (version 3, see [`Allocator::subdivide`]), in the order
+    /// they were subdivided, each with its children's allocator, recursively.
+    #[cfg_attr(
+        any(feature = "serde", feature = "schema"),
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub children: Vec<ChildSnapshot>,
+}
+
+/// A pool of a [`Snapshot`] added as a linear range: every address from `first` to
+/// `last` in address order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    any(feature = "serde", feature = "schema"),
+    derive(serde::Serialize, serde::Deserialize)
+)]
+pub struct LinearSnapshot {
+    /// The range's first address.
+    pub first: String,
+    /// The range's last address.
+    pub last: String,
+}
+
+/// A subdivided block of a [`Snapshot`]: one whole reservation of the parent, from
+/// `first` to `last`, and the allocator of its children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    any(feature = "serde", feature = "schema"),
+    derive(serde::Serialize, serde::Deserialize)
+)]
+pub struct ChildSnapshot {
+    /// The block's first address.
+    pub first: String,
+    /// The block's last address.
+    pub last: String,
+    /// The children's allocator, whose pools lie inside the block.
+    pub allocator: Snapshot,
 }
 
 /// Where one next-fit search of a [`Snapshot`] resumes.
@@ -235,7 +283,7 @@ pub(crate) fn take<F: FieldInfo>(
         });
     }
     Snapshot {
-        version: SNAPSHOT_VERSION,
+        version: 2,
         space: space_text(fields),
         policy: e.policy,
         last_choice,
@@ -243,7 +291,140 @@ pub(crate) fn take<F: FieldInfo>(
         tags: e.tags.iter().map(|t| t.to_string()).collect(),
         pools,
         reservations,
+        linear: Vec::new(),
+        children: Vec::new(),
     }
+}
+
+/// The snapshot of a core: its engine, linear pools and children, recursively.
+pub(crate) fn take_core<S: Space>(core: &Core<S>) -> Snapshot {
+    let layout = &core.engine.layout;
+    let mut snap = take(&core.engine, core.space.fields(), |i| core.text(i));
+    snap.linear = core
+        .linear
+        .iter()
+        .filter(|p| core.is_live(p))
+        .filter_map(|p| {
+            let (first, last) = (p.boxes.first()?, p.boxes.last()?);
+            Some(LinearSnapshot {
+                first: core.text(first.first(layout)),
+                last: core.text(last.last(layout)),
+            })
+        })
+        .collect();
+    snap.children = core
+        .children
+        .iter()
+        .map(|c| ChildSnapshot {
+            first: core.text(c.first),
+            last: core.text(c.last),
+            allocator: take_core(&c.core),
+        })
+        .collect();
+    if !snap.linear.is_empty() || !snap.children.is_empty() {
+        snap.version = SNAPSHOT_VERSION;
+    }
+    snap
+}
+
+/// Builds a core from a snapshot, checking everything (the engine as [`restore`], then
+/// the linear pools, then every child: on a whole reservation of this core, its pools
+/// inside that block); `parse` turns address text into a valid index.
+pub(crate) fn restore_core<S: Space + Clone>(
+    snapshot: &Snapshot,
+    space: S,
+    layout: Layout,
+    parse: &dyn Fn(&str) -> Result<u128, String>,
+) -> Result<Core<S>, Error> {
+    let engine = restore(snapshot, space.fields(), layout.clone(), parse)?;
+    let mut core = Core::from_engine(engine, space);
+    let n = core.space.fields().len();
+    for (i, l) in snapshot.linear.iter().enumerate() {
+        let what = || format!("linear pool {} `{}..={}`", i + 1, l.first, l.last);
+        let idx =
+            |text: &str| parse(text).map_err(|e| bad(format!("{}: address `{text}`: {e}", what())));
+        let (first, last) = (idx(&l.first)?, idx(&l.last)?);
+        if last < first {
+            return Err(bad(format!(
+                "{}: the last address comes before the first",
+                what()
+            )));
+        }
+        let values = |x: u128| -> Vec<u128> { (0..n).map(|k| layout.value(x, k)).collect() };
+        let raw = RawPattern::linear(&values(first), &values(last), n);
+        let boxes = core
+            .linear_boxes(&raw)
+            .map_err(|e| bad(format!("{}: {e}", what())))?;
+        if !boxes
+            .iter()
+            .all(|b| core.engine.pools().any(|(g, _)| g == b))
+        {
+            return Err(bad(format!(
+                "{}: its boxes are not all among the pools",
+                what()
+            )));
+        }
+        if let Some(j) = core
+            .linear
+            .iter()
+            .position(|p| p.boxes.iter().any(|b| boxes.contains(b)))
+        {
+            return Err(bad(format!(
+                "{}: it shares a pool with linear pool {}",
+                what(),
+                j + 1
+            )));
+        }
+        core.linear.push(LinearPool { raw, boxes });
+    }
+    for (i, c) in snapshot.children.iter().enumerate() {
+        let what = || format!("child {} `{}..={}`", i + 1, c.first, c.last);
+        let idx =
+            |text: &str| parse(text).map_err(|e| bad(format!("{}: address `{text}`: {e}", what())));
+        let (first, last) = (idx(&c.first)?, idx(&c.last)?);
+        match core.engine.reservation_at(first) {
+            Some((f, l, _, _)) if f == first && l == last => {}
+            Some((f, l, _, _)) => {
+                return Err(bad(format!(
+                "{}: the block is not one whole reservation (the reservation there is `{}..={}`)",
+                what(),
+                core.text(f),
+                core.text(l)
+            )))
+            }
+            None => return Err(bad(format!("{}: the block is not reserved", what()))),
+        }
+        if core.child_index(first, last).is_some() {
+            return Err(bad(format!("{}: the block is listed twice", what())));
+        }
+        let Some(block) = Grid::spanned(&layout, first, last) else {
+            return Err(bad(format!(
+                "{}: the first address exceeds the last on a field",
+                what()
+            )));
+        };
+        let child =
+            restore_core(&c.allocator, core.space.clone(), layout.clone(), parse).map_err(|e| {
+                match e {
+                    Error::Snapshot { reason } => bad(format!("{}: {reason}", what())),
+                    e => e,
+                }
+            })?;
+        if let Some((g, _)) = child.engine.pools().find(|(g, _)| !block.contains_box(g)) {
+            let fields = core.space.fields();
+            return Err(bad(format!(
+                "{}: its pool `{}` lies outside the block",
+                what(),
+                front::raw_of_grid(g, fields).display(fields)
+            )));
+        }
+        core.children.push(Child {
+            first,
+            last,
+            core: child,
+        });
+    }
+    Ok(core)
 }
 
 /// A box as a pattern naming every field, so that a box covering the whole space
@@ -264,9 +445,9 @@ pub(crate) fn restore<F: FieldInfo>(
     layout: Layout,
     parse: impl Fn(&str) -> Result<u128, String>,
 ) -> Result<Engine, Error> {
-    if snapshot.version != SNAPSHOT_VERSION && snapshot.version != 1 {
+    if !(1..=SNAPSHOT_VERSION).contains(&snapshot.version) {
         return Err(bad(format!(
-            "unsupported snapshot version {}; this build reads versions 1 and {SNAPSHOT_VERSION}",
+            "unsupported snapshot version {}; this build reads versions 1 to {SNAPSHOT_VERSION}",
             snapshot.version
         )));
     }
@@ -444,7 +625,7 @@ impl<A: Address> Allocator<A> {
     /// # Ok::<(), addralloc_runtime::Error>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        take(&self.core.engine, A::FIELDS, |i| self.addr(i).to_string())
+        take_core(&self.core)
     }
 
     /// Rebuilds an allocator from a snapshot, checking everything first: the version,
@@ -456,12 +637,13 @@ impl<A: Address> Allocator<A> {
         A: FromStr,
         A::Err: fmt::Display,
     {
-        let mut alloc = Allocator::<A>::try_with_policy(snapshot.policy)?;
-        let layout = alloc.core.engine.layout.clone();
-        alloc.core.engine = restore(snapshot, A::FIELDS, layout, |text| {
+        let template = Allocator::<A>::try_with_policy(snapshot.policy)?;
+        let layout = template.core.engine.layout.clone();
+        let parse = |text: &str| -> Result<u128, String> {
             let a: A = text.parse().map_err(|e: A::Err| e.to_string())?;
-            alloc.index(&a).map_err(|e| e.to_string())
-        })?;
-        Ok(alloc)
+            template.index(&a).map_err(|e| e.to_string())
+        };
+        let core = restore_core(snapshot, template.core.space.clone(), layout, &parse)?;
+        Ok(Allocator { core })
     }
 }

@@ -137,8 +137,8 @@ fn restore_err(f: impl FnOnce(&mut Snapshot)) -> String {
 #[test]
 fn restore_rejects_bad_snapshots_with_clear_errors() {
     assert_eq!(
-        restore_err(|s| s.version = 3),
-        "invalid snapshot: unsupported snapshot version 3; this build reads versions 1 and 2"
+        restore_err(|s| s.version = 4),
+        "invalid snapshot: unsupported snapshot version 4; this build reads versions 1 to 3"
     );
     assert_eq!(
         restore_err(|s| s.space = "port=0..=31".into()),
