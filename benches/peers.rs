@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use addralloc::plan::{DeviceSpec, Plan, RunOptions, SpaceSpec};
 use addralloc::schema::Schema;
-use addralloc::{Address, Allocator, Block, Field, Pattern, Policy};
+use addralloc::{Address, Allocator, Block, Field, Fit, Pattern, Policy};
 use fixedbitset::FixedBitSet;
 use range_set_blaze::RangeSetBlaze;
 use rangemap::RangeInclusiveSet;
@@ -630,6 +630,8 @@ struct Cfg {
     w8f_n: u64,
     /// Device counts of W7.
     w7_devices: [u64; 2],
+    /// Windows placed, then churned, by W9.
+    w9_n: u64,
 }
 
 impl Cfg {
@@ -652,6 +654,7 @@ impl Cfg {
                 w8_ops: 2_000,
                 w8f_n: 20_000,
                 w7_devices: [200, 2_000],
+                w9_n: 2_000,
             }
         } else {
             Cfg {
@@ -670,6 +673,7 @@ impl Cfg {
                 w8_ops: 20_000,
                 w8f_n: 1_000_000,
                 w7_devices: [2_000, 20_000],
+                w9_n: 20_000,
             }
         }
     }
@@ -1563,6 +1567,110 @@ fn w8f(descending: bool, n: u64) -> Rep {
     rep_of(&b, ns, before, check)
 }
 
+// ===== W9: sized memory windows, first and last fit ==============================
+
+/// A 64-bit guest address (one field: the packed index is the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Guest(u64);
+
+impl Address for Guest {
+    const FIELDS: &'static [Field] = &[Field::new("addr", 0, u64::MAX as u128)];
+    fn field(&self, _i: usize) -> u128 {
+        self.0 as u128
+    }
+    fn from_fields(v: &[u128]) -> Self {
+        Guest(v[0] as u64)
+    }
+}
+
+impl fmt::Display for Guest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// W9's space: 1 TiB, windows of 0.5 to 4 pages at 4 KiB alignment.
+const W9_END: u64 = (1 << 40) - 1;
+const W9_ALIGN: u64 = 0x1000;
+
+/// The window sizes: `n` placed, then `n` more, one after each random free.
+fn w9_input(n: u64) -> (Vec<u64>, Vec<u64>) {
+    let mut r = Rng(9);
+    let sizes = (0..2 * n).map(|_| 0x800 * (1 + r.below(8))).collect();
+    let frees = (0..n).map(|_| r.next()).collect();
+    (sizes, frees)
+}
+
+/// `n` windows placed by `fit`, then `n` times a random one freed and a new one
+/// placed; ns/op covers the churn (one free and one placement).
+fn w9_addralloc(last: bool, n: u64) -> Rep {
+    let (sizes, frees) = w9_input(n);
+    let before = held();
+    let mut a = Allocator::<Guest>::new();
+    a.add_pool(Pattern::<Guest>::any().field(0, 0..=W9_END as u128))
+        .unwrap();
+    let fit = if last { Fit::Last } else { Fit::First };
+    let mut live = Vec::with_capacity(n as usize);
+    let mut h = 0;
+    for &sz in &sizes[..n as usize] {
+        let w = a.reserve_sized(sz as u128, W9_ALIGN as u128, fit).unwrap();
+        h = fold(h, w.first().0);
+        live.push(w);
+    }
+    let ns = time_ops(n, || {
+        for (i, &sz) in sizes[n as usize..].iter().enumerate() {
+            let k = (frees[i] % live.len() as u64) as usize;
+            a.release_block(&live[k]).unwrap();
+            let w = a.reserve_sized(sz as u128, W9_ALIGN as u128, fit).unwrap();
+            h = fold(h, black_box(w.first().0));
+            live[k] = w;
+        }
+    });
+    Rep {
+        ns_per_op: ns,
+        bytes: held() - before,
+        check: h,
+        per_frag: 0.0,
+    }
+}
+
+fn w9_vm(last: bool, n: u64) -> Rep {
+    let (sizes, frees) = w9_input(n);
+    let before = held();
+    let mut a = AddressAllocator::new(0, W9_END + 1).expect("pool");
+    let policy = if last {
+        AllocPolicy::LastMatch
+    } else {
+        AllocPolicy::FirstMatch
+    };
+    let mut live = Vec::with_capacity(n as usize);
+    let mut h = 0;
+    for &sz in &sizes[..n as usize] {
+        let w = a
+            .allocate(sz, W9_ALIGN, policy)
+            .expect("vm-allocator allocate");
+        h = fold(h, w.start());
+        live.push(w);
+    }
+    let ns = time_ops(n, || {
+        for (i, &sz) in sizes[n as usize..].iter().enumerate() {
+            let k = (frees[i] % live.len() as u64) as usize;
+            a.free(&live[k]).expect("vm-allocator free");
+            let w = a
+                .allocate(sz, W9_ALIGN, policy)
+                .expect("vm-allocator allocate");
+            h = fold(h, black_box(w.start()));
+            live[k] = w;
+        }
+    });
+    Rep {
+        ns_per_op: ns,
+        bytes: held() - before,
+        check: h,
+        per_frag: 0.0,
+    }
+}
+
 // ===== vm-allocator probes: the two known 0.1.4 defects ===========================
 
 fn vm_probes() -> Vec<String> {
@@ -1823,6 +1931,25 @@ fn main() {
             // Different work by design: each is checked only against its own repetitions.
             b.measure_all(w, vec![job(ADDRALLOC, adv)]);
             b.measure_all(t, vec![job(ADDRALLOC, twin)]);
+        }
+    }
+
+    if b.want("w9") {
+        let n = b.cfg.w9_n;
+        for (w, last) in [
+            ("w9_windows_first_fit", false),
+            ("w9_windows_last_fit", true),
+        ] {
+            if !b.want(w) {
+                continue;
+            }
+            b.measure_all(
+                w,
+                vec![
+                    job(ADDRALLOC, move || w9_addralloc(last, n)).note(format!("windows={n}")),
+                    job(Vm::NAME, move || w9_vm(last, n)),
+                ],
+            );
         }
     }
 

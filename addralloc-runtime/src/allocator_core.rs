@@ -10,7 +10,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::count::Count;
-use crate::engine::grid::{Grid, Layout};
+use crate::engine::grid::{Grid, Layout, MAX_FIELDS};
 use crate::engine::sized::Place;
 use crate::engine::state::{Engine, Fail, TagMask};
 use crate::error::Error;
@@ -62,6 +62,51 @@ pub(crate) struct Core<S> {
     /// as they were when it began (the engine journals only itself). Cloning them
     /// allocates nothing while there are none.
     saved: Vec<(Vec<Child<S>>, Vec<LinearPool>)>,
+    /// The search boxes of the last few box patterns searched ([`GridCache`]); on the
+    /// heap, made by the first patterned search, so a core that never searches a
+    /// pattern (a subdivided block's) stays small.
+    grid_cache: Option<alloc::boxed::Box<GridCache>>,
+}
+
+/// Box patterns kept by [`GridCache`].
+const GRID_CACHE: usize = 4;
+
+/// The search boxes of the last [`GRID_CACHE`] box patterns [`Core::reserve_first`]
+/// searched. A pattern's box depends only on the pattern and the layout, which never
+/// changes, so an entry never goes stale (pools and reservations are not in it); a
+/// repeated search skips the field checks and the conversion. Only patterns that
+/// passed the checks are kept; the oldest entry is replaced first.
+#[derive(Clone, Default)]
+struct GridCache {
+    entries: [Option<(RawPattern, Grid)>; GRID_CACHE],
+    /// The entry the next new pattern replaces.
+    next: usize,
+}
+
+impl GridCache {
+    /// The slot holding the box of `raw`, a box pattern (not linear) of a type of `n`
+    /// fields: only the first `n` ranges make the box (the checks and the conversion
+    /// look at no other), so only they are compared.
+    #[inline]
+    fn find(&self, raw: &RawPattern, n: usize) -> Option<usize> {
+        debug_assert!(!raw.linear);
+        self.entries.iter().position(|e| {
+            e.as_ref()
+                .is_some_and(|(r, _)| r.ranges[..n] == raw.ranges[..n])
+        })
+    }
+
+    /// Keeps `raw`'s box; returns its slot.
+    fn put(&mut self, raw: RawPattern, grid: Grid) -> usize {
+        let k = self.next;
+        self.entries[k] = Some((raw, grid));
+        self.next = (k + 1) % GRID_CACHE;
+        k
+    }
+
+    fn grid(&self, k: usize) -> Option<&Grid> {
+        self.entries[k].as_ref().map(|(_, g)| g)
+    }
 }
 
 /// The boxes one search goes through ([`Core::search_grids`]): one for a box
@@ -119,6 +164,7 @@ impl<S: Space> Core<S> {
             linear: Vec::new(),
             children: Vec::new(),
             saved: Vec::new(),
+            grid_cache: None,
         }
     }
 
@@ -383,11 +429,32 @@ impl<S: Space> Core<S> {
             }
             return Err(self.first_error(Fail::Exhausted, || self.show(raw), o.tags));
         }
-        let g = self.grid(raw)?;
+        let slot = self.cached_grid(raw)?;
         let mask = self.mask(o.tags)?;
-        self.engine
-            .reserve_first(g.as_ref(), mask, o.owner)
-            .map_err(|f| self.first_error(f, || self.show(raw), o.tags))
+        let g = match (slot, &self.grid_cache) {
+            (Some(k), Some(c)) => c.grid(k),
+            _ => None,
+        };
+        let r = self.engine.reserve_first(g, mask, o.owner);
+        r.map_err(|f| self.first_error(f, || self.show(raw), o.tags))
+    }
+
+    /// The [`GridCache`] slot of a box pattern's search box (checked and converted on
+    /// its first search); `None` for `*`, which has no box.
+    #[inline]
+    fn cached_grid(&mut self, raw: &RawPattern) -> Result<Option<usize>, Error> {
+        if raw.is_any() {
+            return Ok(None);
+        }
+        let n = self.engine.layout.len().min(MAX_FIELDS);
+        if let Some(k) = self.grid_cache.as_ref().and_then(|c| c.find(raw, n)) {
+            return Ok(Some(k));
+        }
+        let Some(g) = self.grid(raw)? else {
+            return Ok(None);
+        };
+        let cache = self.grid_cache.get_or_insert_with(Default::default);
+        Ok(Some(cache.put(*raw, g)))
     }
 
     /// `reserve_first(*)` without a pattern to look at: the hot path.

@@ -184,3 +184,34 @@ fn pattern_searches_allocate_nothing() {
     });
     assert_eq!(n, 0, "{n} allocations in {OPS} reserve_first/release pairs");
 }
+
+#[test]
+fn rotating_pattern_searches_allocate_nothing() {
+    let mut a = warm();
+    let patterns: Vec<Pattern<Ipv4>> = [
+        "a=10, b=0, c=7",
+        "a=10, b=0, c=8..=9",
+        "a=10, b=0, c=200..=255",
+        "a=10, b=0, d=4",
+    ]
+    .iter()
+    .map(|p| p.parse().unwrap())
+    .collect();
+    // The first search of each pattern keeps its hint and its search box: once each.
+    for p in &patterns {
+        let x = a.reserve_first(*p).unwrap();
+        a.release(x).unwrap();
+    }
+    let n = allocations_in(|| {
+        for k in 0..OPS {
+            let p = patterns[k % patterns.len()];
+            let x = a.reserve_first(p).unwrap();
+            assert!(p.matches(&x), "{x:?} outside {p}");
+            a.release(x).unwrap();
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "{n} allocations in {OPS} reserve_first/release pairs over 4 patterns"
+    );
+}

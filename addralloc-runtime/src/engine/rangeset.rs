@@ -871,6 +871,111 @@ impl<I: Idx> RangeSet<I> {
         Walk::Next
     }
 
+    /// The last maximal free gap `(gs, ge)` (clipped to `low..=x`) with `gs <= x` and
+    /// at least `len` points inside `low..=x`: the mirror of [`next_gap`](Self::next_gap)
+    /// for highest-first searches. Uses the same gap caches to skip blocks, groups and
+    /// super-groups whose every gap is shorter than `len`.
+    pub(crate) fn prev_gap(&mut self, x: u128, len: u128, low: u128) -> Option<(u128, u128)> {
+        if x < low {
+            return None;
+        }
+        let fits = |gs: u128, ge: u128| ge >= gs && ge - gs >= len - 1;
+        let Some(p) = self.locate(x) else {
+            // x is before every range: everything from `low` to it is free.
+            return fits(low, x).then_some((low, x));
+        };
+        // The gap containing x (if x is free), clipped above to x.
+        let (s, e) = self.at(p);
+        if e < x {
+            let gs = (e + 1).max(low);
+            if fits(gs, x) {
+                return Some((gs, x));
+            }
+        }
+        if s <= low {
+            return None;
+        }
+        // The gaps after the entries before p in its block, unless the block's cache
+        // says none is long enough (a stale cache is not recomputed: the walk costs no
+        // more).
+        let cached = self.gaps[p.b];
+        if cached == I::MAX || cached.to_u128() >= len {
+            match self.walk_gaps_back(p.b, p.o, len, low) {
+                Walk::Found(gs, ge) => return Some((gs, ge)),
+                Walk::Stop => return None,
+                Walk::Next => {}
+            }
+        }
+        // Earlier blocks, skipped by their caches. A (super-)group's maximum also covers
+        // its blocks above the walk: it is an upper bound for the part below, so a
+        // maximum below `len` still skips that part. The gap before the very first range
+        // is in no cache and is looked at last.
+        let mut b = p.b;
+        while b > 0 {
+            if self.firsts[b].to_u128() <= low {
+                // Every gap of the blocks below ends before `low`.
+                return None;
+            }
+            let c = b - 1;
+            if self.super_gap(c / SUPER) < len {
+                b = c / SUPER * SUPER;
+                continue;
+            }
+            if self.group_gap(c / GROUP) < len {
+                b = c / GROUP * GROUP;
+                continue;
+            }
+            if self.block_gap(c) >= len {
+                match self.walk_gaps_back(c, self.blocks[c].len(), len, low) {
+                    Walk::Found(gs, ge) => return Some((gs, ge)),
+                    Walk::Stop => return None,
+                    Walk::Next => {}
+                }
+            }
+            b = c;
+            // Walking down out of a (super-)group without a fit: its maximum may be a
+            // loose upper bound; make it exact on its next use.
+            if c % GROUP == 0 {
+                self.group_gaps[c / GROUP] = I::MAX;
+                if c % SUPER == 0 {
+                    self.super_gaps[c / SUPER] = I::MAX;
+                }
+            }
+        }
+        let first = self.firsts[0].to_u128();
+        if first > low && fits(low, first - 1) {
+            return Some((low, first - 1));
+        }
+        None
+    }
+
+    /// Walks the gaps after entries `..o_end` of block `b`, last first (each clipped
+    /// below to `low`): the first with at least `len` points, or `Stop` once below
+    /// `low`. The gap after the block's last entry ends before the next block's first.
+    #[inline]
+    fn walk_gaps_back(&self, b: usize, o_end: usize, len: u128, low: u128) -> Walk {
+        let blk = &self.blocks[b];
+        for o in (0..o_end).rev() {
+            let e = blk[o].1.to_u128();
+            let next_start = match blk.get(o + 1) {
+                Some(r) => r.0.to_u128(),
+                None => self.firsts[b + 1].to_u128(),
+            };
+            let ge = next_start - 1;
+            if ge < low {
+                return Walk::Stop;
+            }
+            let gs = (e + 1).max(low);
+            if ge >= gs && ge - gs >= len - 1 {
+                return Walk::Found(gs, ge);
+            }
+            if gs == low {
+                return Walk::Stop;
+            }
+        }
+        Walk::Next
+    }
+
     /// Checks the internal invariants (tests only).
     #[cfg(test)]
     pub(crate) fn check(&self) {
@@ -1161,5 +1266,114 @@ mod tests {
         // After an edit the caches are rebuilt.
         s.remove(4001, 4001);
         assert_eq!(s.next_gap(0, 4, u64::MAX as u128), Some((3998, 4004)));
+    }
+
+    /// The model of `prev_gap`: the highest run of free points inside `low..=x` with at
+    /// least `len` points.
+    fn prev_gap_scan(
+        model: &BTreeSet<u128>,
+        x: u128,
+        len: u128,
+        low: u128,
+    ) -> Option<(u128, u128)> {
+        let mut hi: Option<u128> = None;
+        let mut p = x;
+        loop {
+            if model.contains(&p) {
+                if let Some(h) = hi.take() {
+                    if h - p >= len {
+                        return Some((p + 1, h));
+                    }
+                }
+            } else if hi.is_none() {
+                hi = Some(p);
+            }
+            if p == low {
+                break;
+            }
+            p -= 1;
+        }
+        hi.filter(|h| h - low + 1 >= len).map(|h| (low, h))
+    }
+
+    #[test]
+    fn prev_gap_matches_a_scan() {
+        let mut s = RangeSet::<u64>::new();
+        let mut model: BTreeSet<u128> = BTreeSet::new();
+        let mut k = 11u64;
+        let mut next = || {
+            k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (k >> 33) as u128
+        };
+        const N: u128 = 12_000;
+        for step in 0..40_000 {
+            let x = next() % N;
+            match step % 5 {
+                0 | 1 => {
+                    if s.try_insert(x, x) {
+                        model.insert(x);
+                    }
+                }
+                2 => {
+                    if s.try_remove(x, x) {
+                        model.remove(&x);
+                    }
+                }
+                3 if x % 5 == 0 && x + 3 < N => {
+                    if s.try_insert_sealed(x, x + 3) {
+                        model.extend(x..=x + 3);
+                    }
+                }
+                _ => {
+                    let len = 1 + next() % 6;
+                    let low = x.saturating_sub(next() % 3000);
+                    assert_eq!(
+                        s.prev_gap(x, len, low),
+                        prev_gap_scan(&model, x, len, low),
+                        "prev_gap({x}, {len}, {low})"
+                    );
+                }
+            }
+        }
+        s.check();
+        // Whole-range searches, every length, once the set is dense.
+        for len in 1..12 {
+            for x in [0, 1, N / 2, N - 1, N + 5] {
+                assert_eq!(
+                    s.prev_gap(x, len, 0),
+                    prev_gap_scan(&model, x, len, 0),
+                    "prev_gap({x}, {len}, 0)"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prev_gap_skips_super_groups() {
+        // 80,000 single ranges: more than one super-group of blocks.
+        let mut s = RangeSet::<u64>::new();
+        for k in 0..80_000u128 {
+            s.insert(4 * k + 1, 4 * k + 1);
+        }
+        let top = 4 * 80_000;
+        assert_eq!(s.prev_gap(top, 3, 0), Some((top - 2, top)));
+        assert_eq!(s.prev_gap(top - 3, 3, 0), Some((top - 6, top - 4)));
+        assert_eq!(s.prev_gap(top - 3, 4, 0), None);
+        assert_eq!(s.prev_gap(top - 3, 1, 0), Some((top - 6, top - 4)));
+        s.remove(4 * 10 + 1, 4 * 10 + 1);
+        s.remove(4 * 11 + 1, 4 * 11 + 1);
+        assert_eq!(s.prev_gap(top - 3, 4, 0), Some((38, 48)));
+        assert_eq!(s.prev_gap(top - 3, 4, 39), Some((39, 48)));
+        assert_eq!(s.prev_gap(top - 3, 4, 46), None);
+        s.remove(4 * 70_000 + 1, 4 * 70_000 + 1);
+        assert_eq!(s.prev_gap(top - 3, 4, 0), Some((279_998, 280_004)));
+        s.insert(4 * 70_000 + 1, 4 * 70_000 + 1);
+        assert_eq!(s.prev_gap(top - 3, 4, 0), Some((38, 48)));
+        // The gap below the first range.
+        s.remove(1, 1);
+        assert_eq!(s.prev_gap(30, 5, 0), Some((0, 4)));
+        s.check();
     }
 }

@@ -26,10 +26,11 @@ fn next_gap(set: &mut Set, x: u128, len: u128, limit: u128) -> Option<(u128, u12
     }
 }
 
-fn last_at_or_before(set: &Set, x: u128) -> Option<(u128, u128)> {
+/// The last maximal free gap at or before `x` holding `len` points, down to `low`.
+fn prev_gap(set: &mut Set, x: u128, len: u128, low: u128) -> Option<(u128, u128)> {
     match set {
-        Set::Narrow(s) => s.last_starting_at_or_before(x),
-        Set::Wide(s) => s.last_starting_at_or_before(x),
+        Set::Narrow(s) => s.prev_gap(x, len, low),
+        Set::Wide(s) => s.prev_gap(x, len, low),
     }
 }
 
@@ -170,15 +171,17 @@ impl Engine {
         best
     }
 
-    /// The highest aligned start of a free window, over every eligible pool.
-    fn sized_last(&self, size_m1: u128, align: u128, mask: TagMask) -> Option<u128> {
-        let layout = &self.layout;
+    /// The highest aligned start of a free window, over every eligible pool. The mirror
+    /// of [`sized_first`](Self::sized_first): the backward gap search skips every run of
+    /// gaps too short for the window by the set's caches.
+    fn sized_last(&mut self, size_m1: u128, align: u128, mask: TagMask) -> Option<u128> {
         let mut best: Option<u128> = None;
-        for (i, p) in self.pools.iter().enumerate().rev() {
+        for i in (0..self.pools.len()).rev() {
+            let (_, top) = self.pool_hints(i);
+            let (p, set, layout) = (&self.pools[i], &mut self.set, &self.layout);
             if p.tags & mask != mask {
                 continue;
             }
-            let (_, top) = self.pool_hints(i);
             let g = &p.grid;
             let (first, last) = (g.first(layout), g.last(layout));
             if best.is_some_and(|b| b >= last) {
@@ -199,30 +202,19 @@ impl Engine {
                 let rs = g.run_end(layout, x) - span;
                 // Free gaps of `rs..=x`, last first.
                 let mut y = x;
-                loop {
-                    let (gs, ge) = match last_at_or_before(&self.set, y) {
-                        Some((s, e)) if e >= y => {
-                            // `y` is reserved: continue below that range.
-                            if s <= rs {
-                                break;
-                            }
-                            y = s - 1;
-                            continue;
-                        }
-                        Some((_, e)) => ((e + 1).max(rs), y),
-                        None => (rs, y),
-                    };
-                    if ge - gs >= size_m1 {
-                        let q = (ge - size_m1) & !(align - 1);
-                        if q >= gs {
-                            best = Some(best.map_or(q, |b| b.max(q)));
-                            break 'runs;
-                        }
+                while let Some((gs, ge)) = prev_gap(set, y, size_m1 + 1, rs) {
+                    // The gap holds the window: `ge - size_m1 >= gs`.
+                    let q = (ge - size_m1) & !(align - 1);
+                    if q >= gs {
+                        best = Some(best.map_or(q, |b| b.max(q)));
+                        break 'runs;
                     }
+                    // A window below starts at or below `q`, so it ends at or below
+                    // `q + size_m1`, and below this gap.
                     if gs <= rs {
                         break;
                     }
-                    y = gs - 1;
+                    y = (q + size_m1).min(gs - 1);
                 }
                 match rs.checked_sub(1).and_then(|n| g.floor(layout, n)) {
                     Some(n) if n >= first => x = n,

@@ -1106,15 +1106,25 @@ impl Engine {
                 Some((b, h.hint.max(phint), h.top.min(ptop)))
             });
         match self.policy {
+            // Lowest and highest first walk the pools in a plain loop: each part stays
+            // where it is (a borrowed pattern, usually) instead of moving through the
+            // iterator adapters, a copy of the box per pool per search.
             Policy::LowestFirst => {
                 let mut best: Option<u128> = None;
-                for (b, hint, _) in boxes {
+                for i in self.pools_meeting(pf, pl) {
+                    let (p, h) = (&self.pools[i], self.hot(i));
+                    if p.tags & mask != mask {
+                        continue;
+                    }
+                    let Some(b) = Self::clip(&p.grid, pattern, &self.layout) else {
+                        continue;
+                    };
                     // Pools are visited last first, and their parts inside a pattern
                     // are not sorted: skip a part that cannot win, never stop early.
                     if best.is_some_and(|x| x < b.first(&self.layout)) {
                         continue;
                     }
-                    if let Some(x) = self.first_free_fwd(&b, hint) {
+                    if let Some(x) = self.first_free_fwd(&b, h.hint.max(phint)) {
                         best = Some(best.map_or(x, |y| y.min(x)));
                     }
                 }
@@ -1122,11 +1132,18 @@ impl Engine {
             }
             Policy::HighestFirst => {
                 let mut best: Option<u128> = None;
-                for (b, _, top) in boxes {
+                for i in self.pools_meeting(pf, pl) {
+                    let (p, h) = (&self.pools[i], self.hot(i));
+                    if p.tags & mask != mask {
+                        continue;
+                    }
+                    let Some(b) = Self::clip(&p.grid, pattern, &self.layout) else {
+                        continue;
+                    };
                     if best.is_some_and(|x| x > b.last(&self.layout)) {
                         continue;
                     }
-                    if let Some(x) = self.first_free_back(&b, top) {
+                    if let Some(x) = self.first_free_back(&b, h.top.min(ptop)) {
                         best = Some(best.map_or(x, |y| y.max(x)));
                     }
                 }
