@@ -768,7 +768,7 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
     }
     let name = unplaced(d.name.clone());
     model.names.insert(d.name.clone(), model.entries.len());
-    model.entries.push(Entry {
+    model.entries.push(std::sync::Arc::new(Entry {
         fixed: d.fixed,
         name: unplaced(d.name),
         space,
@@ -783,9 +783,11 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         rule: None,
         at: None,
         companion: None,
-    });
+    }));
     for (i, n) in needs.into_iter().enumerate() {
-        model.entries.push(model::need_entry(&name, n, i + 1, None));
+        model
+            .entries
+            .push(model::need_entry(&name, n, i + 1, None).into());
     }
     Ok(())
 }

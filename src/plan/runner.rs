@@ -250,12 +250,11 @@ struct Runner {
     scope: Option<String>,
     spaces: Vec<Space>,
     problems: Vec<Problem>,
-    /// The names of the entries placed so far.
-    placed: HashSet<String>,
     /// The address needs placed so far: the parts of each device name (looked up by
-    /// `&str`, without building a key per look-up).
+    /// `&str`, without building a key per look-up); its keys are the devices placed.
     done: HashMap<String, Vec<usize>>,
-    /// Each placed device's first addresses, by space, for the patterns it provides.
+    /// Each placed controller's first addresses, by space, for the patterns it
+    /// provides (devices that provide nothing are not kept).
     values: HashMap<String, Vec<(usize, Values)>>,
     /// The pools each controller provides: space and pattern.
     provided: HashMap<String, Vec<(usize, String)>>,
@@ -342,7 +341,6 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         scope,
         spaces,
         problems: Vec::new(),
-        placed: HashSet::new(),
         done: HashMap::new(),
         values: HashMap::new(),
         provided: HashMap::new(),
@@ -622,7 +620,6 @@ impl Placed {
         }
         removed.reverse();
         r.plan.entries.drain(parts.clone());
-        r.placed.remove(name);
         r.done.remove(name);
         let gone = parts.len();
         for (order, _) in &mut r.rows {
@@ -832,7 +829,7 @@ impl Runner {
                     at,
                 );
                 // A device of this plan placed in this run, or someone in the state.
-                let placed = self.placed.contains(owner.as_str());
+                let placed = self.done.contains_key(owner.as_str());
                 match self
                     .plan
                     .names
@@ -889,17 +886,31 @@ impl Runner {
             disk: e.disk.as_ref().map(|d| d.value.clone()),
             state_kind: None,
         };
-        self.placed.insert(e.name.value.clone());
-        self.done
-            .entry(e.name.value.clone())
-            .or_default()
-            .push(e.part);
-        self.values
-            .entry(e.name.value.clone())
-            .or_default()
-            .push((e.space, first));
+        match self.done.get_mut(e.name.value.as_str()) {
+            Some(parts) => parts.push(e.part),
+            None => {
+                self.done.insert(e.name.value.clone(), vec![e.part]);
+            }
+        }
+        // Only a controller's values are read (to fill in the patterns it provides).
+        let provides = if e.part == 0 {
+            !e.provides.is_empty()
+        } else {
+            self.plan
+                .names
+                .get(e.name.value.as_str())
+                .is_some_and(|&i| !self.plan.entries[i].provides.is_empty())
+        };
+        if provides {
+            self.values
+                .entry(e.name.value.clone())
+                .or_default()
+                .push((e.space, first));
+        }
         self.rows.push((order, row));
-        self.provide_when_complete(&e.name.value);
+        if provides {
+            self.provide_when_complete(&e.name.value);
+        }
     }
 
     /// Phase 1: `[[fixed]]` and devices with an `address` or a `disk`, in file order.
@@ -1334,7 +1345,7 @@ impl Runner {
         let name = e.name.value.clone();
         let space = e.space;
         let problems = self.problems.len();
-        let companions: Vec<(usize, Entry)> = self
+        let companions: Vec<(usize, std::sync::Arc<Entry>)> = self
             .plan
             .entries
             .iter()
@@ -1372,7 +1383,7 @@ impl Runner {
                 continue;
             }
             match s.apply(&first, &offset.value) {
-                Ok(v) if v >= first && v <= last => places.push((*i, c.clone(), v)),
+                Ok(v) if v >= first && v <= last => places.push((*i, Entry::clone(c), v)),
                 Ok(v) => self.problems.push(Problem::at(
                     format!(
                         "the offset `{}` of `{}` is {}, outside the block {first_text}..={last_text} of `{name}`",

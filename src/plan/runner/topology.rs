@@ -139,7 +139,9 @@ impl Runner {
         if let Some(e) = entries.first_mut() {
             e.provides = rule.provides.clone();
         }
-        self.plan.entries.extend(entries);
+        self.plan
+            .entries
+            .extend(entries.into_iter().map(std::sync::Arc::new));
         self.plan.names.insert(name.to_string(), first);
         first
     }
@@ -149,6 +151,7 @@ impl Runner {
         self.plan
             .entries
             .iter()
+            .map(|e| &**e)
             .filter(move |e| e.rule == Some(r) && e.part == 0)
     }
 
