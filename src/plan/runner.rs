@@ -250,9 +250,9 @@ struct Runner {
     scope: Option<String>,
     spaces: Vec<Space>,
     problems: Vec<Problem>,
-    /// The address needs placed so far: the parts of each device name (looked up by
-    /// `&str`, without building a key per look-up); its keys are the devices placed.
-    done: HashMap<String, Vec<usize>>,
+    /// Which entries of `plan.entries` are placed, by index (kept in step with the
+    /// entries when devices are added, removed or instantiated).
+    done: Vec<bool>,
     /// Each placed controller's first addresses, by space, for the patterns it
     /// provides (devices that provide nothing are not kept).
     values: HashMap<String, Vec<(usize, Values)>>,
@@ -341,7 +341,7 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         scope,
         spaces,
         problems: Vec::new(),
-        done: HashMap::new(),
+        done: vec![false; plan.entries.len()],
         values: HashMap::new(),
         provided: HashMap::new(),
         starved: vec![false; plan.rules.len()],
@@ -521,6 +521,8 @@ impl Placed {
             .min(end);
         let k = r.plan.entries.len() - end;
         r.plan.entries[order..].rotate_right(k);
+        r.done.resize(r.plan.entries.len(), false);
+        r.done[order..].rotate_right(k);
         for (o, _) in &mut r.rows {
             if *o >= order {
                 *o += k;
@@ -620,7 +622,7 @@ impl Placed {
         }
         removed.reverse();
         r.plan.entries.drain(parts.clone());
-        r.done.remove(name);
+        r.done.drain(parts.clone());
         let gone = parts.len();
         for (order, _) in &mut r.rows {
             if *order >= parts.end {
@@ -829,7 +831,7 @@ impl Runner {
                     at,
                 );
                 // A device of this plan placed in this run, or someone in the state.
-                let placed = self.done.contains_key(owner.as_str());
+                let placed = self.parts(owner).any(|i| self.done[i]);
                 match self
                     .plan
                     .names
@@ -886,12 +888,7 @@ impl Runner {
             disk: e.disk.as_ref().map(|d| d.value.clone()),
             state_kind: None,
         };
-        match self.done.get_mut(e.name.value.as_str()) {
-            Some(parts) => parts.push(e.part),
-            None => {
-                self.done.insert(e.name.value.clone(), vec![e.part]);
-            }
-        }
+        self.done[order] = true;
         // Only a controller's values are read (to fill in the patterns it provides).
         let provides = if e.part == 0 {
             !e.provides.is_empty()
@@ -1213,20 +1210,18 @@ impl Runner {
         }
     }
 
-    /// Phase 3: every other device, in file order.
-    /// Whether part `part` of device `name` is placed.
-    fn is_done(&self, name: &str, part: usize) -> bool {
-        self.done
-            .get(name)
-            .is_some_and(|parts| parts.contains(&part))
+    /// Whether the first address need of device `name` is placed.
+    fn is_first_done(&self, name: &str) -> bool {
+        self.plan.names.get(name).is_some_and(|&i| self.done[i])
     }
 
+    /// Phase 3: every other device, in file order.
     fn automatic(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.rule.is_some()
                 || e.companion.is_some()
-                || self.is_done(&e.name.value, e.part)
+                || self.done[order]
                 || e.address.is_some()
                 || e.disk.is_some()
             {
@@ -1239,7 +1234,7 @@ impl Runner {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if let Some((of, _)) = &e.companion {
-                if !self.is_done(&e.name.value, e.part) && self.is_done(&of.value, 0) {
+                if !self.done[order] && self.is_first_done(&of.value) {
                     self.problems.push(Problem::at(
                         format!(
                             "companion `{}` has no place: `{}` was placed in an earlier run \

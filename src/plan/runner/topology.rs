@@ -36,9 +36,7 @@ impl Runner {
         if primary.provides.is_empty() || self.provided.contains_key(name) {
             return;
         }
-        let all = parts
-            .clone()
-            .all(|i| self.is_done(name, self.plan.entries[i].part));
+        let all = parts.clone().all(|i| self.done[i]);
         if !all {
             return;
         }
@@ -142,6 +140,7 @@ impl Runner {
         self.plan
             .entries
             .extend(entries.into_iter().map(std::sync::Arc::new));
+        self.done.resize(self.plan.entries.len(), false);
         self.plan.names.insert(name.to_string(), first);
         first
     }
