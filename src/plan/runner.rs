@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::disk;
+use crate::dynamic::{DynBlock, DynPattern};
 use crate::schema::{Schema, TypeDef};
 use crate::{Count, Error, Policy};
 
@@ -262,12 +263,21 @@ struct Runner {
     starved: Vec<bool>,
     /// Reservations outside every pool, tried again once controllers are placed.
     deferred: Vec<Deferred>,
+    /// Parsed `within` patterns and block shapes by space and text, shared by every
+    /// copy of the runner (a parse depends on the text only).
+    parsed: std::rc::Rc<std::cell::RefCell<Parsed>>,
     /// Controllers growth may still try to add in this run, shared by every copy of
     /// the runner (rules that serve each other cannot make a run take forever).
     growth_budget: std::rc::Rc<std::cell::Cell<usize>>,
     rows: Vec<(usize, Row)>,
     /// The previous state's name in messages.
     state_name: String,
+}
+
+/// Parsed `within` patterns and block shapes, one map per space, by text.
+struct Parsed {
+    within: Vec<HashMap<String, DynPattern>>,
+    shapes: Vec<HashMap<String, DynBlock>>,
 }
 
 /// Spans of a plan built in code point nowhere.
@@ -346,6 +356,10 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         provided: HashMap::new(),
         starved: vec![false; plan.rules.len()],
         deferred: Vec::new(),
+        parsed: std::rc::Rc::new(std::cell::RefCell::new(Parsed {
+            within: vec![HashMap::new(); plan.spaces.len()],
+            shapes: vec![HashMap::new(); plan.spaces.len()],
+        })),
         growth_budget: std::rc::Rc::new(std::cell::Cell::new(GROWTH_BUDGET)),
         rows: Vec::new(),
         state_name: opts.state_name.clone(),
@@ -797,18 +811,44 @@ impl Runner {
     }
 
     fn extents(&mut self, e: &Entry) -> Option<Vec<u128>> {
-        let space = &self.spaces[e.space];
-        match &e.block {
-            None => Some(vec![1; space.field_count()]),
-            Some(b) => match space.parse_block(&b.value) {
-                Ok(x) => Some(x),
-                Err(err) => {
-                    self.problems
-                        .push(Problem::at(format!("{err}"), b.span.clone()));
-                    None
-                }
-            },
+        Some(match self.shape(e)? {
+            None => vec![1; self.spaces[e.space].field_count()],
+            Some(b) => b.extents().to_vec(),
+        })
+    }
+
+    /// The parsed `block` of `e` (`None` without one), parsed once per space and
+    /// text; a bad one is reported at its span.
+    fn shape(&mut self, e: &Entry) -> Option<Option<DynBlock>> {
+        let Some(b) = &e.block else {
+            return Some(None);
+        };
+        if let Some(x) = self.parsed.borrow().shapes[e.space].get(&b.value) {
+            return Some(Some(x.clone()));
         }
+        match self.spaces[e.space].parse_shape(&b.value) {
+            Ok(x) => {
+                self.parsed.borrow_mut().shapes[e.space].insert(b.value.clone(), x.clone());
+                Some(Some(x))
+            }
+            Err(err) => {
+                self.problems
+                    .push(Problem::at(format!("{err}"), b.span.clone()));
+                None
+            }
+        }
+    }
+
+    /// The parsed `within` of `e` (every address without one), parsed once per
+    /// space and text.
+    fn within(&self, e: &Entry) -> Result<DynPattern, Error> {
+        let text = e.within.as_ref().map_or("*", |w| w.value.as_str());
+        if let Some(x) = self.parsed.borrow().within[e.space].get(text) {
+            return Ok(x.clone());
+        }
+        let x = self.spaces[e.space].parse_within(Some(text))?;
+        self.parsed.borrow_mut().within[e.space].insert(text.to_string(), x.clone());
+        Ok(x)
     }
 
     fn tags(e: &Entry) -> Vec<&str> {
@@ -1278,7 +1318,7 @@ impl Runner {
     /// One attempt at placing an entry automatically; on failure the problem and
     /// whether the request found no room (which growth may cure).
     fn try_auto(&mut self, order: usize, e: &Entry) -> Result<(), (Problem, bool)> {
-        let Some(ext) = self.extents(e) else {
+        let Some(shape) = self.shape(e) else {
             let p = self
                 .problems
                 .pop()
@@ -1286,8 +1326,12 @@ impl Runner {
             return Err((p, false));
         };
         let tags = Self::tags(e);
-        let space = &mut self.spaces[e.space];
         if !e.prefer.is_empty() {
+            let space = &mut self.spaces[e.space];
+            let ext = match &shape {
+                None => vec![1; space.field_count()],
+                Some(b) => b.extents().to_vec(),
+            };
             let prefs: Vec<&str> = e.prefer.iter().map(|p| p.value.as_str()).collect();
             return match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
                 Ok((first, last, i)) => {
@@ -1304,8 +1348,10 @@ impl Runner {
                 }
             };
         }
-        let within = e.within.as_ref().map(|w| w.value.as_str());
-        match space.reserve_first(within, &ext, &e.name.value, &tags) {
+        let got = self.within(e).and_then(|w| {
+            self.spaces[e.space].reserve_first_parsed(&w, shape.as_ref(), &e.name.value, &tags)
+        });
+        match got {
             Ok((first, last)) => {
                 self.record(order, e, first, last, Kind::Auto, None);
                 Ok(())
