@@ -24,8 +24,9 @@ pub struct Model {
     pub entries: Vec<Arc<Entry>>,
     /// Whose devices a run keeps and releases (`scope = "vm1"`).
     pub scope: Option<Text>,
-    /// Entry names to their index in `entries` (a device's first address need).
-    pub names: HashMap<String, usize>,
+    /// Entry names to their index in `entries` (a device's first address need);
+    /// shared like the entries, copied when a copy changes it.
+    pub names: Arc<HashMap<String, usize>>,
     /// Growth rules (`[[grow]]`), in file order.
     pub rules: Vec<Rule>,
 }
@@ -806,7 +807,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             spaces,
             entries,
             scope,
-            names,
+            names: Arc::new(names),
             rules,
         })
     } else {

@@ -361,7 +361,8 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
             shapes: vec![HashMap::new(); plan.spaces.len()],
         })),
         growth_budget: std::rc::Rc::new(std::cell::Cell::new(GROWTH_BUDGET)),
-        rows: Vec::new(),
+        // One row per address need, as a rule.
+        rows: Vec::with_capacity(plan.entries.len()),
         state_name: opts.state_name.clone(),
     };
     let mut others = Vec::new();
@@ -402,7 +403,7 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
             }
         }
     }
-    r.rows.sort_by_key(|(order, _)| *order);
+    r.sort_rows();
     let mut other_spaces = Vec::new();
     if let Some(st) = opts.previous {
         let named: HashSet<&str> = others.iter().map(|a| a.space.as_str()).collect();
@@ -542,12 +543,15 @@ impl Placed {
                 *o += k;
             }
         }
-        r.plan.names.clear();
-        for (i, e) in r.plan.entries.iter().enumerate() {
-            if e.part == 0 {
-                r.plan.names.insert(e.name.value.clone(), i);
-            }
-        }
+        r.plan.names = std::sync::Arc::new(
+            r.plan
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.part == 0)
+                .map(|(i, e)| (e.name.value.clone(), i))
+                .collect(),
+        );
         let name = r.plan.entries[order].name.value.clone();
         for i in r.parts(&name) {
             let e = r.plan.entries[i].clone();
@@ -565,7 +569,7 @@ impl Placed {
         // As a re-run would: the growth rules' spare controllers.
         r.spares();
         // Controllers added for it come after it in plan order.
-        r.rows.sort_by_key(|(o, _)| *o);
+        r.sort_rows();
         match r.rows.iter().find(|(o, _)| *o == order) {
             Some((_, row)) => Ok(row),
             None => Err(PlanError::Problems(Vec::new())),
@@ -643,12 +647,15 @@ impl Placed {
                 *order -= gone;
             }
         }
-        r.plan.names.clear();
-        for (i, e) in r.plan.entries.iter().enumerate() {
-            if e.part == 0 {
-                r.plan.names.insert(e.name.value.clone(), i);
-            }
-        }
+        r.plan.names = std::sync::Arc::new(
+            r.plan
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.part == 0)
+                .map(|(i, e)| (e.name.value.clone(), i))
+                .collect(),
+        );
         for row in &mut removed {
             row.kind = Kind::Released;
             row.preference = None;
@@ -1247,6 +1254,14 @@ impl Runner {
                 self.place_explicit(*order, &e, defer);
             }
             Deferred::Kept(order, a) => self.keep_one(*order, a, defer),
+        }
+    }
+
+    /// The rows in plan order. Placed in plan order they are so already, and a stable
+    /// sort would copy them all into a buffer of its own.
+    fn sort_rows(&mut self) {
+        if !self.rows.is_sorted_by_key(|(order, _)| *order) {
+            self.rows.sort_by_key(|(order, _)| *order);
         }
     }
 

@@ -141,7 +141,7 @@ impl Runner {
             .entries
             .extend(entries.into_iter().map(std::sync::Arc::new));
         self.done.resize(self.plan.entries.len(), false);
-        self.plan.names.insert(name.to_string(), first);
+        std::sync::Arc::make_mut(&mut self.plan.names).insert(name.to_string(), first);
         first
     }
 
