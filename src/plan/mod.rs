@@ -627,7 +627,7 @@ impl Plan {
 
     /// Removes a device (or fixed reservation) by name; whether the plan had it.
     pub fn remove_device(&mut self, name: &str) -> bool {
-        let Some(i) = self.model.names.remove(name) else {
+        let Some(i) = std::sync::Arc::make_mut(&mut self.model.names).remove(name) else {
             return false;
         };
         // The device's first address need and its others after it.
@@ -644,7 +644,9 @@ impl Plan {
         let gone = j - i;
         for e in &self.model.entries[i..] {
             if e.part == 0 {
-                if let Some(n) = self.model.names.get_mut(&e.name.value) {
+                if let Some(n) =
+                    std::sync::Arc::make_mut(&mut self.model.names).get_mut(&e.name.value)
+                {
                     *n -= gone;
                 }
             }
@@ -767,8 +769,9 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         return Err(problems);
     }
     let name = unplaced(d.name.clone());
-    model.names.insert(d.name.clone(), model.entries.len());
-    model.entries.push(Entry {
+    let at = model.entries.len();
+    std::sync::Arc::make_mut(&mut model.names).insert(d.name.clone(), at);
+    model.entries.push(std::sync::Arc::new(Entry {
         fixed: d.fixed,
         name: unplaced(d.name),
         space,
@@ -783,9 +786,11 @@ fn add_entry(model: &mut Model, d: DeviceSpec) -> Result<(), Vec<Problem>> {
         rule: None,
         at: None,
         companion: None,
-    });
+    }));
     for (i, n) in needs.into_iter().enumerate() {
-        model.entries.push(model::need_entry(&name, n, i + 1, None));
+        model
+            .entries
+            .push(model::need_entry(&name, n, i + 1, None).into());
     }
     Ok(())
 }

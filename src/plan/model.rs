@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::__private::suggest;
 use crate::disk::DiskBus;
@@ -18,12 +19,14 @@ pub type Text = Spanned<String>;
 #[derive(Clone, Debug, Default)]
 pub struct Model {
     pub spaces: Vec<SpaceDef>,
-    /// `[[fixed]]` entries and `[[device]]` entries, in file order.
-    pub entries: Vec<Entry>,
+    /// `[[fixed]]` entries and `[[device]]` entries, in file order; shared, so that a
+    /// run's copy of the model and its attempts copy pointers, not entries.
+    pub entries: Vec<Arc<Entry>>,
     /// Whose devices a run keeps and releases (`scope = "vm1"`).
     pub scope: Option<Text>,
-    /// Entry names to their index in `entries` (a device's first address need).
-    pub names: HashMap<String, usize>,
+    /// Entry names to their index in `entries` (a device's first address need);
+    /// shared like the entries, copied when a copy changes it.
+    pub names: Arc<HashMap<String, usize>>,
     /// Growth rules (`[[grow]]`), in file order.
     pub rules: Vec<Rule>,
 }
@@ -573,7 +576,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
         ));
     }
 
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut entries: Vec<Arc<Entry>> = Vec::new();
     // Entry names, for duplicates in plans of many thousand devices.
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut raw: Vec<(bool, &Table, Range<usize>)> = Vec::new();
@@ -738,7 +741,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             continue;
         }
         names.insert(name.value.clone(), entries.len());
-        entries.push(Entry {
+        entries.push(Arc::new(Entry {
             fixed,
             name: name.clone(),
             space,
@@ -753,9 +756,9 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             rule: None,
             at,
             companion,
-        });
+        }));
         for (i, n) in extra.into_iter().enumerate() {
-            entries.push(need_entry(&name, n, i + 1, None));
+            entries.push(Arc::new(need_entry(&name, n, i + 1, None)));
         }
     }
 
@@ -804,7 +807,7 @@ pub fn read(root: &Table) -> Result<Model, Vec<Problem>> {
             spaces,
             entries,
             scope,
-            names,
+            names: Arc::new(names),
             rules,
         })
     } else {

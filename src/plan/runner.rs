@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::disk;
+use crate::dynamic::{DynBlock, DynPattern};
 use crate::schema::{Schema, TypeDef};
 use crate::{Count, Error, Policy};
 
@@ -250,12 +251,11 @@ struct Runner {
     scope: Option<String>,
     spaces: Vec<Space>,
     problems: Vec<Problem>,
-    /// The names of the entries placed so far.
-    placed: HashSet<String>,
-    /// The address needs placed so far: the parts of each device name (looked up by
-    /// `&str`, without building a key per look-up).
-    done: HashMap<String, Vec<usize>>,
-    /// Each placed device's first addresses, by space, for the patterns it provides.
+    /// Which entries of `plan.entries` are placed, by index (kept in step with the
+    /// entries when devices are added, removed or instantiated).
+    done: Vec<bool>,
+    /// Each placed controller's first addresses, by space, for the patterns it
+    /// provides (devices that provide nothing are not kept).
     values: HashMap<String, Vec<(usize, Values)>>,
     /// The pools each controller provides: space and pattern.
     provided: HashMap<String, Vec<(usize, String)>>,
@@ -263,12 +263,21 @@ struct Runner {
     starved: Vec<bool>,
     /// Reservations outside every pool, tried again once controllers are placed.
     deferred: Vec<Deferred>,
+    /// Parsed `within` patterns and block shapes by space and text, shared by every
+    /// copy of the runner (a parse depends on the text only).
+    parsed: std::rc::Rc<std::cell::RefCell<Parsed>>,
     /// Controllers growth may still try to add in this run, shared by every copy of
     /// the runner (rules that serve each other cannot make a run take forever).
     growth_budget: std::rc::Rc<std::cell::Cell<usize>>,
     rows: Vec<(usize, Row)>,
     /// The previous state's name in messages.
     state_name: String,
+}
+
+/// Parsed `within` patterns and block shapes, one map per space, by text.
+struct Parsed {
+    within: Vec<HashMap<String, DynPattern>>,
+    shapes: Vec<HashMap<String, DynBlock>>,
 }
 
 /// Spans of a plan built in code point nowhere.
@@ -342,14 +351,18 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
         scope,
         spaces,
         problems: Vec::new(),
-        placed: HashSet::new(),
-        done: HashMap::new(),
+        done: vec![false; plan.entries.len()],
         values: HashMap::new(),
         provided: HashMap::new(),
         starved: vec![false; plan.rules.len()],
         deferred: Vec::new(),
+        parsed: std::rc::Rc::new(std::cell::RefCell::new(Parsed {
+            within: vec![HashMap::new(); plan.spaces.len()],
+            shapes: vec![HashMap::new(); plan.spaces.len()],
+        })),
         growth_budget: std::rc::Rc::new(std::cell::Cell::new(GROWTH_BUDGET)),
-        rows: Vec::new(),
+        // One row per address need, as a rule.
+        rows: Vec::with_capacity(plan.entries.len()),
         state_name: opts.state_name.clone(),
     };
     let mut others = Vec::new();
@@ -390,7 +403,7 @@ pub(crate) fn run(plan: &Model, spanned: bool, opts: &RunOptions<'_>) -> Result<
             }
         }
     }
-    r.rows.sort_by_key(|(order, _)| *order);
+    r.sort_rows();
     let mut other_spaces = Vec::new();
     if let Some(st) = opts.previous {
         let named: HashSet<&str> = others.iter().map(|a| a.space.as_str()).collect();
@@ -523,17 +536,22 @@ impl Placed {
             .min(end);
         let k = r.plan.entries.len() - end;
         r.plan.entries[order..].rotate_right(k);
+        r.done.resize(r.plan.entries.len(), false);
+        r.done[order..].rotate_right(k);
         for (o, _) in &mut r.rows {
             if *o >= order {
                 *o += k;
             }
         }
-        r.plan.names.clear();
-        for (i, e) in r.plan.entries.iter().enumerate() {
-            if e.part == 0 {
-                r.plan.names.insert(e.name.value.clone(), i);
-            }
-        }
+        r.plan.names = std::sync::Arc::new(
+            r.plan
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.part == 0)
+                .map(|(i, e)| (e.name.value.clone(), i))
+                .collect(),
+        );
         let name = r.plan.entries[order].name.value.clone();
         for i in r.parts(&name) {
             let e = r.plan.entries[i].clone();
@@ -551,7 +569,7 @@ impl Placed {
         // As a re-run would: the growth rules' spare controllers.
         r.spares();
         // Controllers added for it come after it in plan order.
-        r.rows.sort_by_key(|(o, _)| *o);
+        r.sort_rows();
         match r.rows.iter().find(|(o, _)| *o == order) {
             Some((_, row)) => Ok(row),
             None => Err(PlanError::Problems(Vec::new())),
@@ -622,20 +640,22 @@ impl Placed {
         }
         removed.reverse();
         r.plan.entries.drain(parts.clone());
-        r.placed.remove(name);
-        r.done.remove(name);
+        r.done.drain(parts.clone());
         let gone = parts.len();
         for (order, _) in &mut r.rows {
             if *order >= parts.end {
                 *order -= gone;
             }
         }
-        r.plan.names.clear();
-        for (i, e) in r.plan.entries.iter().enumerate() {
-            if e.part == 0 {
-                r.plan.names.insert(e.name.value.clone(), i);
-            }
-        }
+        r.plan.names = std::sync::Arc::new(
+            r.plan
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.part == 0)
+                .map(|(i, e)| (e.name.value.clone(), i))
+                .collect(),
+        );
         for row in &mut removed {
             row.kind = Kind::Released;
             row.preference = None;
@@ -798,18 +818,44 @@ impl Runner {
     }
 
     fn extents(&mut self, e: &Entry) -> Option<Vec<u128>> {
-        let space = &self.spaces[e.space];
-        match &e.block {
-            None => Some(vec![1; space.field_count()]),
-            Some(b) => match space.parse_block(&b.value) {
-                Ok(x) => Some(x),
-                Err(err) => {
-                    self.problems
-                        .push(Problem::at(format!("{err}"), b.span.clone()));
-                    None
-                }
-            },
+        Some(match self.shape(e)? {
+            None => vec![1; self.spaces[e.space].field_count()],
+            Some(b) => b.extents().to_vec(),
+        })
+    }
+
+    /// The parsed `block` of `e` (`None` without one), parsed once per space and
+    /// text; a bad one is reported at its span.
+    fn shape(&mut self, e: &Entry) -> Option<Option<DynBlock>> {
+        let Some(b) = &e.block else {
+            return Some(None);
+        };
+        if let Some(x) = self.parsed.borrow().shapes[e.space].get(&b.value) {
+            return Some(Some(x.clone()));
         }
+        match self.spaces[e.space].parse_shape(&b.value) {
+            Ok(x) => {
+                self.parsed.borrow_mut().shapes[e.space].insert(b.value.clone(), x.clone());
+                Some(Some(x))
+            }
+            Err(err) => {
+                self.problems
+                    .push(Problem::at(format!("{err}"), b.span.clone()));
+                None
+            }
+        }
+    }
+
+    /// The parsed `within` of `e` (every address without one), parsed once per
+    /// space and text.
+    fn within(&self, e: &Entry) -> Result<DynPattern, Error> {
+        let text = e.within.as_ref().map_or("*", |w| w.value.as_str());
+        if let Some(x) = self.parsed.borrow().within[e.space].get(text) {
+            return Ok(x.clone());
+        }
+        let x = self.spaces[e.space].parse_within(Some(text))?;
+        self.parsed.borrow_mut().within[e.space].insert(text.to_string(), x.clone());
+        Ok(x)
     }
 
     fn tags(e: &Entry) -> Vec<&str> {
@@ -832,7 +878,7 @@ impl Runner {
                     at,
                 );
                 // A device of this plan placed in this run, or someone in the state.
-                let placed = self.placed.contains(owner.as_str());
+                let placed = self.parts(owner).any(|i| self.done[i]);
                 match self
                     .plan
                     .names
@@ -889,17 +935,26 @@ impl Runner {
             disk: e.disk.as_ref().map(|d| d.value.clone()),
             state_kind: None,
         };
-        self.placed.insert(e.name.value.clone());
-        self.done
-            .entry(e.name.value.clone())
-            .or_default()
-            .push(e.part);
-        self.values
-            .entry(e.name.value.clone())
-            .or_default()
-            .push((e.space, first));
+        self.done[order] = true;
+        // Only a controller's values are read (to fill in the patterns it provides).
+        let provides = if e.part == 0 {
+            !e.provides.is_empty()
+        } else {
+            self.plan
+                .names
+                .get(e.name.value.as_str())
+                .is_some_and(|&i| !self.plan.entries[i].provides.is_empty())
+        };
+        if provides {
+            self.values
+                .entry(e.name.value.clone())
+                .or_default()
+                .push((e.space, first));
+        }
         self.rows.push((order, row));
-        self.provide_when_complete(&e.name.value);
+        if provides {
+            self.provide_when_complete(&e.name.value);
+        }
     }
 
     /// Phase 1: `[[fixed]]` and devices with an `address` or a `disk`, in file order.
@@ -1202,20 +1257,26 @@ impl Runner {
         }
     }
 
-    /// Phase 3: every other device, in file order.
-    /// Whether part `part` of device `name` is placed.
-    fn is_done(&self, name: &str, part: usize) -> bool {
-        self.done
-            .get(name)
-            .is_some_and(|parts| parts.contains(&part))
+    /// The rows in plan order. Placed in plan order they are so already, and a stable
+    /// sort would copy them all into a buffer of its own.
+    fn sort_rows(&mut self) {
+        if !self.rows.is_sorted_by_key(|(order, _)| *order) {
+            self.rows.sort_by_key(|(order, _)| *order);
+        }
     }
 
+    /// Whether the first address need of device `name` is placed.
+    fn is_first_done(&self, name: &str) -> bool {
+        self.plan.names.get(name).is_some_and(|&i| self.done[i])
+    }
+
+    /// Phase 3: every other device, in file order.
     fn automatic(&mut self) {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if e.rule.is_some()
                 || e.companion.is_some()
-                || self.is_done(&e.name.value, e.part)
+                || self.done[order]
                 || e.address.is_some()
                 || e.disk.is_some()
             {
@@ -1228,7 +1289,7 @@ impl Runner {
         for order in 0..self.plan.entries.len() {
             let e = &self.plan.entries[order];
             if let Some((of, _)) = &e.companion {
-                if !self.is_done(&e.name.value, e.part) && self.is_done(&of.value, 0) {
+                if !self.done[order] && self.is_first_done(&of.value) {
                     self.problems.push(Problem::at(
                         format!(
                             "companion `{}` has no place: `{}` was placed in an earlier run \
@@ -1272,7 +1333,7 @@ impl Runner {
     /// One attempt at placing an entry automatically; on failure the problem and
     /// whether the request found no room (which growth may cure).
     fn try_auto(&mut self, order: usize, e: &Entry) -> Result<(), (Problem, bool)> {
-        let Some(ext) = self.extents(e) else {
+        let Some(shape) = self.shape(e) else {
             let p = self
                 .problems
                 .pop()
@@ -1280,8 +1341,12 @@ impl Runner {
             return Err((p, false));
         };
         let tags = Self::tags(e);
-        let space = &mut self.spaces[e.space];
         if !e.prefer.is_empty() {
+            let space = &mut self.spaces[e.space];
+            let ext = match &shape {
+                None => vec![1; space.field_count()],
+                Some(b) => b.extents().to_vec(),
+            };
             let prefs: Vec<&str> = e.prefer.iter().map(|p| p.value.as_str()).collect();
             return match space.reserve_preferred(&prefs, &ext, &e.name.value, &tags) {
                 Ok((first, last, i)) => {
@@ -1298,8 +1363,10 @@ impl Runner {
                 }
             };
         }
-        let within = e.within.as_ref().map(|w| w.value.as_str());
-        match space.reserve_first(within, &ext, &e.name.value, &tags) {
+        let got = self.within(e).and_then(|w| {
+            self.spaces[e.space].reserve_first_parsed(&w, shape.as_ref(), &e.name.value, &tags)
+        });
+        match got {
             Ok((first, last)) => {
                 self.record(order, e, first, last, Kind::Auto, None);
                 Ok(())
@@ -1334,7 +1401,7 @@ impl Runner {
         let name = e.name.value.clone();
         let space = e.space;
         let problems = self.problems.len();
-        let companions: Vec<(usize, Entry)> = self
+        let companions: Vec<(usize, std::sync::Arc<Entry>)> = self
             .plan
             .entries
             .iter()
@@ -1372,7 +1439,7 @@ impl Runner {
                 continue;
             }
             match s.apply(&first, &offset.value) {
-                Ok(v) if v >= first && v <= last => places.push((*i, c.clone(), v)),
+                Ok(v) if v >= first && v <= last => places.push((*i, Entry::clone(c), v)),
                 Ok(v) => self.problems.push(Problem::at(
                     format!(
                         "the offset `{}` of `{}` is {}, outside the block {first_text}..={last_text} of `{name}`",

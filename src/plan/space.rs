@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::dynamic::{DynAddress, DynAllocator, DynBlockRange, DynPattern, DynType};
+use crate::dynamic::{DynAddress, DynAllocator, DynBlock, DynBlockRange, DynPattern, DynType};
 use crate::schema::TypeDef;
 use crate::{Count, Error, Policy, Snapshot};
 
@@ -317,11 +317,6 @@ impl Space {
         self.ty.address(v).map(|_| ())
     }
 
-    /// Parses a block shape (`function=8`) into one extent per field.
-    pub fn parse_block(&self, text: &str) -> Result<Vec<u128>, Error> {
-        self.ty.parse_block(text).map(|b| b.extents().to_vec())
-    }
-
     fn block_text(&self, ext: &[u128]) -> String {
         let parts: Vec<String> = self
             .ty
@@ -400,41 +395,63 @@ impl Space {
         owner: &str,
         tags: &[&str],
     ) -> Result<(Values, Values), Error> {
-        let pattern = within.unwrap_or("*");
+        let within = self.ty.parse_pattern(within.unwrap_or("*"))?;
+        let block = if Self::is_single(ext) {
+            None
+        } else {
+            Some(self.ty.parse_block(&self.block_text(ext))?)
+        };
+        self.reserve_first_parsed(&within, block.as_ref(), owner, tags)
+    }
+
+    /// Parses a `within` pattern (`*` when none), for [`Space::reserve_first_parsed`].
+    pub fn parse_within(&self, within: Option<&str>) -> Result<DynPattern, Error> {
+        self.ty.parse_pattern(within.unwrap_or("*"))
+    }
+
+    /// Parses a block shape (`function=8`), for [`Space::reserve_first_parsed`].
+    pub fn parse_shape(&self, text: &str) -> Result<DynBlock, Error> {
+        self.ty.parse_block(text)
+    }
+
+    /// [`Space::reserve_first`] with the pattern and the block shape parsed (`None`,
+    /// or a shape of one address, for a single address).
+    pub fn reserve_first_parsed(
+        &mut self,
+        within: &DynPattern,
+        block: Option<&DynBlock>,
+        owner: &str,
+        tags: &[&str],
+    ) -> Result<(Values, Values), Error> {
+        let block = block.filter(|b| !Self::is_single(b.extents()));
         if let Some(k) = self.nested_for(tags) {
-            let block = if Self::is_single(ext) {
-                None
-            } else {
-                Some(self.ty.parse_block(&self.block_text(ext))?)
-            };
             let alloc = &mut self.nested[k].alloc;
             return match block {
                 None => alloc
                     .owned_by(owner)
-                    .reserve_first(pattern)
+                    .reserve_first(within)
                     .map(|a| single(&a)),
                 Some(b) => alloc
                     .owned_by(owner)
-                    .reserve_block(pattern, b)
+                    .reserve_block(within, b)
                     .map(|r| range_values(&r)),
             };
         }
         if self.order != PoolOrder::Address {
-            let whole = self.ty.parse_pattern(pattern)?;
-            for narrowed in self.ordered_pools(&whole, tags) {
-                let got = if Self::is_single(ext) {
-                    self.alloc
+            for narrowed in self.ordered_pools(within, tags) {
+                let got = match block {
+                    None => self
+                        .alloc
                         .owned_by(owner)
                         .requiring(tags)
                         .reserve_first(narrowed)
-                        .map(|a| single(&a))
-                } else {
-                    let block = self.ty.parse_block(&self.block_text(ext))?;
-                    self.alloc
+                        .map(|a| single(&a)),
+                    Some(b) => self
+                        .alloc
                         .owned_by(owner)
                         .requiring(tags)
-                        .reserve_block(narrowed, block)
-                        .map(|r| range_values(&r))
+                        .reserve_block(narrowed, b)
+                        .map(|r| range_values(&r)),
                 };
                 match got {
                     Err(Error::Exhausted { .. }) => continue,
@@ -442,19 +459,19 @@ impl Space {
                 }
             }
         }
-        if Self::is_single(ext) {
-            self.alloc
+        match block {
+            None => self
+                .alloc
                 .owned_by(owner)
                 .requiring(tags)
-                .reserve_first(pattern)
-                .map(|a| single(&a))
-        } else {
-            let block = self.ty.parse_block(&self.block_text(ext))?;
-            self.alloc
+                .reserve_first(within)
+                .map(|a| single(&a)),
+            Some(b) => self
+                .alloc
                 .owned_by(owner)
                 .requiring(tags)
-                .reserve_block(pattern, block)
-                .map(|r| range_values(&r))
+                .reserve_block(within, b)
+                .map(|r| range_values(&r)),
         }
     }
 

@@ -36,9 +36,7 @@ impl Runner {
         if primary.provides.is_empty() || self.provided.contains_key(name) {
             return;
         }
-        let all = parts
-            .clone()
-            .all(|i| self.is_done(name, self.plan.entries[i].part));
+        let all = parts.clone().all(|i| self.done[i]);
         if !all {
             return;
         }
@@ -139,8 +137,11 @@ impl Runner {
         if let Some(e) = entries.first_mut() {
             e.provides = rule.provides.clone();
         }
-        self.plan.entries.extend(entries);
-        self.plan.names.insert(name.to_string(), first);
+        self.plan
+            .entries
+            .extend(entries.into_iter().map(std::sync::Arc::new));
+        self.done.resize(self.plan.entries.len(), false);
+        std::sync::Arc::make_mut(&mut self.plan.names).insert(name.to_string(), first);
         first
     }
 
@@ -149,6 +150,7 @@ impl Runner {
         self.plan
             .entries
             .iter()
+            .map(|e| &**e)
             .filter(move |e| e.rule == Some(r) && e.part == 0)
     }
 
