@@ -551,15 +551,7 @@ impl PgStore {
                 &[&space, &host],
             )
             .map_err(|e| self.db(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Claim {
-                space: r.get(0),
-                first: r.get(1),
-                last: r.get(2),
-                host: r.get(3),
-            })
-            .collect())
+        Ok(rows.iter().map(claim_of).collect())
     }
 
     /// Reserves one address for `owner` inside a block `host` has claimed, claiming a
@@ -677,15 +669,17 @@ impl PgStore {
                 &[&space, &host],
             )
             .map_err(|e| self.db(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Claim {
-                space: r.get(0),
-                first: r.get(1),
-                last: r.get(2),
-                host: r.get(3),
-            })
-            .collect())
+        Ok(rows.iter().map(claim_of).collect())
+    }
+}
+
+/// A claim from a row of `space, first, last, host`.
+fn claim_of(r: &Row) -> Claim {
+    Claim {
+        space: r.get(0),
+        first: r.get(1),
+        last: r.get(2),
+        host: r.get(3),
     }
 }
 

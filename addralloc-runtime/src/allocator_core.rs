@@ -599,20 +599,7 @@ impl<S: Space> Core<S> {
         self.engine
             .release_whole(first, last)
             .map_err(|f| match f {
-                Fail::PartOf { .. } if first != last => match self.error(f, &[]) {
-                    Error::NotWhole {
-                        address,
-                        reservation,
-                        owner,
-                        ..
-                    } => Error::NotWhole {
-                        request: Some(format!("{}..={}", self.text(first), self.text(last))),
-                        address,
-                        reservation,
-                        owner,
-                    },
-                    e => e,
-                },
+                Fail::PartOf { .. } if first != last => self.not_whole(f, first, last),
                 f => self.error(f, &[]),
             })?;
         if let Some(k) = child {
@@ -987,21 +974,29 @@ impl<S: Space> Core<S> {
             });
         }
         self.engine.release_run(first, last).map_err(|f| match f {
-            Fail::PartOf { .. } => match self.error(f, &[]) {
-                Error::NotWhole {
-                    address,
-                    reservation,
-                    owner,
-                    ..
-                } => Error::NotWhole {
-                    request: Some(format!("{}..={}", self.text(first), self.text(last))),
-                    address,
-                    reservation,
-                    owner,
-                },
-                e => e,
-            },
+            Fail::PartOf { .. } => self.not_whole(f, first, last),
             f => self.error(f, &[]),
         })
+    }
+
+    /// The error of a release of `first..=last` that is part of a larger reservation
+    /// (`f` is [`Fail::PartOf`]): the reservation's [`Error::NotWhole`], naming the
+    /// request.
+    #[cold]
+    fn not_whole(&self, f: Fail, first: u128, last: u128) -> Error {
+        match self.error(f, &[]) {
+            Error::NotWhole {
+                address,
+                reservation,
+                owner,
+                ..
+            } => Error::NotWhole {
+                request: Some(format!("{}..={}", self.text(first), self.text(last))),
+                address,
+                reservation,
+                owner,
+            },
+            e => e,
+        }
     }
 }

@@ -1505,50 +1505,23 @@ impl Span {
         c
     }
 
-    /// The span as disjoint boxes: itself, or a linear run's rows (at most
-    /// `2 * fields - 1` boxes).
+    /// The span as disjoint boxes: itself, or a linear run's boxes
+    /// ([`crate::linear::boxes`], at most `2 * fields - 1`).
     pub(crate) fn boxes<F: FieldInfo>(&self, fields: &[F]) -> Vec<Corners> {
-        let n = fields.len();
-        let (a, b) = (self.first, self.last);
-        let top = (0..n).find(|&i| a[i] != b[i]);
-        let top = match top {
-            Some(t) if self.linear && t + 1 < n => t,
-            _ => return alloc::vec![(a, b)],
-        };
-        let mut out = Vec::new();
-        // `prefix` fixed up to field `j` (excluded), `j` in `lo..=hi`, later fields whole.
-        let mut push = |prefix: &[u128; MAX_FIELDS], j: usize, lo: u128, hi: u128| {
-            if lo > hi {
-                return;
-            }
-            let (mut f, mut l) = (*prefix, *prefix);
-            f[j] = lo;
-            l[j] = hi;
-            for k in j + 1..n {
-                f[k] = fields[k].min();
-                l[k] = fields[k].max();
-            }
-            out.push((f, l));
-        };
-        // From `first` up to the end of its row at `top`.
-        push(&a, n - 1, a[n - 1], fields[n - 1].max());
-        for j in (top + 1..n - 1).rev() {
-            if a[j] < fields[j].max() {
-                push(&a, j, a[j] + 1, fields[j].max());
-            }
+        if !self.linear {
+            return alloc::vec![(self.first, self.last)];
         }
-        // Whole rows between.
-        if b[top] - a[top] >= 2 {
-            push(&a, top, a[top] + 1, b[top] - 1);
-        }
-        // From the start of `last`'s row at `top` up to `last`.
-        for j in top + 1..n - 1 {
-            if b[j] > fields[j].min() {
-                push(&b, j, fields[j].min(), b[j] - 1);
-            }
-        }
-        push(&b, n - 1, fields[n - 1].min(), b[n - 1]);
-        out
+        crate::linear::boxes(&self.first, &self.last, fields)
+            .into_iter()
+            .map(|ranges| {
+                let mut corners = ([0; MAX_FIELDS], [0; MAX_FIELDS]);
+                for (i, (lo, hi)) in ranges.iter().enumerate() {
+                    corners.0[i] = *lo;
+                    corners.1[i] = *hi;
+                }
+                corners
+            })
+            .collect()
     }
 
     /// Whether the two spans share an address.

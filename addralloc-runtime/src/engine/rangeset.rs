@@ -460,7 +460,16 @@ impl<I: Idx> RangeSet<I> {
         if next.is_some_and(|q| self.at(q).0 <= e) {
             return false;
         }
-        let merge_prev = p.filter(|&p| self.at(p).1 + 1 == s && !self.sealed(p));
+        self.join(p, next, s, e);
+        true
+    }
+
+    /// Adds the free `s..=e`, which lies between the ranges at `prev` and `next` (either
+    /// may be absent), joined to the unsealed ones it touches. The one edit of
+    /// [`RangeSet::try_insert`] and [`RangeSet::claim_from`].
+    #[inline]
+    fn join(&mut self, prev: Option<Pos>, next: Option<Pos>, s: u128, e: u128) {
+        let merge_prev = prev.filter(|&p| self.at(p).1 + 1 == s && !self.sealed(p));
         let merge_next = next.filter(|&q| e + 1 == self.at(q).0 && !self.sealed(q));
         match (merge_prev, merge_next) {
             (Some(p), Some(q)) => {
@@ -481,14 +490,13 @@ impl<I: Idx> RangeSet<I> {
                 self.touch_shrink(q.b);
             }
             (None, None) => {
-                let at = match p {
+                let at = match prev {
                     Some(p) => Pos { b: p.b, o: p.o + 1 },
                     None => Pos { b: 0, o: 0 },
                 };
                 self.insert_at(at, (I::from_u128(s), I::from_u128(e)), false);
             }
         }
-        true
     }
 
     /// Lowest-first filling in one look-up: adds and returns the lowest free point in
@@ -519,34 +527,7 @@ impl<I: Idx> RangeSet<I> {
         if next_start.is_some_and(|ns| ns <= c) {
             return None;
         }
-        let merge_prev = prev.filter(|&p| self.at(p).1 + 1 == c && !self.sealed(p));
-        let merge_next = next.filter(|&q| c + 1 == self.at(q).0 && !self.sealed(q));
-        match (merge_prev, merge_next) {
-            (Some(p), Some(q)) => {
-                let end = self.blocks[q.b][q.o].1;
-                self.blocks[p.b][p.o].1 = end;
-                self.touch(p.b);
-                self.remove_at(q);
-            }
-            (Some(p), None) => {
-                self.blocks[p.b][p.o].1 = I::from_u128(c);
-                self.touch_shrink(p.b);
-            }
-            (None, Some(q)) => {
-                self.blocks[q.b][q.o].0 = I::from_u128(c);
-                if q.o == 0 {
-                    self.firsts[q.b] = I::from_u128(c);
-                }
-                self.touch_shrink(q.b);
-            }
-            (None, None) => {
-                let at = match prev {
-                    Some(p) => Pos { b: p.b, o: p.o + 1 },
-                    None => Pos { b: 0, o: 0 },
-                };
-                self.insert_at(at, (I::from_u128(c), I::from_u128(c)), false);
-            }
-        }
+        self.join(prev, next, c, c);
         Some(c)
     }
 
